@@ -1,0 +1,243 @@
+"""A config file (YAML or JSON) -> a validated, frozen Spec, with FILE:LINE:COL on every error.
+
+    x: [1, 2, 3]            # x_t, m entries (or a batch: a list of such lists)
+    h: [4, 5, 6]            # h_{t-1}; zeros when left out
+    c: [0.1, 0.2, 0.3]      # C_{t-1}; zeros when left out
+    concat: [x, h]          # order inside W . [.,.]; default [x, h]
+    gates:                  # forget, input, candidate, output (aliases f, i, g/c, o)
+      forget: {W: [[...]], b: [...]}   # or {Wx: [[...]], Wh: [[...]], b: [...]}
+      ...
+    sequence: [[...], ...]  # optional: x_1..x_T for unroll
+"""
+
+import difflib
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from lstmcalc.cell import GATES, Cell
+from lstmcalc.document import MAX_BYTES, Map, Node, Seq, number, parse, decode, read_input
+from lstmcalc.errors import DataError
+
+TOP_KEYS = ("x", "h", "c", "concat", "gates", "sequence")
+GATE_KEYS = ("W", "Wx", "Wh", "b")
+GATE_ALIASES = {"f": "forget", "i": "input", "g": "candidate", "c": "candidate", "o": "output"}
+BUILTIN_NAME = "founding.yaml"
+
+
+@dataclass(frozen=True, eq=False)
+class Spec:
+    """What a config says: the cell, and the inputs it gives (None where it gives none)."""
+
+    source: str
+    cell: Cell
+    x: np.ndarray | None  # (m,) or (B, m)
+    h: np.ndarray | None  # (n,) or (B, n)
+    c: np.ndarray | None  # (n,) or (B, n)
+    sequence: np.ndarray | None  # (T, m)
+
+
+def builtin_text() -> str:
+    """The founding worked example, as shipped inside the package."""
+    return resources.files("lstmcalc").joinpath("data", BUILTIN_NAME).read_text("utf-8")
+
+
+def load_builtin() -> Spec:
+    return parse_spec(builtin_text(), f"<built-in {BUILTIN_NAME}>")
+
+
+def load(path: str, max_bytes: int = MAX_BYTES) -> Spec:
+    source, data = read_input(path, max_bytes)
+    text = decode(data, source)
+    return parse_spec(text, source, json=looks_like_json(source, text))
+
+
+def looks_like_json(source: str, text: str) -> bool:
+    if source.lower().endswith(".json"):
+        return True
+    if source.lower().endswith((".yaml", ".yml")):
+        return False
+    return text.lstrip()[:1] in ("{", "[")
+
+
+class _Checker:
+    """Validates located nodes; every error names the place and what was expected."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, node: Node, message: str):
+        raise DataError(message, self.source, node.line, node.col)
+
+    def mapping(self, node: Node, what: str, allowed, aliases=None) -> dict[str, tuple]:
+        """{canonical key: (written key, value node)}; unknown and doubled keys refused."""
+        if not isinstance(node, Map):
+            self.fail(node, f"{what} must be a mapping with keys {', '.join(allowed)}; "
+                            f"found {node.kind}")
+        aliases = aliases or {}
+        out: dict[str, tuple] = {}
+        for written, (key, value) in node.items.items():
+            canonical = aliases.get(written, written)
+            if canonical not in allowed:
+                near = difflib.get_close_matches(written, list(allowed) + list(aliases), n=1)
+                hint = f" (did you mean '{near[0]}'?)" if near else ""
+                self.fail(key, f"unknown key '{written}' in {what}{hint}; "
+                               f"expected one of: {', '.join(allowed)}")
+            if canonical in out:
+                first_key = node.items[out[canonical][0]][0]
+                self.fail(key, f"'{written}' and '{out[canonical][0]}' (line {first_key.line}) "
+                               f"both give {what}.{canonical}")
+            out[canonical] = (written, value)
+        return out
+
+    def vector(self, node: Node, what: str, size: int | None = None, size_note: str = ""):
+        if not isinstance(node, Seq):
+            self.fail(node, f"{what} must be a list of numbers, found {node.kind}")
+        if not node.items:
+            self.fail(node, f"{what} is empty" + (f", expected {size} entries{size_note}"
+                                                  if size else ""))
+        if size is not None and len(node.items) != size:
+            self.fail(node, f"{what} has {len(node.items)} entries, expected {size}{size_note}")
+        return [number(item, f"{what}[{k + 1}]", self.source) for k, item in enumerate(node.items)]
+
+    def matrix(self, node: Node, what: str, rows: int | None, cols: int | None,
+               rows_note: str = "", cols_note: str = ""):
+        if not isinstance(node, Seq) or not node.items or not isinstance(node.items[0], Seq):
+            found = "an empty list" if isinstance(node, Seq) and not node.items else (
+                "a list of numbers" if isinstance(node, Seq) else node.kind)
+            self.fail(node, f"{what} must be a matrix (a list of rows), found {found}")
+        if rows is not None and len(node.items) != rows:
+            self.fail(node, f"{what} has {len(node.items)} rows, expected {rows}{rows_note}")
+        out = []
+        for r, row in enumerate(node.items, start=1):
+            if not isinstance(row, Seq):
+                self.fail(row, f"{what} row {r} must be a list of numbers, found {row.kind}")
+            if cols is None:
+                cols = len(row.items)
+            if len(row.items) != cols:
+                self.fail(row, f"{what} row {r} has {len(row.items)} columns, "
+                               f"expected {cols}{cols_note}")
+            out.append([number(v, f"{what} row {r} column {k}", self.source)
+                        for k, v in enumerate(row.items, start=1)])
+        return out
+
+    def vector_or_batch(self, node: Node, what: str, size: int, note: str) -> np.ndarray:
+        """A vector of `size` numbers, or a batch: a list of such vectors."""
+        if isinstance(node, Seq) and node.items and isinstance(node.items[0], Seq):
+            return np.array(self.matrix(node, what, None, size, cols_note=note))
+        return np.array(self.vector(node, what, size, note))
+
+
+def _width(node: Node) -> int | None:
+    """The width of a vector, or of a matrix's first row; None if the node is neither."""
+    if isinstance(node, Seq) and node.items:
+        first = node.items[0]
+        return len(first.items) if isinstance(first, Seq) else len(node.items)
+    return None
+
+
+def parse_spec(text: str, source: str, json: bool = False) -> Spec:
+    root = parse(text, source, json=json)
+    check = _Checker(source)
+    if not isinstance(root, Map):
+        check.fail(root, "the top level must be a mapping with keys "
+                         f"{', '.join(TOP_KEYS)}; found {root.kind}")
+    top = check.mapping(root, "the config", TOP_KEYS)
+    if "gates" not in top:
+        check.fail(root, "missing key 'gates' (the weights of the forget, input, candidate "
+                         "and output gates)")
+
+    concat = ("x", "h")
+    if "concat" in top:
+        node = top["concat"][1]
+        parts = [getattr(item, "text", None) for item in getattr(node, "items", [])]
+        if not isinstance(node, Seq) or sorted(map(str, parts)) != ["h", "x"]:
+            check.fail(node, "concat must be [x, h] or [h, x]")
+        concat = tuple(parts)
+
+    gates_node = top["gates"][1]
+    gates = check.mapping(gates_node, "gates", GATES, GATE_ALIASES)
+    missing = [g for g in GATES if g not in gates]
+    if missing:
+        check.fail(gates_node, f"gates: missing {', '.join(repr(g) for g in missing)} "
+                               f"(expected {', '.join(GATES)})")
+    entries = {}
+    for gate in GATES:
+        written, node = gates[gate]
+        entry = {key: value for key, (_, value) in
+                 check.mapping(node, f"gates.{written}", GATE_KEYS).items()}
+        if "W" in entry and ("Wx" in entry or "Wh" in entry):
+            check.fail(node, f"gates.{written}: give either W or Wx and Wh, not both")
+        if "W" not in entry and not ("Wx" in entry and "Wh" in entry):
+            lacking = "Wh" if "Wx" in entry else "Wx" if "Wh" in entry else "W"
+            check.fail(node, f"gates.{written}: missing {lacking} "
+                             "(give W, n x (m + n), or Wx, n x m, and Wh, n x n)")
+        entries[gate] = (written, entry)
+
+    # n from the forget gate's rows; m from x, else the sequence, else the forget gate's columns.
+    f_written, f_entry = entries["forget"]
+    f_matrix = f_entry.get("W", f_entry.get("Wx"))
+    if not isinstance(f_matrix, Seq) or not f_matrix.items:
+        check.matrix(f_matrix, f"gates.{f_written}.{'W' if 'W' in f_entry else 'Wx'}", None, None)
+    n = len(f_matrix.items)
+    n_note = f" (n = {n}, the rows of gates.{f_written})"
+    m = None
+    for key in ("x", "sequence"):
+        if key in top and _width(top[key][1]):
+            m, m_from = _width(top[key][1]), key
+            break
+    if m is None:
+        if "Wx" in f_entry:
+            m, m_from = _width(f_entry["Wx"]), f"gates.{f_written}.Wx"
+        else:
+            width = _width(f_matrix) or 0
+            if width <= n:
+                check.fail(f_matrix, f"gates.{f_written}.W has {width} columns, expected more "
+                                     f"than its {n} rows (m + n columns, with m >= 1)")
+            m, m_from = width - n, f"gates.{f_written}.W"
+    if not m:
+        check.fail(top.get("x", (None, root))[1], "cannot tell the input size m")
+    m_note = f" (m = {m}, from {m_from})"
+    mn_note = f" (m + n = {m} + {n})"
+
+    W = np.zeros((4, n, m + n))
+    b = np.zeros((4, n))
+    for k, gate in enumerate(GATES):
+        written, entry = entries[gate]
+        where = f"gates.{written}"
+        if "W" in entry:
+            W[k] = check.matrix(entry["W"], f"{where}.W", n, m + n, n_note, mn_note)
+        else:
+            Wx = check.matrix(entry["Wx"], f"{where}.Wx", n, m, n_note, m_note)
+            Wh = check.matrix(entry["Wh"], f"{where}.Wh", n, n, n_note, n_note)
+            W[k] = np.hstack([Wx, Wh] if concat == ("x", "h") else [Wh, Wx])
+        if "b" in entry:
+            b[k] = check.vector(entry["b"], f"{where}.b", n, n_note)
+
+    def optional(key, size, note):
+        return check.vector_or_batch(top[key][1], key, size, note) if key in top else None
+
+    sequence = None
+    if "sequence" in top:
+        sequence = np.array(check.matrix(top["sequence"][1], "sequence", None, m,
+                                         cols_note=m_note))
+    return Spec(source, Cell(W, b, concat), optional("x", m, m_note), optional("h", n, n_note),
+                optional("c", n, n_note), sequence)
+
+
+def load_state(path: str, n: int, max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, np.ndarray]:
+    """h and c from lstmcalc's own JSON or YAML output (other keys there are ignored)."""
+    source, data = read_input(path, max_bytes)
+    text = decode(data, source)
+    root = parse(text, source, json=looks_like_json(source, text))
+    check = _Checker(source)
+    if not isinstance(root, Map):
+        check.fail(root, f"a state must be a mapping with keys h and c; found {root.kind}")
+    state = []
+    for key in ("h", "c"):
+        if key not in root.items:
+            check.fail(root, f"missing key '{key}' (a state holds h and c, as the JSON or "
+                             "YAML output of lstmcalc step does)")
+        state.append(check.vector_or_batch(root.items[key][1], key, n, f" (n = {n})"))
+    return state[0], state[1]

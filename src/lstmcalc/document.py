@@ -1,0 +1,270 @@
+"""Reading YAML and JSON into a tree of located nodes, safely.
+
+The document is read as a stream of parser events and the tree is built here, not by PyYAML's
+composer or constructor, so that every refusal happens before anything is built or expanded:
+anchors and aliases, tags other than the plain data ones, nesting deeper than MAX_DEPTH, a
+second document, duplicate keys. Every node keeps its line and column (1-based) so that later
+checks can say where a value is wrong. Nothing here is converted silently: a scalar keeps its
+text and resolved tag, and `number()` refuses whatever is not plainly a finite number.
+"""
+
+import re
+import sys
+from dataclasses import dataclass, field
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.resolver import Resolver
+
+from lstmcalc.errors import DataError, InputMissingError
+
+MAX_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 32
+STDIN = "-"
+
+_Y = "tag:yaml.org,2002:"
+STR, INT, FLOAT, BOOL, NULL, TIMESTAMP = (_Y + t for t in
+                                          ("str", "int", "float", "bool", "null", "timestamp"))
+ALLOWED_TAGS = {STR, INT, FLOAT, BOOL, NULL, _Y + "seq", _Y + "map", "!"}
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_LOOSE_NUMBER = re.compile(r"([-+]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?)([0-9]+))?")
+_LEADING_ZERO_OCTAL = re.compile(r"[-+]?0[0-7_]+")
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    line: int
+    col: int
+
+
+@dataclass(frozen=True, eq=False)
+class Scalar(Node):
+    text: str
+    tag: str
+    quoted: bool
+
+    @property
+    def kind(self) -> str:
+        return {INT: "an integer", FLOAT: "a number", BOOL: "a boolean", NULL: "null",
+                TIMESTAMP: "a date"}.get(self.tag, "a string")
+
+
+@dataclass(frozen=True, eq=False)
+class Seq(Node):
+    items: list = field(default_factory=list)
+    kind = "a list"
+
+
+@dataclass(frozen=True, eq=False)
+class Map(Node):
+    items: dict = field(default_factory=dict)  # key text -> (key Scalar, value Node)
+    kind = "a mapping"
+
+
+def read_input(path: str, max_bytes: int = MAX_BYTES) -> tuple[str, bytes]:
+    """(display name, bytes) of a file or of stdin ('-'), refusing more than max_bytes."""
+    if path == STDIN:
+        name, stream = "<stdin>", sys.stdin.buffer
+        data = stream.read(max_bytes + 1)
+    else:
+        name = path
+        try:
+            with open(path, "rb") as stream:
+                data = stream.read(max_bytes + 1)
+        except OSError as e:
+            raise InputMissingError(f"cannot read: {e.strerror or e}", name) from None
+    if len(data) > max_bytes:
+        raise DataError(
+            f"input is larger than the {max_bytes:,}-byte cap (raise it with --max-input-bytes)",
+            name)
+    return name, data
+
+
+def decode(data: bytes, source: str) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line, col = _line_col(data[:e.start].decode("utf-8", "replace"))
+        raise DataError(f"invalid UTF-8 at byte offset {e.start} (0x{data[e.start]:02x})",
+                        source, line, col) from None
+    text = text.removeprefix("\ufeff")
+    nul = text.find("\0")
+    if nul >= 0:
+        raise DataError("NUL byte in input (is this a binary file?)", source,
+                        *_line_col(text[:nul]))
+    return text
+
+
+def _line_col(before: str) -> tuple[int, int]:
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+def parse(text: str, source: str, json: bool = False) -> Node:
+    """The one document in text as located nodes. json: plain scalars follow JSON's numbers."""
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
+    try:
+        return _build(loader, source, json)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or "syntax error"
+        if "nesting depth" in problem:  # libyaml's own limit, met while scanning ahead
+            raise DataError(f"nesting deeper than {MAX_DEPTH} levels", source,
+                            *((mark.line + 1, mark.column + 1) if mark else (None, None))) from None
+        lines = text.split("\n")
+        if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line][:mark.column + 1]:
+            problem += " (a tab: YAML is indented with spaces only)"
+        where = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        raise DataError(f"YAML syntax error: {problem}", source, *where) from None
+    except yaml.YAMLError as e:
+        raise DataError(f"YAML syntax error: {e}", source) from None
+    finally:
+        loader.dispose()
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag[len(_Y):] if tag.startswith(_Y) else tag
+
+
+def _build(loader, source: str, json: bool) -> Node:
+    resolver = Resolver()
+    stack: list[tuple[Node, Scalar | None]] = []  # open containers, each with a pending key
+    root = None
+    documents = 0
+
+    def fail(message, event):
+        raise DataError(message, source, event.start_mark.line + 1, event.start_mark.column + 1)
+
+    def attach(node, event):
+        nonlocal root
+        if not stack:
+            root = node
+            return
+        parent, key = stack[-1]
+        if isinstance(parent, Seq):
+            parent.items.append(node)
+        elif key is None:
+            if not isinstance(node, Scalar) or node.tag not in (STR, INT, FLOAT, BOOL, NULL):
+                fail(f"a mapping key must be a plain name, found {node.kind}", event)
+            if node.text in parent.items:
+                first = parent.items[node.text][0]
+                fail(f"duplicate key '{node.text}' (first given at line {first.line})", event)
+            stack[-1] = (parent, node)
+        else:
+            parent.items[key.text] = (key, node)
+            stack[-1] = (parent, None)
+
+    while loader.check_event():
+        event = loader.get_event()
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                fail("a second YAML document starts here; lstmcalc reads exactly one", event)
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            fail(f"alias '*{event.anchor}' is not allowed (lstmcalc refuses anchors and aliases)",
+                 event)
+        if not isinstance(event, yaml.NodeEvent) and not isinstance(event, yaml.CollectionEndEvent):
+            continue
+        if isinstance(event, yaml.NodeEvent):
+            if event.anchor is not None:
+                fail(f"anchor '&{event.anchor}' is not allowed "
+                     "(lstmcalc refuses anchors and aliases)", event)
+            tag = getattr(event, "tag", None)
+            if tag is not None and tag not in ALLOWED_TAGS:
+                fail(f"tag '{_tag_name(tag)}' is not allowed "
+                     "(lstmcalc reads plain numbers, strings, lists and mappings only)", event)
+        line, col = event.start_mark.line + 1, event.start_mark.column + 1
+        if isinstance(event, yaml.ScalarEvent):
+            plain = event.style is None or event.style == ""
+            if event.tag not in (None, "!"):
+                tag = event.tag
+            elif json and plain and _JSON_NUMBER.fullmatch(event.value):
+                tag = FLOAT if ("." in event.value or "e" in event.value.lower()) else INT
+            else:
+                tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+            attach(Scalar(line, col, event.value, tag, not plain), event)
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            if len(stack) >= MAX_DEPTH:
+                fail(f"nesting deeper than {MAX_DEPTH} levels", event)
+            node = Seq(line, col) if isinstance(event, yaml.SequenceStartEvent) else Map(line, col)
+            attach(node, event)
+            stack.append((node, None))
+        else:  # end of a sequence or mapping
+            stack.pop()
+    if documents == 0 or root is None:
+        raise DataError("the input is empty: expected a YAML or JSON document", source)
+    return root
+
+
+_constructor = SafeConstructor()
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:20] + "…" + text[-10:])
+
+
+def number(node: Node, what: str, source: str) -> float:
+    """The finite number a node holds, or a DataError that says what it holds instead."""
+
+    def fail(message):
+        raise DataError(f"{what}: {message}", source, node.line, node.col)
+
+    if not isinstance(node, Scalar):
+        fail(f"expected a number, found {node.kind}")
+    text, tag = node.text, node.tag
+    if tag == STR:
+        if node.quoted:
+            fail(f"{_shown(text)} is a quoted string, not a number (remove the quotes)")
+        suggestion = _yaml11_spelling(text)
+        if suggestion is not None:
+            fail(f"{_shown(text)} is read by YAML 1.1 as a string, not a number; "
+                 f"write {suggestion}")
+        fail(f"{_shown(text)} is a string, not a number")
+    if tag == BOOL:
+        fail(f"{_shown(text)} is a boolean in YAML, not a number")
+    if tag == NULL:
+        fail(f"{_shown(text)} is null in YAML, not a number" if text
+             else "the value is empty (null in YAML), expected a number")
+    if tag == TIMESTAMP:
+        fail(f"{_shown(text)} is a date in YAML, not a number")
+    if tag not in (INT, FLOAT):
+        fail(f"expected a number, found {_tag_name(tag)}")
+    if ":" in text:
+        fail(f"{_shown(text)} is a base-60 number in YAML 1.1; write the number in base 10")
+    if tag == INT and _LEADING_ZERO_OCTAL.fullmatch(text):
+        fail(f"{_shown(text)} is an octal number in YAML 1.1; "
+             "write it without the leading 0 (or with 0o)")
+    scalar = yaml.ScalarNode(tag, text)
+    try:
+        if tag == INT:
+            value = _constructor.construct_yaml_int(scalar)
+        else:
+            value = float(text) if _JSON_NUMBER.fullmatch(text) else \
+                _constructor.construct_yaml_float(scalar)
+    except (ValueError, ConstructorError) as e:
+        if "digits" in str(e):
+            digits = sum(ch.isdigit() for ch in text)
+            fail(f"an integer of {digits:,} digits is too large to be a finite number")
+        if not text.strip():
+            fail(f"'{_tag_name(tag)}' with an empty value is not a number")
+        fail(f"{_shown(text)} is not a valid {_tag_name(tag)}")
+    try:
+        value = float(value)
+    except OverflowError:
+        fail(f"{_shown(text)} is too large to be a finite number")
+    if value != value or value in (float("inf"), float("-inf")):
+        fail(f"{_shown(text)} is not a finite number; weights and states must be finite")
+    return value
+
+
+def _yaml11_spelling(text: str) -> str | None:
+    """How to write a number that YAML 1.1 reads as a string (1e3, -.5), or None."""
+    m = _LOOSE_NUMBER.fullmatch(text)
+    if not m or not (m.group(2) or m.group(3)):
+        return None
+    sign, whole, frac, exp_sign, exp = m.groups()
+    spelled = f"{sign}{whole or '0'}.{frac or '0'}"
+    if exp is not None:
+        spelled += f"e{exp_sign or '+'}{exp}"
+    return spelled

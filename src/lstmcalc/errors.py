@@ -1,0 +1,52 @@
+"""The one family of errors lstmcalc raises on purpose, each kind with its exit status."""
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    DIFFERENCES = 1  # --expect found values that differ
+    USAGE = 2  # bad option or argument
+    DATA = 65  # invalid input data (EX_DATAERR)
+    NO_INPUT = 66  # input file missing or unreadable (EX_NOINPUT)
+    SOFTWARE = 70  # internal error (EX_SOFTWARE)
+    CANT_CREATE = 73  # output cannot be written (EX_CANTCREAT)
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE)
+
+
+class LstmcalcError(Exception):
+    """An error meant for the user: one line, with the place it was found where there is one."""
+
+    status = ExitStatus.SOFTWARE
+
+    def __init__(self, message: str, source: str | None = None, line: int | None = None,
+                 col: int | None = None):
+        super().__init__(message)
+        self.message, self.source, self.line, self.col = message, source, line, col
+
+    @property
+    def location(self) -> str:
+        parts = [self.source] if self.source else []
+        if self.line is not None:
+            parts += [str(self.line), str(self.col if self.col is not None else 1)]
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class UsageError(LstmcalcError):
+    status = ExitStatus.USAGE
+
+
+class DataError(LstmcalcError):
+    status = ExitStatus.DATA
+
+
+class InputMissingError(LstmcalcError):
+    status = ExitStatus.NO_INPUT
+
+
+class OutputError(LstmcalcError):
+    status = ExitStatus.CANT_CREATE

@@ -1,0 +1,179 @@
+"""Annotated Rich tables for one step: shapes, the concatenation, each gate, the cell update.
+
+Renderers return renderables; the caller prints once. User text (file names) goes in as Text,
+never as markup.
+"""
+
+import numpy as np
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from lstmcalc.activations import sigmoid_derivative, tanh_derivative
+from lstmcalc.cell import GATES, Step
+from lstmcalc.render.numbers import honest, percent, sci
+
+SYMBOL = {"forget": "f", "input": "i", "candidate": "g", "output": "o"}
+WEIGHT = {"forget": "W_f", "input": "W_i", "candidate": "W_c", "output": "W_o"}
+BIAS = {"forget": "b_f", "input": "b_i", "candidate": "b_c", "output": "b_o"}
+TITLE = {
+    "forget": ("Forget gate   f_t = σ(W_f·v + b_f)",
+               "near 1 keeps C_{t-1}, near 0 forgets it"),
+    "input": ("Input gate   i_t = σ(W_i·v + b_i)", "how much of the candidate enters C_t"),
+    "candidate": ("Candidate   g_t = tanh(W_c·v + b_c)", "new content for C_t, in (-1, 1)"),
+    "output": ("Output gate   o_t = σ(W_o·v + b_o)", "how much of tanh(C_t) becomes h_t"),
+    "cell": ("Cell state   C_t = f_t ⊙ C_{t-1} + i_t ⊙ g_t", "⊙: element-wise product"),
+    "hidden": ("Hidden state   h_t = o_t ⊙ tanh(C_t)", "what the cell outputs and passes on"),
+}
+# A unit is flagged saturated when its activation's slope is below 1% of the slope's maximum.
+SATURATED = 0.01
+
+
+class _Section:
+    """A titled table: the title sits above the table, so a narrow table never wraps it."""
+
+    def __init__(self, key: str, *columns: str):
+        formula, meaning = TITLE[key]
+        self.title = Text.assemble((formula, "bold"), "   ", (meaning, "italic"))
+        self.table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        self.table.add_column("unit", justify="right")
+        for name in columns:
+            self.table.add_column(Text(name), justify="left" if name == "meaning" else "right")
+
+    def add_row(self, *cells: str):
+        self.table.add_row(*(Text(cell) for cell in cells))  # Text: never parsed as markup
+
+    def __rich__(self) -> RenderableType:
+        return Group(Text(), self.title, self.table)
+
+
+def _shape(*dims: int) -> str:
+    return "×".join(str(d) for d in dims)
+
+
+def shapes_panel(step: Step) -> Panel:
+    cell = step.cell
+    m, n = cell.input_size, cell.hidden_size
+    batch = step.batch_shape
+    lead = f"{_shape(*batch)} × " if batch else ""
+    vec = (lambda k: f"{lead}{k}×1") if not batch else (lambda k: f"{_shape(*batch)}×{k}")
+    first, second = cell.concat
+    names = {"x": "x_t", "h": "h_{t-1}"}
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("variable")
+    table.add_column("meaning")
+    table.add_column("shape", justify="right")
+    rows = [
+        ("x_t", "input at time t (m entries)", vec(m)),
+        ("h_{t-1}", "previous hidden state (n entries)", vec(n)),
+        ("C_{t-1}", "previous cell state (n entries)", vec(n)),
+        (f"v = [{names[first]}, {names[second]}]", "the concatenation every gate reads",
+         vec(m + n)),
+        ("W_f, W_i, W_c, W_o", "one weight matrix per gate, n × (m + n)", _shape(n, m + n)),
+        ("b_f, b_i, b_c, b_o", "one bias per gate", f"{n}×1"),
+        ("f_t, i_t, g_t, o_t", "gate values (g_t is C~_t), one per unit", vec(n)),
+        ("C_t, h_t", "new cell state and new hidden state", vec(n)),
+    ]
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    per_gate = n * (m + n) + n
+    summary = Text.assemble(
+        f"m = {m} inputs, n = {n} hidden units",
+        (" (batch of " + _shape(*batch) + ")") if batch else "",
+        f".\nC_t and h_t have the same size, n = {n}: one entry of each per hidden unit.\n",
+        f"Parameters: 4 gates × ({n}·{m + n} weights + {n} biases) = 4 × {per_gate} = "
+        f"{cell.parameter_count}.",
+    )
+    return Panel.fit(Group(table, summary), title="Shapes: the size of each variable",
+                     title_align="left", box=box.ROUNDED)
+
+
+def concat_line(step: Step, precision: int, b: tuple) -> Text:
+    cell = step.cell
+    m, n = cell.input_size, cell.hidden_size
+    parts = {"x": step.x[b], "h": step.h_prev[b]}
+    names = {"x": "x_t", "h": "h_{t-1}"}
+    first, second = cell.concat
+    size = {"x": m, "h": n}
+    left = ", ".join(honest(v, precision) for v in parts[first])
+    right = ", ".join(honest(v, precision) for v in parts[second])
+    return Text(
+        f"v = [{names[first]}, {names[second]}] = [{left} | {right}]   "
+        f"({names[first]}: entries 1–{size[first]}, {names[second]}: {size[first] + 1}–{m + n})"
+    )
+
+
+def _note(gate: str, unit: int, a: float, gap: float, z: float) -> str:
+    if gate == "forget":
+        note = f"keeps {percent(a, gap)} of C_{{t-1}}[{unit}]"
+    elif gate == "input":
+        note = f"admits {percent(a, gap)} of g[{unit}]"
+    elif gate == "output":
+        note = f"passes {percent(a, gap)} of tanh(C_t[{unit}])"
+    else:
+        note = f"proposes {a:+.3g} for C_t[{unit}]" if abs(a) < 0.9995 else \
+            f"proposes {'+' if a > 0 else '-'}1 (to {sci(gap)}) for C_t[{unit}]"
+    slope = tanh_derivative(z) if gate == "candidate" else sigmoid_derivative(z)
+    bound = 1.0 if gate == "candidate" else 0.25
+    if slope < SATURATED * bound:
+        note += "; saturated"
+    return note
+
+
+def gate_table(step: Step, gate: str, precision: int, b: tuple) -> _Section:
+    k = GATES.index(gate)
+    fn = "tanh" if gate == "candidate" else "σ"
+    table = _Section(gate, f"z = {WEIGHT[gate]}·v+{BIAS[gate]}", f"{SYMBOL[gate]} = {fn}(z)",
+                     "meaning")
+    z, a, gap = step.z[b][k], step.a[b][k], step.a_gap[b][k]
+    for j in range(step.cell.hidden_size):
+        table.add_row(str(j + 1), honest(z[j], precision), honest(a[j], precision, gap[j]),
+                      _note(gate, j + 1, float(a[j]), float(gap[j]), float(z[j])))
+    return table
+
+
+def cell_table(step: Step, precision: int, b: tuple) -> _Section:
+    table = _Section("cell", "C_{t-1}", "f", "f⊙C_{t-1}", "i", "g", "i⊙g", "C_t")
+    a, gap = step.a[b], step.a_gap[b]
+    for j in range(step.cell.hidden_size):
+        table.add_row(
+            str(j + 1), honest(step.c_prev[b][j], precision),
+            honest(a[0, j], precision, gap[0, j], tight=True), honest(step.fc[b][j], precision),
+            honest(a[1, j], precision, gap[1, j], tight=True),
+            honest(a[2, j], precision, gap[2, j], tight=True),
+            honest(step.ig[b][j], precision), honest(step.c[b][j], precision),
+        )
+    return table
+
+
+def output_table(step: Step, precision: int, b: tuple) -> _Section:
+    table = _Section("hidden", "o", "tanh(C_t)", "h_t")
+    a, gap = step.a[b], step.a_gap[b]
+    for j in range(step.cell.hidden_size):
+        table.add_row(str(j + 1), honest(a[3, j], precision, gap[3, j], tight=True),
+                      honest(step.tanh_c[b][j], precision, step.tanh_c_gap[b][j], tight=True),
+                      honest(step.h[b][j], precision, step.h_gap[b][j], tight=True))
+    return table
+
+
+def step_view(step: Step, precision: int = 4, source: str | None = None) -> RenderableType:
+    """Everything about one step, for a person: the whole annotated report."""
+    parts: list[RenderableType] = []
+    if source:
+        parts.append(Text.assemble(("lstmcalc step", "bold"), "  ", source,
+                                   f"  ({step.cell.dtype}, {precision} decimals)"))
+    parts.append(shapes_panel(step))
+    for b in np.ndindex(*step.batch_shape):
+        if step.batch_shape:
+            parts.append(Text(f"\nSequence {b[0] + 1} of {step.batch_shape[0]}", style="bold"))
+        parts.append(concat_line(step, precision, b))
+        parts += [gate_table(step, gate, precision, b) for gate in GATES]
+        parts += [cell_table(step, precision, b), output_table(step, precision, b)]
+    parts.append(Text())
+    parts.append(Text(
+        "Units are numbered from 1. A value shown as 1 − ε is below 1 by ε, which floating-point "
+        "rounding hides; 'saturated' marks a unit whose slope is under 1% of its maximum, "
+        "so it passes almost no gradient.", style="dim"))
+    return Group(*parts)
