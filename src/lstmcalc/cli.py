@@ -113,20 +113,34 @@ def _stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+def write_out(text: str):
+    """Write all of text to stdout. A raw (unbuffered) stdout may accept only part of a large
+    write, and the text layer would drop the rest silently: loop until every byte is out."""
+    sys.stdout.flush()
+    data = memoryview(text.encode(sys.stdout.encoding or "utf-8", "replace"))
+    stream = sys.stdout.buffer
+    while data:
+        written = stream.write(data)
+        data = data[written if written is not None else len(data):]
+    stream.flush()
+
+
 def _emit(result: cell.Step, fmt: Format, precision: int, source: str):
     if fmt is Format.auto:
         fmt = Format.table if _stdout_is_terminal() else Format.json
     if fmt is Format.table:
-        from lstmcalc.render.table import step_view
         from rich.console import Console
 
+        from lstmcalc.render.table import step_view
+
         console = Console(highlight=False)
-        console.print(step_view(result, precision, source))
+        with console.capture() as captured:
+            console.print(step_view(result, precision, source))
+        write_out(captured.get())
         return
     from lstmcalc.render.machine import FORMATTERS
 
-    sys.stdout.write(FORMATTERS[fmt.value](result))
-    sys.stdout.flush()
+    write_out(FORMATTERS[fmt.value](result))
 
 
 @app.command(epilog="""\b

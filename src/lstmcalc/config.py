@@ -80,8 +80,7 @@ class _Checker:
         for written, (key, value) in node.items.items():
             canonical = aliases.get(written, written)
             if canonical not in allowed:
-                near = difflib.get_close_matches(written, list(allowed) + list(aliases), n=1)
-                hint = f" (did you mean '{near[0]}'?)" if near else ""
+                hint = _did_you_mean(written, list(allowed) + list(aliases))
                 self.fail(key, f"unknown key '{written}' in {what}{hint}; "
                                f"expected one of: {', '.join(allowed)}")
             if canonical in out:
@@ -127,6 +126,12 @@ class _Checker:
         if isinstance(node, Seq) and node.items and isinstance(node.items[0], Seq):
             return np.array(self.matrix(node, what, None, size, cols_note=note))
         return np.array(self.vector(node, what, size, note))
+
+
+def _did_you_mean(written: str, choices: list[str]) -> str:
+    by_lower = {choice.lower(): choice for choice in choices}
+    near = difflib.get_close_matches(written.lower(), list(by_lower), n=1)
+    return f" (did you mean '{by_lower[near[0]]}'?)" if near else ""
 
 
 def _width(node: Node) -> int | None:

@@ -242,7 +242,7 @@ def number(node: Node, what: str, source: str) -> float:
         else:
             value = float(text) if _JSON_NUMBER.fullmatch(text) else \
                 _constructor.construct_yaml_float(scalar)
-    except (ValueError, ConstructorError) as e:
+    except (ValueError, IndexError, ConstructorError) as e:
         if "digits" in str(e):
             digits = sum(ch.isdigit() for ch in text)
             fail(f"an integer of {digits:,} digits is too large to be a finite number")

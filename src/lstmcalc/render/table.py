@@ -57,8 +57,8 @@ def shapes_panel(step: Step) -> Panel:
     cell = step.cell
     m, n = cell.input_size, cell.hidden_size
     batch = step.batch_shape
-    lead = f"{_shape(*batch)} × " if batch else ""
-    vec = (lambda k: f"{lead}{k}×1") if not batch else (lambda k: f"{_shape(*batch)}×{k}")
+    each = f" (×{_shape(*batch)})" if batch else ""  # one per sequence of the batch
+    vec = lambda k: f"{k}×1{each}"  # noqa: E731
     first, second = cell.concat
     names = {"x": "x_t", "h": "h_{t-1}"}
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)

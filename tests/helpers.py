@@ -1,0 +1,60 @@
+"""Independent references for the core: exact decimal arithmetic, and PyTorch's weight layout."""
+
+from decimal import Decimal, getcontext
+
+import numpy as np
+
+from lstmcalc.cell import Cell
+
+getcontext().prec = 60
+getcontext().Emax, getcontext().Emin = 10**9, -(10**9)  # no overflow, even for exp(1e308)
+
+
+def d_sigmoid(z) -> Decimal:
+    return _sigmoid_exact(Decimal(float(z)))
+
+
+def d_tanh(z) -> Decimal:
+    return _tanh_exact(Decimal(float(z)))
+
+
+def d_tanh_gap(z) -> Decimal:
+    """1 - |tanh z| = 2 e / (1 + e) with e = exp(-2|z|): no cancellation in the reference."""
+    q = abs(Decimal(float(z)))
+    e = (-2 * q).exp() if q < 10**6 else Decimal(0)
+    return 2 * e / (1 + e)
+
+
+def decimal_step(W, b, x, h, c, concat=("x", "h")):
+    """One LSTM step in 60-digit decimal arithmetic, from float inputs. Gates f, i, g, o."""
+    parts = {"x": [Decimal(float(v)) for v in x], "h": [Decimal(float(v)) for v in h]}
+    v = parts[concat[0]] + parts[concat[1]]
+    z = [[sum(Decimal(float(w)) * vk for w, vk in zip(row, v)) + Decimal(float(bias))
+          for row, bias in zip(W[k], b[k])] for k in range(4)]
+    f, i, o = ([_sigmoid_exact(q) for q in z[k]] for k in (0, 1, 3))
+    g = [_tanh_exact(q) for q in z[2]]
+    c_new = [fj * Decimal(float(cj)) + ij * gj for fj, cj, ij, gj in zip(f, c, i, g)]
+    h_new = [oj * _tanh_exact(cj) for oj, cj in zip(o, c_new)]
+    return {"z": z, "f": f, "i": i, "g": g, "o": o, "c": c_new, "h": h_new}
+
+
+def _sigmoid_exact(q: Decimal) -> Decimal:
+    if abs(q) > 10**6:  # exp would overflow even Decimal; the true value is 0 or 1 to 10^-434294
+        return Decimal(1) if q > 0 else Decimal(0)
+    return 1 / (1 + (-q).exp())
+
+
+def _tanh_exact(q: Decimal) -> Decimal:
+    e = (-2 * abs(q)).exp() if abs(q) < 10**6 else Decimal(0)
+    t = (1 - e) / (1 + e)
+    return t if q >= 0 else -t
+
+
+def cell_from_torch(weight_ih, weight_hh, bias_ih, bias_hh) -> Cell:
+    """PyTorch keeps the gates in the order i, f, g, o and two biases; lstmcalc f, i, g, o."""
+    wih, whh = np.asarray(weight_ih), np.asarray(weight_hh)
+    n = whh.shape[1]
+    W = np.concatenate([wih, whh], axis=1).reshape(4, n, -1)
+    b = (np.asarray(bias_ih) + np.asarray(bias_hh)).reshape(4, n)
+    order = [1, 0, 2, 3]  # i, f, g, o -> f, i, g, o
+    return Cell(W[order], b[order])

@@ -1,0 +1,76 @@
+"""The activations against 60-digit decimal references, across the whole float range."""
+
+import numpy as np
+import pytest
+
+from helpers import d_sigmoid, d_tanh_gap
+from lstmcalc import activations as act
+
+Z = [0.0, 1e-300, -1e-300, 0.5, -0.5, 1.0, -3.0, 20.0, -20.0, 36.0, -36.7, 92.0, 177.0,
+     -177.0, 709.0, 710.0, -745.0, -746.0, 1000.0, -1000.0, 1e308, -1e308]
+
+
+ULPS4 = 4 * np.finfo(float).eps / 2  # four half-ulps: exp's error plus a division and a sum
+
+
+def rel(a, b):
+    return abs(a - b) / abs(b) if b != 0 else abs(a)
+
+
+@pytest.mark.parametrize("z", Z)
+def test_sigmoid_and_its_complement_to_the_last_digits(z):
+    ref = d_sigmoid(z)
+    assert rel(float(act.sigmoid(np.float64(z))), float(ref)) <= ULPS4
+    # 1 - sigma(z) is computed as sigma(-z): exact even where sigma(z) rounds to 1
+    ref_c = d_sigmoid(-z)
+    got_c = float(act.sigmoid_complement(np.float64(z)))
+    if float(ref_c) == 0.0:  # below the smallest subnormal
+        assert got_c == 0.0
+    else:
+        assert rel(got_c, float(ref_c)) <= ULPS4 or abs(got_c - float(ref_c)) < 1e-323
+
+
+@pytest.mark.parametrize("z", Z)
+def test_tanh_gap_is_one_minus_abs_tanh_without_cancellation(z):
+    ref = d_tanh_gap(z)
+    got = float(act.tanh_gap(np.float64(z)))
+    if float(ref) == 0.0:
+        assert got == 0.0
+    else:
+        assert rel(got, float(ref)) <= ULPS4 or abs(got - float(ref)) < 1e-323
+
+
+def test_founding_forget_gate_is_below_one_by_1e40_to_1e77():
+    gap = act.sigmoid_complement(np.array([92.0, 177.0, 136.0]))
+    assert act.sigmoid(np.array([92.0, 177.0, 136.0])).tolist() == [1.0, 1.0, 1.0]
+    for got, z in zip(gap, [92, 177, 136]):
+        assert rel(float(got), float(d_sigmoid(-z))) <= ULPS4
+    assert 1e-41 < gap[0] < 1e-39 and 1e-78 < gap[1] < 1e-76
+
+
+def test_no_warning_for_any_finite_input():
+    z = np.array([-np.finfo(float).max, -1e308, -1000.0, -1.0, 0.0, 1.0, 1000.0, 1e308,
+                  np.finfo(float).max])
+    # pytest runs with warnings as errors: any RuntimeWarning fails this test
+    for f in (act.sigmoid, act.sigmoid_complement, act.tanh, act.tanh_gap,
+              act.sigmoid_derivative, act.tanh_derivative):
+        out = f(z)
+        assert np.isfinite(out).all()
+
+
+def test_float32_stays_float32_and_silent():
+    z = np.array([-1000.0, -90.0, 0.0, 90.0, 1000.0], dtype=np.float32)
+    for f in (act.sigmoid, act.sigmoid_complement, act.tanh_gap):
+        assert f(z).dtype == np.float32
+
+
+def test_derivatives_against_finite_differences_and_bounds():
+    z = np.linspace(-8, 8, 161)
+    eps = 1e-6
+    fd_sig = (act.sigmoid(z + eps) - act.sigmoid(z - eps)) / (2 * eps)
+    fd_tanh = (np.tanh(z + eps) - np.tanh(z - eps)) / (2 * eps)
+    # central differences: truncation ~eps^2, rounding ~1e-16/eps, so agreement to ~1e-9
+    np.testing.assert_allclose(act.sigmoid_derivative(z), fd_sig, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(act.tanh_derivative(z), fd_tanh, rtol=0, atol=1e-9)
+    assert act.sigmoid_derivative(z).max() == 0.25 and act.tanh_derivative(z).max() == 1.0
+    assert act.sigmoid_derivative(np.array([92.0]))[0] < 1e-39  # saturated: almost no gradient

@@ -1,0 +1,38 @@
+"""The README stays true: its commands are the ones CI runs, its output is what lstmcalc prints."""
+
+import io
+import pathlib
+import re
+
+from rich.console import Console
+
+from lstmcalc import config
+from lstmcalc.cell import step
+from lstmcalc.render.table import step_view
+
+ROOT = pathlib.Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def shell_blocks():
+    return re.findall(r"```sh\n(.*?)```", README, re.S)
+
+
+def test_readme_opens_with_the_two_setup_commands():
+    first, second = shell_blocks()[:2]
+    assert first.strip() == "python -m pip install . && lstmcalc step"
+    assert second.strip() == "python -m pip install -e '.[test]' && python -m pytest"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    command = shell_blocks()[1].strip()
+    lines = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert command in lines
+
+
+def test_readme_shows_the_real_founding_output():
+    spec = config.load_builtin()
+    console = Console(file=io.StringIO(), width=80, color_system=None, force_terminal=False,
+                      highlight=False)
+    console.print(step_view(step(spec.cell, spec.x, spec.h, spec.c), 4, spec.source))
+    assert console.file.getvalue().rstrip("\n") in README

@@ -1,0 +1,111 @@
+"""Renderers against golden text, and the number formatting they share.
+
+Regenerate the golden files after an intended change with UPDATE_GOLDEN=1, and read the diff.
+"""
+
+import io
+import json
+import os
+import pathlib
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from lstmcalc import config
+from lstmcalc.cell import Cell, step
+from lstmcalc.render.machine import step_dict, to_csv
+from lstmcalc.render.numbers import honest, percent, plain, sci
+from lstmcalc.render.table import step_view
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+
+
+def rendered(renderable, width=80) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
+                      legacy_windows=False, highlight=False)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def check_golden(name: str, text: str):
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def founding():
+    spec = config.load_builtin()
+    return step(spec.cell, spec.x, spec.h, spec.c)
+
+
+def test_founding_table_golden():
+    check_golden("founding_table.txt", rendered(step_view(founding(), 4, "founding.yaml")))
+
+
+def test_founding_table_golden_precision_2_wide():
+    check_golden("founding_table_p2_w120.txt",
+                 rendered(step_view(founding(), 2, "founding.yaml"), width=120))
+
+
+def test_batch_table_golden():
+    spec = config.load_builtin()
+    x = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    check_golden("batch_table.txt", rendered(step_view(step(spec.cell, x, spec.h, spec.c), 4)))
+
+
+def test_founding_json_golden():
+    check_golden("founding.json", json.dumps(step_dict(founding()), indent=1) + "\n")
+
+
+def test_csv_batch_has_sequence_column():
+    spec = config.load_builtin()
+    text = to_csv(step(spec.cell, np.ones((2, 3)), spec.h, spec.c))
+    header, first, second = text.splitlines()
+    assert header.startswith("sequence,x[0],x[1],x[2],h_prev[0]")
+    assert first.startswith("1,1.0,1.0,1.0,4.0") and second.startswith("2,")
+
+
+@pytest.mark.parametrize("value,precision,gap,expected", [
+    (92.0, 4, None, "92"),
+    (0.57444251681, 4, None, "0.5744"),
+    (-0.3, 4, None, "-0.3"),
+    (1.0, 4, 1.1089390193121365e-40, "1 − 1.1e-40"),
+    (0.99996, 4, 4e-5, "1 − 4e-5"),
+    (0.99994, 4, 6e-5, "0.9999"),
+    (-1.0, 4, 2e-12, "−1 + 2e-12"),
+    (1.0, 4, 0.0, "1"),
+    (1.1e-40, 4, None, "1.1e-40"),
+    (-3e-9, 4, None, "-3e-9"),
+    (-0.0, 4, None, "0"),
+    (0.0, 4, None, "0"),
+    (1.5e7, 3, None, "1.5e7"),
+    (0.5, 0, None, "0.5"),
+])
+def test_honest_numbers(value, precision, gap, expected):
+    assert honest(value, precision, gap) == expected
+
+
+def test_number_helpers():
+    assert sci(1.1089390193121365e-40) == "1.1e-40" and sci(2.5e10) == "2.5e10"
+    assert plain(123456789.0, 2) == "1.23e8"
+    assert percent(0.7502) == "75.0%" and percent(1.0, 1e-40) == "≈100%"
+    assert percent(1e-9) == "≈0%"
+    assert honest(1.0, 4, 1e-40, tight=True) == "1−1e-40"
+
+
+def test_table_escapes_nothing_it_should_not():
+    # a source name with markup is shown literally
+    text = rendered(step_view(founding(), 4, "w[red].yaml"))
+    assert "w[red].yaml" in text
+
+
+def test_saturation_flags_follow_the_slope():
+    n = 2
+    W = np.zeros((4, n, 1 + n))
+    W[0, 0, 0], W[0, 1, 0] = 2.0, 7.0  # sigma'(2) = 0.105 (not saturated); sigma'(7) < 0.0025
+    text = rendered(step_view(step(Cell(W, np.zeros((4, n))), [1.0]), 4), width=120)
+    forget = text.split("Forget gate")[1].split("Input gate")[0]
+    line1, line2 = [ln for ln in forget.splitlines() if ln.strip()[:1] in ("1", "2")]
+    assert "saturated" not in line1 and "saturated" in line2
