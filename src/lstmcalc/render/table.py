@@ -31,6 +31,13 @@ TITLE = {
 SATURATED = 0.01
 
 
+def _style(cell: str) -> str:
+    """Colour (dropped under NO_COLOR) only where it carries meaning: hidden distances, saturation."""
+    if "saturated" in cell:
+        return "yellow"
+    return "cyan" if "−" in cell else ""
+
+
 class _Section:
     """A titled table: the title sits above the table, so a narrow table never wraps it."""
 
@@ -43,7 +50,7 @@ class _Section:
             self.table.add_column(Text(name), justify="left" if name == "meaning" else "right")
 
     def add_row(self, *cells: str):
-        self.table.add_row(*(Text(cell) for cell in cells))  # Text: never parsed as markup
+        self.table.add_row(*(Text(cell, style=_style(cell)) for cell in cells))  # never markup
 
     def __rich__(self) -> RenderableType:
         return Group(Text(), self.title, self.table)
