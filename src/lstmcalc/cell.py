@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmcalc.activations import sigmoid, sigmoid_complement, tanh, tanh_gap
+from lstmcalc.activations import sigmoid, sigmoid_complement, subnormal_below, tanh, tanh_gap
 
 GATES = ("forget", "input", "candidate", "output")
 F, I, G, O = range(4)
@@ -140,50 +140,212 @@ def _vector(value, size: int, dtype, what: str, letter: str) -> np.ndarray:
     return arr
 
 
-def _check_gates(z: np.ndarray, what: str) -> None:
-    """Name the gate and unit (1-based) where a value stopped being finite."""
+def _check_gates(z: np.ndarray, what: str, steps: bool) -> None:
+    """Name the step, gate and unit (1-based) where a value stopped being finite.
+
+    z has shape (T, B, 4, n)."""
     bad = ~np.isfinite(z)
     if bad.any():
-        index = tuple(int(k) for k in np.argwhere(bad)[0])
-        *batch, gate, unit = index
-        where = f" (sequence {batch[0] + 1})" if batch and z.ndim == 3 else ""
-        raise NonFiniteError(
-            f"{GATES[gate]} gate {what} of unit {unit + 1}{where}", index, float(z[index])
-        )
+        t, b, gate, unit = (int(k) for k in np.argwhere(bad)[0])
+        where = (f" at step {t + 1}" if steps else "") + (f" (sequence {b + 1})"
+                                                           if z.shape[1] > 1 else "")
+        raise NonFiniteError(f"{GATES[gate]} gate {what} of unit {unit + 1}{where}",
+                             (t, b, gate, unit), float(z[t, b, gate, unit]))
+
+
+# Rows of the input projection are computed in blocks of this many: OpenBLAS's float64 product
+# gives each row the same bits whatever the block holds, so a sequence split in two runs gives
+# the same numbers as one run. Its float32 product does not (a row's bits depend on its place in
+# the block), so float32 projects one time step (B rows) per product.
+_BLOCK64 = 64
+
+
+def _project(X: np.ndarray, WT: np.ndarray, b: np.ndarray, rows: int) -> np.ndarray:
+    """X @ WT + b for X of shape (R, m), `rows` rows per product, the last block zero-padded."""
+    R = X.shape[0]
+    out = np.empty((R, WT.shape[1]), X.dtype)
+    pad = np.zeros((rows, X.shape[1]), X.dtype)
+    for s in range(0, R, rows):
+        e = min(s + rows, R)
+        if e - s == rows:
+            np.matmul(X[s:e], WT, out=out[s:e])
+        else:
+            pad[: e - s] = X[s:e]
+            out[s:e] = (pad @ WT)[: e - s]
+    out += b
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """Every intermediate of every step of a sequence: arrays of shape (T, ..., k)."""
+
+    cell: Cell
+    x: np.ndarray  # (T, ..., m)
+    h0: np.ndarray  # (..., n)
+    c0: np.ndarray  # (..., n)
+    z: np.ndarray  # (T, ..., 4, n)
+    a: np.ndarray  # (T, ..., 4, n)
+    a_gap: np.ndarray
+    fc: np.ndarray  # (T, ..., n)
+    ig: np.ndarray
+    c: np.ndarray
+    tanh_c: np.ndarray
+    tanh_c_gap: np.ndarray
+    h: np.ndarray
+    h_gap: np.ndarray
+
+    @property
+    def T(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return self.h0.shape[:-1]
+
+    def step(self, t: int) -> Step:
+        """Step t (0-based) as a Step of views into this run."""
+        h_prev = self.h0 if t == 0 else self.h[t - 1]
+        c_prev = self.c0 if t == 0 else self.c[t - 1]
+        x = self.x[t]
+        v = np.concatenate([{"x": x, "h": h_prev}[part] for part in self.cell.concat], axis=-1)
+        return Step(self.cell, x, h_prev, c_prev, v, self.z[t], self.a[t], self.a_gap[t],
+                    self.fc[t], self.ig[t], self.c[t], self.tanh_c[t], self.tanh_c_gap[t],
+                    self.h[t], self.h_gap[t])
+
+
+def _inputs(cell: Cell, xs, h0, c0):
+    """Validated arrays: xs (T, B, m), h0 and c0 (B, n), and the batch shape (...)."""
+    m, n, dtype = cell.input_size, cell.hidden_size, cell.dtype
+    xs = _vector(xs, m, dtype, "x", "m")
+    if xs.ndim < 2 or xs.shape[0] == 0:
+        raise ShapeError(f"a sequence needs shape (T, m) with T >= 1, got {xs.shape}")
+    h0 = np.zeros(n, dtype) if h0 is None else _vector(h0, n, dtype, "h", "n")
+    c0 = np.zeros(n, dtype) if c0 is None else _vector(c0, n, dtype, "c", "n")
+    batch = np.broadcast_shapes(xs.shape[1:-1], h0.shape[:-1], c0.shape[:-1])
+    T, B = xs.shape[0], int(np.prod(batch, dtype=int))
+    xs = np.broadcast_to(xs, (T,) + batch + (m,)).reshape(T, B, m)
+    h0 = np.ascontiguousarray(np.broadcast_to(h0, batch + (n,)).reshape(B, n))
+    c0 = np.ascontiguousarray(np.broadcast_to(c0, batch + (n,)).reshape(B, n))
+    return xs, h0, c0, batch
+
+
+def _recur(cell: Cell, xs, h0, c0, stored: bool, exact: bool):
+    """The recurrence over xs (T, B, m) from h0, c0 (B, n).
+
+    stored: keep every intermediate (arrays with a T axis); else keep h for every step and the
+    final c, reusing one buffer per intermediate. exact: sigmoid through activations.sigmoid,
+    which differs from the fast path only where sigmoid(z) is subnormal.
+    Returns (z, a, fc, ig, c, tanh_c, h), each (T, B, k) where stored, else (1, B, k) but h.
+
+    The sigmoid rows (f, i, o) of W and b are negated once, so the loop forms -z directly and
+    sigmoid(z) = 1 / (1 + e^(-z)) costs three calls; negation is exact, so this is the same
+    arithmetic bit for bit. Returned z is the true z.
+    """
+    T, B, m = xs.shape
+    n, dtype = cell.hidden_size, cell.dtype
+    sign = np.ones(4 * n, dtype)
+    sign[: 2 * n] = sign[3 * n:] = -1  # f, i, o negated; g kept
+    WT = cell.W.reshape(4 * n, -1).T * sign  # (m + n, 4n)
+    WxT = np.ascontiguousarray(WT[cell.columns("x")])  # (m, 4n)
+    WhT = np.ascontiguousarray(WT[cell.columns("h")])  # (n, 4n)
+    rows = _BLOCK64 if dtype == np.float64 else B
+    with np.errstate(over="ignore", invalid="ignore"):
+        zn = _project(xs.reshape(T * B, m), WxT, cell.b.reshape(-1) * sign, rows)
+    zn = zn.reshape(T, B, 4 * n)  # the input part of -z (f, i, o) and z (g), every step
+
+    S = T if stored else 1
+    z = zn if stored else np.empty((1, B, 4 * n), dtype)
+    a = np.empty((S, B, 4 * n), dtype)
+    fc, ig, c, tc = (np.empty((S, B, n), dtype) for _ in range(4))
+    h = np.empty((T, B, n), dtype)
+    rec = np.empty((B, 4 * n), dtype)
+    f_, i_, g_, o_ = (slice(k * n, (k + 1) * n) for k in range(4))
+    h_prev, c_prev = h0, c0
+    matmul, add, multiply, exp, divide, tanh_ = (
+        np.matmul, np.add, np.multiply, np.exp, np.divide, np.tanh)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(T):
+            k = t if stored else 0
+            zt, at, ct = z[k], a[k], c[k]
+            matmul(h_prev, WhT, out=rec)  # (B, 4n)
+            add(zn[t], rec, out=zt)
+            if exact:
+                at[...] = sigmoid(-zt)
+            else:  # e^(-z) may overflow to inf, giving exactly 0
+                exp(zt, out=at)
+                add(at, 1.0, out=at)
+                divide(1.0, at, out=at)
+            tanh_(zt[:, g_], out=at[:, g_])
+            multiply(at[:, f_], c_prev, out=fc[k])
+            multiply(at[:, i_], at[:, g_], out=ig[k])
+            add(fc[k], ig[k], out=ct)
+            tanh_(ct, out=tc[k])
+            multiply(at[:, o_], tc[k], out=h[t])
+            h_prev, c_prev = h[t], ct
+    z *= sign  # the true pre-activations
+    return z, a, fc, ig, c, tc, h
+
+
+def _surely_safe(cell: Cell, xs: np.ndarray) -> bool:
+    """Whether every pre-activation is surely finite and above the range where sigmoid(z) is
+    subnormal, from a bound that costs one pass over the inputs:
+    |z| <= max|x| * (row sum of |Wx|) + |b| + (row sum of |Wh|), since |h| <= 1."""
+    n = cell.hidden_size
+    W = np.abs(cell.W.reshape(4 * n, -1).astype(np.float64))
+    with np.errstate(over="ignore", invalid="ignore"):
+        x_max = float(np.abs(xs).max())
+        bound = (x_max * W[:, cell.columns("x")].sum(axis=1) + np.abs(cell.b.reshape(-1))
+                 + W[:, cell.columns("h")].sum(axis=1)).max()
+    return bool(bound < -subnormal_below(cell.dtype))
+
+
+def _run(cell: Cell, xs, h0, c0, stored: bool):
+    xs, h0, c0, batch = _inputs(cell, xs, h0, c0)
+    T, B = xs.shape[:2]
+    n = cell.hidden_size
+    fine = _surely_safe(cell, xs)
+    out = _recur(cell, xs, h0, c0, stored or not fine, exact=False)
+    if not fine:  # the bound is loose: look at the true z
+        z = out[0]
+        fine = bool(np.isfinite(z).all()) and z.min() > subnormal_below(cell.dtype)
+    if not fine or not np.isfinite(out[4]).all():
+        # Rare: locate what stopped being finite, or get subnormal sigmoid values right.
+        out = _recur(cell, xs, h0, c0, stored=True, exact=True)
+        _check_gates(out[0].reshape(T, B, 4, n), "pre-activation", steps=T > 1)
+        _require_finite(out[4], "C_t")
+    if not stored:
+        out = out[:4] + (out[4][-1:],) + out[5:]
+    return xs, h0, c0, batch, out
+
+
+def unroll(cell: Cell, xs, h0=None, c0=None) -> Run:
+    """Run x_1..x_T (xs of shape (T, ..., m)) through the cell, keeping every intermediate."""
+    xs, h0, c0, batch, (z, a, fc, ig, c, tc, h) = _run(cell, xs, h0, c0, stored=True)
+    T, n = xs.shape[0], cell.hidden_size
+    z4, a4 = z.reshape(T, *batch, 4, n), a.reshape(T, *batch, 4, n)
+    a_gap = np.empty_like(z4)
+    a_gap[..., SIGMOID_GATES, :] = sigmoid_complement(z4[..., SIGMOID_GATES, :])
+    a_gap[..., G, :] = tanh_gap(z4[..., G, :])
+    shape = (T, *batch, n)
+    c, tc, h = c.reshape(shape), tc.reshape(shape), h.reshape(shape)
+    tanh_c_gap = tanh_gap(c)
+    # 1 - |o tanh C| = (1 - o) + o (1 - |tanh C|), with o >= 0: no cancellation
+    h_gap = a_gap[..., O, :] + a4[..., O, :] * tanh_c_gap
+    return Run(cell, xs.reshape(T, *batch, -1), h0.reshape(*batch, n), c0.reshape(*batch, n),
+               z4, a4, a_gap, fc.reshape(shape), ig.reshape(shape), c, tc, tanh_c_gap, h, h_gap)
+
+
+def outputs(cell: Cell, xs, h0=None, c0=None) -> tuple[np.ndarray, np.ndarray]:
+    """h_t for every step (T, ..., n) and the final C_T (..., n), as nn.LSTM returns them.
+
+    The same arithmetic as unroll(), bit for bit, without keeping the intermediates."""
+    xs, h0, c0, batch, (_, _, _, _, c, _, h) = _run(cell, xs, h0, c0, stored=False)
+    n = cell.hidden_size
+    return h.reshape(xs.shape[0], *batch, n), c[-1].reshape(*batch, n)
 
 
 def step(cell: Cell, x, h=None, c=None) -> Step:
-    """One LSTM step. h and c default to zeros."""
-    m, n, dtype = cell.input_size, cell.hidden_size, cell.dtype
-    x = _vector(x, m, dtype, "x", "m")
-    h = np.zeros(n, dtype) if h is None else _vector(h, n, dtype, "h", "n")
-    c = np.zeros(n, dtype) if c is None else _vector(c, n, dtype, "c", "n")
-    batch = np.broadcast_shapes(x.shape[:-1], h.shape[:-1], c.shape[:-1])
-    x = np.broadcast_to(x, batch + (m,))
-    h = np.broadcast_to(h, batch + (n,))
-    c = np.broadcast_to(c, batch + (n,))
-
-    v = np.concatenate([{"x": x, "h": h}[part] for part in cell.concat], axis=-1)  # (..., m+n)
-    with np.errstate(all="ignore"):
-        z = (v @ cell.W.reshape(4 * n, -1).T).reshape(batch + (4, n)) + cell.b  # (..., 4, n)
-    _check_gates(z, "pre-activation")
-
-    a = np.empty_like(z)
-    a_gap = np.empty_like(z)
-    a[..., SIGMOID_GATES, :] = sigmoid(z[..., SIGMOID_GATES, :])
-    a_gap[..., SIGMOID_GATES, :] = sigmoid_complement(z[..., SIGMOID_GATES, :])
-    a[..., G, :] = tanh(z[..., G, :])
-    a_gap[..., G, :] = tanh_gap(z[..., G, :])
-    f, i, g, o = (a[..., k, :] for k in range(4))
-
-    fc = f * c
-    ig = i * g
-    with np.errstate(over="ignore", invalid="ignore"):
-        c_new = fc + ig  # (..., n)
-    _require_finite(c_new, "C_t")
-    tanh_c = tanh(c_new)
-    tanh_c_gap = tanh_gap(c_new)
-    h_new = o * tanh_c
-    # 1 - |o tanh C| = (1 - o) + o (1 - |tanh C|), with o >= 0: no cancellation
-    h_gap = a_gap[..., O, :] + o * tanh_c_gap
-    return Step(cell, x, h, c, v, z, a, a_gap, fc, ig, c_new, tanh_c, tanh_c_gap, h_new, h_gap)
+    """One LSTM step: a sequence of length 1, so that step and unroll agree bit for bit."""
+    x = _vector(x, cell.input_size, cell.dtype, "x", "m")
+    return unroll(cell, x[None], h, c).step(0)

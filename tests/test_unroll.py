@@ -1,0 +1,118 @@
+"""unroll against repeated step, against itself split in two, and against PyTorch's nn.LSTM."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from helpers import cell_from_torch
+from lstmcalc.cell import Cell, NonFiniteError, ShapeError, outputs, step, unroll
+
+FIXTURES = json.loads((pathlib.Path(__file__).parent / "fixtures" / "torch_lstm.json")
+                      .read_text())
+
+
+def random_cell(seed, m, n, scale=0.5, dtype=np.float64, concat=("x", "h")):
+    rng = np.random.default_rng(seed)
+    return Cell(rng.normal(0, scale, (4, n, m + n)), rng.normal(0, scale, (4, n)),
+                concat).astype(dtype), rng
+
+
+FIELDS = ["z", "a", "a_gap", "fc", "ig", "c", "tanh_c", "tanh_c_gap", "h", "h_gap"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m,n,batch,concat", [(3, 3, (), ("x", "h")), (5, 2, (4,), ("h", "x")),
+                                              (70, 33, (3,), ("x", "h"))])
+def test_unroll_is_repeated_step_bit_for_bit(dtype, m, n, batch, concat):
+    cell, rng = random_cell(1, m, n, dtype=dtype, concat=concat)
+    xs = rng.normal(size=(9, *batch, m)).astype(dtype)
+    run = unroll(cell, xs)
+    h = c = None
+    for t in range(9):
+        s = step(cell, xs[t], h, c)
+        for field in FIELDS:
+            np.testing.assert_array_equal(getattr(run.step(t), field), getattr(s, field))
+        np.testing.assert_array_equal(run.step(t).v, s.v)
+        h, c = s.h, s.c
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("split", [1, 2, 63, 64, 65, 130])
+def test_split_run_is_bit_identical(dtype, split):
+    cell, rng = random_cell(2, 40, 24, dtype=dtype)
+    xs = rng.normal(size=(200, 2, 40)).astype(dtype)
+    whole = unroll(cell, xs)
+    first = unroll(cell, xs[:split])
+    second = unroll(cell, xs[split:], first.h[-1], first.c[-1])
+    np.testing.assert_array_equal(np.concatenate([first.h, second.h]), whole.h)
+    np.testing.assert_array_equal(second.c[-1], whole.c[-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_outputs_equals_unroll_bit_for_bit(dtype):
+    cell, rng = random_cell(3, 7, 5, dtype=dtype)
+    xs = rng.normal(size=(30, 3, 7)).astype(dtype)
+    h0, c0 = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    run = unroll(cell, xs, h0, c0)
+    h, c = outputs(cell, xs, h0, c0)
+    np.testing.assert_array_equal(h, run.h)
+    np.testing.assert_array_equal(c, run.c[-1])
+
+
+@pytest.mark.parametrize("case", FIXTURES["cases"],
+                         ids=lambda c: f"m{c['m']}n{c['n']}B{c['batch']}T{c['T']}")
+def test_against_committed_nn_lstm_outputs(case):
+    cell = cell_from_torch(case["weight_ih"], case["weight_hh"], case["bias_ih"], case["bias_hh"])
+    run = unroll(cell, case["x"], case["h0"], case["c0"])
+    np.testing.assert_allclose(run.h, case["output"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(run.c[-1], case["c_n"], rtol=1e-12, atol=1e-12)
+    h, c = outputs(cell, case["x"], case["h0"], case["c0"])
+    np.testing.assert_allclose(h[-1], case["h_n"], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_against_nn_lstm_live(seed):
+    pytest.importorskip("torch")
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent / "fixtures"))
+    from make_torch_fixtures import sequence_case
+
+    rng = np.random.default_rng(seed)
+    m, n = int(rng.integers(1, 20)), int(rng.integers(1, 20))
+    case = sequence_case(2000 + seed, m, n, int(rng.integers(1, 5)), int(rng.integers(1, 80)))
+    test_against_committed_nn_lstm_outputs(case)
+
+
+def test_subnormal_sigmoid_values_are_exact_and_silent():
+    W = np.zeros((4, 1, 2))
+    W[0, 0, 0] = -1.0  # forget gate z = -x
+    cell = Cell(W, np.zeros((4, 1)))
+    run = unroll(cell, [[720.0], [730.0], [800.0]])
+    f = run.a[:, 0, 0]
+    # sigma(-720) = e^-720 / (1 + e^-720): subnormal, not 0
+    assert f[0] == pytest.approx(np.exp(-720.0), rel=1e-9) and f[0] > 0
+    assert f[1] > 0 and f[2] == 0.0  # e^-800 is below the smallest subnormal
+    h, c = outputs(cell, [[720.0], [730.0], [800.0]])
+    np.testing.assert_array_equal(h, run.h)
+
+
+def test_non_finite_names_step_gate_and_unit():
+    W = np.zeros((4, 2, 3))
+    W[1, 1, 0] = 1e308  # input gate, unit 2
+    cell = Cell(W, np.zeros((4, 2)))
+    with pytest.raises(NonFiniteError, match=r"^input gate pre-activation of unit 2 at step 3 "
+                                             r"is not finite \(inf\)$"):
+        unroll(cell, [[0.0], [1.0], [10.0]])
+    with pytest.raises(NonFiniteError, match=r"at step 3"):
+        outputs(cell, [[0.0], [1.0], [10.0]])
+
+
+def test_empty_or_flat_sequence_is_refused():
+    cell, _ = random_cell(4, 2, 2)
+    with pytest.raises(ShapeError, match=r"a sequence needs shape \(T, m\) with T >= 1"):
+        unroll(cell, np.zeros((0, 2)))
+    with pytest.raises(ShapeError):
+        unroll(cell, [1.0, 2.0])
