@@ -232,3 +232,32 @@ def test_state_from_previous_output(tmp_path):
     path.write_text(json.dumps({"h": [1, 2, 3], "c": [3, 4]}))
     with pytest.raises(DataError, match=r"h has 3 entries, expected 2 \(n = 2\)"):
         config.load_state(str(path), 2)
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{"x": [1, 2,]}', "cfg.json:1:13: JSON syntax error: unexpected ']'"),
+    ('{"x": [1 2]}', "cfg.json:1:10: JSON syntax error: expected ',' or ']'"),
+    ('{"x": [1, NaN]}', "cfg.json:1:11: JSON syntax error: unexpected character 'N'"),
+    ('{"x": [1], "x": [2]}', "cfg.json:1:12: duplicate key 'x' (first given at line 1)"),
+    ('{"x": [1]} {}', "cfg.json:1:12: JSON syntax error: extra data after the document"),
+    ('{"x": [1', "cfg.json:1:9: JSON syntax error: the document ends too early"),
+    ('{x: [1]}', "cfg.json:1:2: JSON syntax error: unexpected character 'x'"),
+    ("[" * 40 + "]" * 40, "cfg.json:1:33: nesting deeper than 32 levels"),
+    ('{"x": [1, "2"], "gates": {' + ", ".join(f'"{g}": {{"W": [[1, 2, 3]]}}' for g in "figo")
+     + "}}", "cfg.json:1:11: x[2]: '2' is a quoted string, not a number (remove the quotes)"),
+    ('{"x": [true], "gates": {' + ", ".join(f'"{g}": {{"W": [[1, 2]]}}' for g in "figo")
+     + "}}", "cfg.json:1:8: x[1]: 'true' is a boolean, not a number"),
+    ("", "cfg.json: the input is empty: expected a YAML or JSON document"),
+])
+def test_bad_json_config(tmp_path, text, message):
+    assert error_of(tmp_path, text, "cfg.json") == message
+
+
+def test_json_and_yaml_read_the_same_config(tmp_path):
+    import yaml
+
+    data = yaml.safe_load(GOOD)
+    from_json = load_text(tmp_path, json.dumps(data, indent=2), "cfg.json")
+    from_yaml = load_text(tmp_path, GOOD)
+    np.testing.assert_array_equal(from_json.cell.W, from_yaml.cell.W)
+    np.testing.assert_array_equal(from_json.x, from_yaml.x)

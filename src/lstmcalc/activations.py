@@ -23,9 +23,12 @@ def sigmoid(z):
     if z.dtype.kind != "f":
         z = z.astype(np.float64)
     with np.errstate(over="ignore", under="ignore"):
-        fast = 1 / (1 + np.exp(-z))
-        e = np.exp(np.minimum(z, 0))
-        return np.where(z < subnormal_below(z.dtype), e / (1 + e), fast)
+        out = 1 / (1 + np.exp(-z))
+        low = z < subnormal_below(z.dtype)
+        if low.any():
+            e = np.exp(np.minimum(z, 0))
+            out = np.where(low, e / (1 + e), out)
+    return out
 
 
 def sigmoid_complement(z):

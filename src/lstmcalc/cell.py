@@ -11,6 +11,7 @@ takes single vectors (shape (m,)) or batches (shape (B, m), or any leading batch
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -92,7 +93,34 @@ class Cell:
         return self.W[:, :, self.columns("h")]  # (4, n, n)
 
     def astype(self, dtype) -> "Cell":
+        if np.dtype(dtype) == self.dtype:
+            return self
         return Cell(self.W.astype(dtype), self.b.astype(dtype), self.concat)
+
+    @cached_property
+    def _loop(self) -> "_LoopWeights":
+        return _LoopWeights(self)
+
+
+class _LoopWeights:
+    """What the recurrence needs of a Cell, derived once.
+
+    The sigmoid rows (f, i, o) of W and b are negated, so the loop forms -z directly and
+    sigmoid(z) = 1 / (1 + e^(-z)) costs three calls; negation is exact, so this is the same
+    arithmetic bit for bit. reach_x, reach_b, reach_h bound |z| (see _surely_safe)."""
+
+    def __init__(self, cell: Cell):
+        n, dtype = cell.hidden_size, cell.dtype
+        self.sign = np.ones(4 * n, dtype)
+        self.sign[: 2 * n] = self.sign[3 * n:] = -1  # f, i, o negated; g kept
+        WT = cell.W.reshape(4 * n, -1).T * self.sign  # (m + n, 4n)
+        self.WxT = np.ascontiguousarray(WT[cell.columns("x")])  # (m, 4n)
+        self.WhT = np.ascontiguousarray(WT[cell.columns("h")])  # (n, 4n)
+        self.b = cell.b.reshape(-1) * self.sign
+        W = np.abs(cell.W.reshape(4 * n, -1).astype(np.float64))
+        self.reach_x = W[:, cell.columns("x")].sum(axis=1)  # (4n,)
+        self.reach_bh = np.abs(cell.b.reshape(-1)) + W[:, cell.columns("h")].sum(axis=1)
+        self.limit = -subnormal_below(dtype)
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,22 +264,16 @@ def _recur(cell: Cell, xs, h0, c0, stored: bool, exact: bool):
     stored: keep every intermediate (arrays with a T axis); else keep h for every step and the
     final c, reusing one buffer per intermediate. exact: sigmoid through activations.sigmoid,
     which differs from the fast path only where sigmoid(z) is subnormal.
-    Returns (z, a, fc, ig, c, tanh_c, h), each (T, B, k) where stored, else (1, B, k) but h.
-
-    The sigmoid rows (f, i, o) of W and b are negated once, so the loop forms -z directly and
-    sigmoid(z) = 1 / (1 + e^(-z)) costs three calls; negation is exact, so this is the same
-    arithmetic bit for bit. Returned z is the true z.
+    Returns (z, a, fc, ig, c, tanh_c, h), each (T, B, k) where stored, else (1, B, k) but h;
+    z is the true z (the loop works on -z in the sigmoid rows, see _LoopWeights).
     """
     T, B, m = xs.shape
     n, dtype = cell.hidden_size, cell.dtype
-    sign = np.ones(4 * n, dtype)
-    sign[: 2 * n] = sign[3 * n:] = -1  # f, i, o negated; g kept
-    WT = cell.W.reshape(4 * n, -1).T * sign  # (m + n, 4n)
-    WxT = np.ascontiguousarray(WT[cell.columns("x")])  # (m, 4n)
-    WhT = np.ascontiguousarray(WT[cell.columns("h")])  # (n, 4n)
+    lw = cell._loop
+    sign, WhT = lw.sign, lw.WhT
     rows = _BLOCK64 if dtype == np.float64 else B
     with np.errstate(over="ignore", invalid="ignore"):
-        zn = _project(xs.reshape(T * B, m), WxT, cell.b.reshape(-1) * sign, rows)
+        zn = _project(xs.reshape(T * B, m), lw.WxT, lw.b, rows)
     zn = zn.reshape(T, B, 4 * n)  # the input part of -z (f, i, o) and z (g), every step
 
     S = T if stored else 1
@@ -291,13 +313,10 @@ def _surely_safe(cell: Cell, xs: np.ndarray) -> bool:
     """Whether every pre-activation is surely finite and above the range where sigmoid(z) is
     subnormal, from a bound that costs one pass over the inputs:
     |z| <= max|x| * (row sum of |Wx|) + |b| + (row sum of |Wh|), since |h| <= 1."""
-    n = cell.hidden_size
-    W = np.abs(cell.W.reshape(4 * n, -1).astype(np.float64))
+    lw = cell._loop
+    x_max = float(np.abs(xs).max())
     with np.errstate(over="ignore", invalid="ignore"):
-        x_max = float(np.abs(xs).max())
-        bound = (x_max * W[:, cell.columns("x")].sum(axis=1) + np.abs(cell.b.reshape(-1))
-                 + W[:, cell.columns("h")].sum(axis=1)).max()
-    return bool(bound < -subnormal_below(cell.dtype))
+        return bool((x_max * lw.reach_x + lw.reach_bh).max() < lw.limit)
 
 
 def _run(cell: Cell, xs, h0, c0, stored: bool):

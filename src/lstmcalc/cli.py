@@ -2,6 +2,7 @@
 
 import contextlib
 import enum
+import itertools
 import os
 import sys
 import traceback
@@ -30,8 +31,24 @@ class Format(str, enum.Enum):
     auto = "auto"
     table = "table"
     json = "json"
+    jsonl = "jsonl"
     yaml = "yaml"
     csv = "csv"
+
+
+class View(str, enum.Enum):
+    table = "table"
+    heatmap = "heatmap"
+
+
+class InputFormat(str, enum.Enum):
+    csv = "csv"
+    tsv = "tsv"
+    txt = "txt"
+    jsonl = "jsonl"
+    json = "json"
+    yaml = "yaml"
+    npy = "npy"
 
 
 class DType(str, enum.Enum):
@@ -125,22 +142,31 @@ def write_out(text: str):
     stream.flush()
 
 
-def _emit(result: cell.Step, fmt: Format, precision: int, source: str):
+def _resolve(fmt: Format) -> Format:
     if fmt is Format.auto:
-        fmt = Format.table if _stdout_is_terminal() else Format.json
-    if fmt is Format.table:
-        from rich.console import Console
+        return Format.table if _stdout_is_terminal() else Format.json
+    return fmt
 
+
+def _print_rich(renderable):
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    with console.capture() as captured:
+        console.print(renderable)
+    write_out(captured.get())
+
+
+def _emit(result: cell.Step, fmt: Format, precision: int, source: str):
+    fmt = _resolve(fmt)
+    if fmt is Format.table:
         from lstmcalc.render.table import step_view
 
-        console = Console(highlight=False)
-        with console.capture() as captured:
-            console.print(step_view(result, precision, source))
-        write_out(captured.get())
+        _print_rich(step_view(result, precision, source))
         return
     from lstmcalc.render.machine import FORMATTERS
 
-    write_out(FORMATTERS[fmt.value](result))
+    write_out(FORMATTERS["json" if fmt is Format.jsonl else fmt.value](result))
 
 
 @app.command(epilog="""\b
@@ -176,3 +202,215 @@ def step(
 
 def main():
     app(prog_name="lstmcalc")
+
+
+InputsOpt = Annotated[str | None, typer.Option(
+    "--inputs", "-i", metavar="FILE|-", show_default=False,
+    help="The sequence x_1..x_T: CSV, TSV or whitespace rows, JSONL, a JSON or YAML list (of "
+         "rows, or of sequences for a batch), or .npy (T, m) or (T, B, m). Default: the "
+         "config's sequence.")]
+InputFormatOpt = Annotated[InputFormat | None, typer.Option(
+    "--input-format", show_default=False,
+    help="Format of --inputs; by default from its suffix (stdin: from its first line).")]
+
+
+def _fields(text: str | None) -> frozenset | None:
+    from lstmcalc.render.machine import FIELDS
+
+    if text is None:
+        return None
+    fields = frozenset(f.strip() for f in text.split(",") if f.strip())
+    unknown = sorted(fields - set(FIELDS))
+    if unknown or not fields:
+        raise UsageError(f"--fields: unknown field {', '.join(map(repr, unknown)) or '(none)'}; "
+                         f"choose from {', '.join(FIELDS)}")
+    return fields
+
+
+@app.command(epilog="""\b
+Examples:
+  lstmcalc unroll                                   the founding cell over its sequence
+  lstmcalc unroll cfg.yaml --inputs xs.csv -f csv   one CSV row per step
+  lstmcalc unroll cfg.yaml -i xs.npy --view heatmap
+  tail -f xs.jsonl | lstmcalc unroll cfg.yaml -i - -f jsonl    streams, line by line
+  lstmcalc unroll cfg.yaml -i a.csv --state-out s.json && \\
+      lstmcalc unroll cfg.yaml -i b.csv --state s.json           resume where a.csv ended""")
+def unroll(
+    config_path: ConfigArg = None,
+    inputs: InputsOpt = None,
+    input_format: InputFormatOpt = None,
+    batch_first: Annotated[bool, typer.Option(
+        "--batch-first", help="A 3-d .npy input is (B, T, m), not (T, B, m).")] = False,
+    fmt: FormatOpt = Format.auto,
+    view: Annotated[View, typer.Option(
+        "--view", help="For the table format: a table of steps, or a heat map of units × time."
+    )] = View.table,
+    final: Annotated[bool, typer.Option(
+        "--final", help="Write only the final h and C (computed without keeping the rest).")]
+    = False,
+    fields: Annotated[str | None, typer.Option(
+        "--fields", metavar="KEY,...", show_default=False,
+        help="Keep only these keys of each step (json, jsonl, yaml, csv), e.g. h,c,forget.")]
+    = None,
+    state: StateOpt = None,
+    state_out: Annotated[str | None, typer.Option(
+        "--state-out", metavar="FILE", show_default=False,
+        help="Save the final h and C as JSON (atomically), for --state to resume from.")] = None,
+    rows: Annotated[int, typer.Option(
+        "--rows", min=2, metavar="N", help="Steps shown in a table; a longer sequence shows "
+                                           "its first and last N/2.")] = 20,
+    precision: PrecisionOpt = 4,
+    dtype: DTypeOpt = DType.float64,
+    max_input_bytes: MaxBytesOpt = MAX_BYTES,
+):
+    """Run a sequence x_1..x_T through the cell, carrying h and C from step to step."""
+    with reported():
+        from lstmcalc import files, sequences
+
+        stdin_users = [name for name, path in (("CONFIG", config_path), ("--inputs", inputs),
+                                               ("--state", state)) if path == STDIN]
+        if len(stdin_users) > 1:
+            raise UsageError(f"{' and '.join(stdin_users)} cannot both be read from stdin (-)")
+        chosen = _fields(fields)
+        if state_out is not None:
+            files.check_not_input(state_out, [config_path, inputs, state])
+        spec = _load(config_path, max_input_bytes)
+        the_cell = spec.cell.astype(dtype.value)
+        m, n = the_cell.input_size, the_cell.hidden_size
+        h0, c0 = spec.h, spec.c
+        if state is not None:
+            h0, c0 = config.load_state(state, n, max_input_bytes)
+        fmt = _resolve(fmt)
+
+        in_fmt = None
+        if inputs is not None:
+            in_fmt = sequences.format_of(inputs, input_format and input_format.value)
+        streaming = in_fmt in (*sequences.LINE_FORMATS, "auto") and (
+            final or fmt in (Format.jsonl, Format.csv))
+        if streaming:
+            with sequences.open_lines(inputs) as (source, lines):
+                if in_fmt == "auto":
+                    first = next(lines, "")
+                    in_fmt = sequences.sniff(first)
+                    lines = itertools.chain([first], lines)
+                if in_fmt in sequences.LINE_FORMATS:
+                    result = _stream(the_cell, sequences.rows(lines, in_fmt, source, m),
+                                     source, h0, c0, fmt, chosen, final)
+                else:  # a JSON or YAML document after all
+                    xs = sequences._document("".join(lines), source, in_fmt)
+            if in_fmt in sequences.LINE_FORMATS:
+                if state_out is not None:
+                    files.write_atomic(state_out, _state_text(the_cell, *result))
+                return
+        elif inputs is not None:
+            xs = sequences.read(inputs, in_fmt, batch_first, m, max_input_bytes)
+        elif spec.sequence is not None:
+            xs = spec.sequence
+        else:
+            raise DataError("no sequence: give --inputs FILE, or a sequence in the config",
+                            spec.source)
+        if xs.shape[-1] != m:
+            raise DataError(f"rows have {xs.shape[-1]} values, expected {m} (m = {m})",
+                            inputs or spec.source)
+
+        if final:
+            h_all, c_last = cell.outputs(the_cell, xs, h0, c0)
+            h_last, T = h_all[-1], xs.shape[0]
+            _emit_final(the_cell, h_last, c_last, T, fmt)
+        else:
+            run = cell.unroll(the_cell, xs, h0, c0)
+            h_last, c_last = run.h[-1], run.c[-1]
+            _emit_run(run, fmt, view, chosen, rows, precision, inputs or spec.source)
+        if state_out is not None:
+            files.write_atomic(state_out, _state_text(the_cell, h_last, c_last))
+
+
+def _state_text(the_cell, h, c) -> str:
+    import json
+
+    from lstmcalc.render.machine import header, numbers
+
+    return json.dumps({**header(the_cell, h.shape[:-1]), "h": numbers(h), "c": numbers(c)}) + "\n"
+
+
+def _emit_final(the_cell, h, c, T: int, fmt: Format):
+    from lstmcalc.render import machine
+
+    obj = machine.final_dict(the_cell, h, c, T)
+    if fmt is Format.yaml:
+        write_out(machine._yaml(obj))
+    elif fmt is Format.csv:
+        rows = [["steps"] + [f"h[{j}]" for j in range(h.shape[-1])]
+                + [f"c[{j}]" for j in range(c.shape[-1])]]
+        for hb, cb in zip(machine.numbers(h.reshape(-1, h.shape[-1])),
+                          machine.numbers(c.reshape(-1, c.shape[-1]))):
+            rows.append([T] + [repr(v) for v in hb + cb])
+        write_out(machine._csv_text(rows))
+    elif fmt is Format.table:
+        from lstmcalc.render.table import final_view
+
+        _print_rich(final_view(the_cell, h, c, T))
+    else:
+        import json
+
+        write_out(json.dumps(obj, allow_nan=False) + "\n")
+
+
+def _emit_run(run: cell.Run, fmt: Format, view: View, fields, rows: int, precision: int,
+              source: str):
+    from lstmcalc.render import machine
+
+    if fmt is Format.table:
+        if view is View.heatmap:
+            from lstmcalc.render.heatmap import heatmap_view
+
+            _print_rich(heatmap_view(run, source))
+        else:
+            from lstmcalc.render.table import run_view
+
+            _print_rich(run_view(run, precision, source, rows))
+    elif fmt is Format.json:
+        write_out(machine.run_json(run, fields))
+    elif fmt is Format.yaml:
+        write_out(machine.run_yaml(run, fields))
+    elif fmt is Format.jsonl:
+        for line in machine.run_jsonl(run, fields):
+            write_out(line)
+    else:
+        for chunk in machine.run_csv(run, fields):
+            write_out(chunk)
+
+
+def _stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool):
+    """One step per input row, each written (and flushed) before the next row is read."""
+    import numpy as np
+
+    from lstmcalc.render import machine
+
+    done = 0
+    try:
+        for t, x in enumerate(rows, start=1):
+            try:
+                s = cell.step(the_cell, np.asarray(x), h, c)
+            except cell.NonFiniteError as e:
+                raise DataError(f"step {t}: {e}", source) from None
+            h, c = s.h, s.c
+            if not final:
+                if fmt is Format.csv:
+                    lines = machine.csv_rows(s, fields, t)
+                    if t == 1:
+                        lines.insert(0, machine.csv_header(s, fields, t=True))
+                    write_out(machine._csv_text(lines))
+                else:
+                    write_out(machine.jsonl_line(s, t, fields))
+            done = t
+    except LstmcalcError as e:
+        written = "" if final else f"; the {done} steps before it were written"
+        e.message += f" (stopped here{written})"
+        raise
+    t = done
+    if t == 0:
+        raise DataError("the input holds no rows", source)
+    if final:
+        _emit_final(the_cell, h, c, t, fmt)
+    return h, c

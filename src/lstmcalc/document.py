@@ -1,20 +1,20 @@
 """Reading YAML and JSON into a tree of located nodes, safely.
 
-The document is read as a stream of parser events and the tree is built here, not by PyYAML's
-composer or constructor, so that every refusal happens before anything is built or expanded:
+JSON is read by a small parser here (so JSON has JSON's numbers, and PyYAML is not even
+imported). YAML is read as a stream of PyYAML's parser events and the tree is built here, not
+by PyYAML's composer or constructor, so that every refusal happens before anything is built or
+expanded:
 anchors and aliases, tags other than the plain data ones, nesting deeper than MAX_DEPTH, a
 second document, duplicate keys. Every node keeps its line and column (1-based) so that later
 checks can say where a value is wrong. Nothing here is converted silently: a scalar keeps its
 text and resolved tag, and `number()` refuses whatever is not plainly a finite number.
 """
 
+import bisect
+import json as _json
 import re
 import sys
 from dataclasses import dataclass, field
-
-import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.resolver import Resolver
 
 from lstmcalc.errors import DataError, InputMissingError
 
@@ -100,11 +100,104 @@ def _line_col(before: str) -> tuple[int, int]:
 
 
 def parse(text: str, source: str, json: bool = False) -> Node:
-    """The one document in text as located nodes. json: plain scalars follow JSON's numbers."""
+    """The one document in text as located nodes, read as JSON or as YAML."""
+    return _parse_json(text, source) if json else _parse_yaml(text, source)
+
+
+_JSON_TOKEN = re.compile(r"""
+    (?P<ws>[ \t\r\n]+)
+  | (?P<punct>[\[\]{}:,])
+  | (?P<string>"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")
+  | (?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)
+  | (?P<word>true|false|null)
+""", re.X)
+
+
+def _parse_json(text: str, source: str) -> Node:
+    """JSON (RFC 8259) into located nodes; depth, duplicate keys and syntax checked as read."""
+    starts = [0] + [k + 1 for k, ch in enumerate(text) if ch == "\n"]
+
+    def where(pos):
+        line = bisect.bisect_right(starts, pos)
+        return line, pos - starts[line - 1] + 1
+
+    def fail(message, pos):
+        raise DataError(message, source, *where(pos))
+
+    tokens = []  # (kind, text, position)
+    pos = 0
+    while pos < len(text):
+        m = _JSON_TOKEN.match(text, pos)
+        if m is None:
+            fail(f"JSON syntax error: unexpected character {text[pos]!r}", pos)
+        if m.lastgroup != "ws":
+            tokens.append((m.lastgroup, m.group(), pos))
+        pos = m.end()
+    if not tokens:
+        raise DataError("the input is empty: expected a YAML or JSON document", source)
+    end = len(text)
+    k = 0
+
+    def take():
+        nonlocal k
+        if k >= len(tokens):
+            fail("JSON syntax error: the document ends too early", end)
+        k += 1
+        return tokens[k - 1]
+
+    def value(depth):
+        kind, tok, p = take()
+        line, col = where(p)
+        if tok in "[{" and kind == "punct":
+            if depth >= MAX_DEPTH:
+                fail(f"nesting deeper than {MAX_DEPTH} levels", p)
+            closing = "]" if tok == "[" else "}"
+            node = Seq(line, col) if tok == "[" else Map(line, col)
+            if k < len(tokens) and tokens[k][1] == closing:
+                take()
+                return node
+            while True:
+                if isinstance(node, Seq):
+                    node.items.append(value(depth + 1))
+                else:
+                    kkind, ktok, kp = take()
+                    if kkind != "string":
+                        fail("JSON syntax error: expected a string key", kp)
+                    key = Scalar(*where(kp), _json.loads(ktok), STR, True)
+                    if key.text in node.items:
+                        first = node.items[key.text][0]
+                        fail(f"duplicate key '{key.text}' (first given at line {first.line})", kp)
+                    _, colon, cp = take()
+                    if colon != ":":
+                        fail("JSON syntax error: expected ':'", cp)
+                    node.items[key.text] = (key, value(depth + 1))
+                _, sep, sp = take()
+                if sep == closing:
+                    return node
+                if sep != ",":
+                    fail(f"JSON syntax error: expected ',' or '{closing}'", sp)
+        if kind == "string":
+            return Scalar(line, col, _json.loads(tok), STR, True)
+        if kind == "number":
+            is_float = any(ch in tok for ch in ".eE")
+            return Scalar(line, col, tok, FLOAT if is_float else INT, False)
+        if kind == "word":
+            return Scalar(line, col, tok, BOOL if tok != "null" else NULL, False)
+        fail(f"JSON syntax error: unexpected {tok!r}", p)
+
+    root = value(0)
+    if k < len(tokens):
+        fail("JSON syntax error: extra data after the document", tokens[k][2])
+    return root
+
+
+def _parse_yaml(text: str, source: str) -> Node:
+    import yaml  # only when YAML is read
+
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     loader = loader_class(text)
     try:
-        return _build(loader, source, json)
+        return _build(loader, source)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or "syntax error"
@@ -122,11 +215,15 @@ def parse(text: str, source: str, json: bool = False) -> Node:
         loader.dispose()
 
 
+
 def _tag_name(tag: str) -> str:
     return "!!" + tag[len(_Y):] if tag.startswith(_Y) else tag
 
 
-def _build(loader, source: str, json: bool) -> Node:
+def _build(loader, source: str) -> Node:
+    import yaml
+    from yaml.resolver import Resolver
+
     resolver = Resolver()
     stack: list[tuple[Node, Scalar | None]] = []  # open containers, each with a pending key
     root = None
@@ -179,8 +276,6 @@ def _build(loader, source: str, json: bool) -> Node:
             plain = event.style is None or event.style == ""
             if event.tag not in (None, "!"):
                 tag = event.tag
-            elif json and plain and _JSON_NUMBER.fullmatch(event.value):
-                tag = FLOAT if ("." in event.value or "e" in event.value.lower()) else INT
             else:
                 tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
             attach(Scalar(line, col, event.value, tag, not plain), event)
@@ -195,9 +290,6 @@ def _build(loader, source: str, json: bool) -> Node:
     if documents == 0 or root is None:
         raise DataError("the input is empty: expected a YAML or JSON document", source)
     return root
-
-
-_constructor = SafeConstructor()
 
 
 def _shown(text: str) -> str:
@@ -222,7 +314,8 @@ def number(node: Node, what: str, source: str) -> float:
                  f"write {suggestion}")
         fail(f"{_shown(text)} is a string, not a number")
     if tag == BOOL:
-        fail(f"{_shown(text)} is a boolean in YAML, not a number")
+        plainly = text in ("true", "false")
+        fail(f"{_shown(text)} is a boolean{'' if plainly else ' in YAML'}, not a number")
     if tag == NULL:
         fail(f"{_shown(text)} is null in YAML, not a number" if text
              else "the value is empty (null in YAML), expected a number")
@@ -235,14 +328,17 @@ def number(node: Node, what: str, source: str) -> float:
     if tag == INT and _LEADING_ZERO_OCTAL.fullmatch(text):
         fail(f"{_shown(text)} is an octal number in YAML 1.1; "
              "write it without the leading 0 (or with 0o)")
-    scalar = yaml.ScalarNode(tag, text)
     try:
-        if tag == INT:
-            value = _constructor.construct_yaml_int(scalar)
-        else:
-            value = float(text) if _JSON_NUMBER.fullmatch(text) else \
-                _constructor.construct_yaml_float(scalar)
-    except (ValueError, IndexError, ConstructorError) as e:
+        if _JSON_NUMBER.fullmatch(text):
+            value = int(text) if tag == INT else float(text)
+        else:  # YAML's own spellings: 0x1f, 1_000, +.5, ...
+            import yaml
+            from yaml.constructor import SafeConstructor
+
+            construct = SafeConstructor.construct_yaml_int if tag == INT else \
+                SafeConstructor.construct_yaml_float
+            value = construct(SafeConstructor(), yaml.ScalarNode(tag, text))
+    except (ValueError, IndexError, ArithmeticError) as e:
         if "digits" in str(e):
             digits = sum(ch.isdigit() for ch in text)
             fail(f"an integer of {digits:,} digits is too large to be a finite number")

@@ -29,7 +29,9 @@ class LstmcalcError(Exception):
     def location(self) -> str:
         parts = [self.source] if self.source else []
         if self.line is not None:
-            parts += [str(self.line), str(self.col if self.col is not None else 1)]
+            parts.append(str(self.line))
+            if self.col is not None:
+                parts.append(str(self.col))
         return ":".join(parts)
 
     def __str__(self) -> str:

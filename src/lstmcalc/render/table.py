@@ -184,3 +184,95 @@ def step_view(step: Step, precision: int = 4, source: str | None = None) -> Rend
         "rounding hides; 'saturated' marks a unit whose slope is under 1% of its maximum, "
         "so it passes almost no gradient.", style="dim"))
     return Group(*parts)
+
+
+# Sequences -------------------------------------------------------------------------------------
+
+MAX_UNITS = 8  # a vector longer than this shows its first and last units around a ⋮
+
+
+def _column(values, precision: int, gaps=None) -> Text:
+    """A vector as a column of numbers, one unit per line."""
+    n = len(values)
+    keep = range(n) if n <= MAX_UNITS else [*range(MAX_UNITS - 3), None, n - 2, n - 1]
+    lines = []
+    for j in keep:
+        if j is None:
+            lines.append("⋮")
+            continue
+        text = honest(float(values[j]), precision, None if gaps is None else float(gaps[j]),
+                      tight=True)
+        lines.append(text)
+    return Text("\n".join(lines), justify="right",
+                style="cyan" if any("−" in ln for ln in lines) else "")
+
+
+def _units_column(n: int) -> Text:
+    keep = range(n) if n <= MAX_UNITS else [*range(MAX_UNITS - 3), None, n - 2, n - 1]
+    return Text("\n".join("⋮" if j is None else str(j + 1) for j in keep), justify="right")
+
+
+def _step_rows(T: int, rows: int) -> list[int | None]:
+    """The steps a table shows: all, or the first and last rows/2 around a None."""
+    if T <= rows:
+        return list(range(T))
+    head = rows // 2
+    return [*range(head), None, *range(T - (rows - head), T)]
+
+
+def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20):
+    """A sequence, step by step: x_t, the four gates, C_t and h_t, one unit per line."""
+    cell = run.cell
+    parts: list[RenderableType] = [Text.assemble(
+        ("lstmcalc unroll", "bold"), "  ", source or "",
+        f"  (T = {run.T} steps, m = {cell.input_size}, n = {cell.hidden_size}, "
+        f"{cell.dtype}, {precision} decimals)")]
+    for b in np.ndindex(*run.batch_shape):
+        title = f"Sequence {b[0] + 1} of {run.batch_shape[0]}" if run.batch_shape else "Steps"
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True,
+                      title=title, title_justify="left", title_style="bold")
+        for name in ("t", "unit", "x_t", "f_t", "i_t", "g_t", "o_t", "C_t", "h_t"):
+            table.add_column(name, justify="right")
+        shown = _step_rows(run.T, rows)
+        if None in shown:
+            gap = shown.index(None)
+            table.caption = (f"{run.T - rows} steps left out, t = {shown[gap - 1] + 2} .. "
+                             f"{shown[gap + 1]} (--rows N shows more)")
+            table.caption_justify = "left"
+        for t in shown:
+            if t is None:
+                table.add_row("⋮")
+                continue
+            idx = (t, *b)
+            z_gap, a = run.a_gap[idx], run.a[idx]
+            table.add_row(
+                str(t + 1), _units_column(cell.hidden_size),
+                _column(run.x[idx], precision),
+                *(_column(a[k], precision, z_gap[k]) for k in range(4)),
+                _column(run.c[idx], precision),
+                _column(run.h[idx], precision, run.h_gap[idx]),
+            )
+        parts += [Text(), table]
+    if cell.input_size != cell.hidden_size:
+        parts.append(Text(f"x_t has m = {cell.input_size} entries; its column lists them by "
+                          "position, next to the units of the other columns.", style="dim"))
+    parts.append(Text("f near 1 keeps C_{t-1}; 1−ε is below 1 by ε. --format json has every "
+                      "number exactly; --view heatmap shows the whole sequence at once.",
+                      style="dim"))
+    return Group(*parts)
+
+
+def final_view(cell, h, c, T: int):
+    """The final state after T steps."""
+    parts: list[RenderableType] = [Text(f"Final state after {T} steps", style="bold")]
+    h2, c2 = h.reshape(-1, h.shape[-1]), c.reshape(-1, c.shape[-1])
+    for b in range(h2.shape[0]):
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+                      title=f"Sequence {b + 1}" if h2.shape[0] > 1 else None,
+                      title_justify="left")
+        for name in ("unit", "h_T", "C_T"):
+            table.add_column(name, justify="right")
+        for j in range(cell.hidden_size):
+            table.add_row(str(j + 1), repr(float(h2[b, j])), repr(float(c2[b, j])))
+        parts.append(table)
+    return Group(*parts)

@@ -1,0 +1,250 @@
+"""Input sequences: x_1..x_T from text rows, JSONL, JSON or YAML lists, or .npy files.
+
+Every reader returns float64 arrays of shape (T, m) for one sequence or (T, B, m) for a batch,
+and every error names the file and the line (and column where there is one). The line readers
+also stream: `rows()` yields one row at a time, so a pipe is processed as it arrives.
+"""
+
+import contextlib
+import io
+import json
+import math
+import re
+import sys
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from lstmcalc.document import MAX_BYTES, STDIN, Map, Seq, decode, number, parse, read_input
+from lstmcalc.errors import DataError, InputMissingError, UsageError
+
+LINE_FORMATS = ("csv", "tsv", "txt", "jsonl")
+FORMATS = LINE_FORMATS + ("json", "yaml", "npy")
+SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "txt", ".dat": "txt", ".jsonl": "jsonl",
+            ".ndjson": "jsonl", ".json": "json", ".yaml": "yaml", ".yml": "yaml", ".npy": "npy"}
+_SPLIT = {"csv": re.compile(r"\s*,\s*"), "tsv": re.compile(r"\t"), "txt": re.compile(r"\s+")}
+
+
+def format_of(path: str, given: str | None) -> str:
+    """The input format: as given, else from the suffix; stdin needs --input-format or a look."""
+    if given:
+        return given
+    for suffix, fmt in SUFFIXES.items():
+        if path.lower().endswith(suffix):
+            return fmt
+    if path == STDIN:
+        return "auto"
+    raise UsageError(f"cannot tell the format of {path!r} from its name; "
+                     f"give --input-format ({', '.join(FORMATS)})")
+
+
+def sniff(first_line: str) -> str:
+    """The format of stdin from its first non-blank line, when --input-format is not given."""
+    text = first_line.strip()
+    if text.startswith("["):
+        try:
+            row = json.loads(text)
+        except ValueError:
+            return "json"  # a document spread over several lines
+        return "jsonl" if row and not isinstance(row[0], list) else "json"
+    if text.startswith("{") or text.startswith("-") and not _is_number(text.split()[0]):
+        return "yaml"
+    return "csv" if "," in text else "tsv" if "\t" in text else "txt"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _finite(text: str, source: str, line: int, col: int, k: int) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise DataError(f"value {k} of the row, {shown!r}, is not a number", source, line,
+                        col) from None
+    if not math.isfinite(value):
+        raise DataError(f"value {k} of the row, {text!r}, is not a finite number", source, line,
+                        col)
+    return value
+
+
+def rows(lines: Iterable[str], fmt: str, source: str, m: int | None) -> Iterator[list[float]]:
+    """One list of m numbers per data line. Blank lines and lines starting with # are skipped;
+    in CSV/TSV/text, a first line whose fields are all non-numeric names is a header."""
+    first = True
+    for line_no, line in enumerate(_decoded(lines, source), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if fmt == "jsonl":
+            values = _jsonl_row(text, source, line_no)
+        else:
+            fields = _SPLIT[fmt].split(text)
+            if first and not any(_is_number(f) for f in fields):
+                first = False
+                continue  # a header
+            cols = _columns(line, fields, fmt)
+            values = [_finite(f, source, line_no, col, k)
+                      for k, (f, col) in enumerate(zip(fields, cols), start=1)]
+        first = False
+        if m is None:
+            m = len(values)
+        if len(values) != m:
+            raise DataError(f"row has {len(values)} values, expected {m} (m = {m})", source,
+                            line_no)
+        yield values
+
+
+def _decoded(lines: Iterable[str], source: str) -> Iterator[str]:
+    """The lines, with a decoding error turned into a located DataError."""
+    it = iter(lines)
+    line_no = 0
+    while True:
+        try:
+            line = next(it)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as e:
+            raise DataError(f"invalid UTF-8 ({e.reason})", source, line_no + 1) from None
+        line_no += 1
+        if "\0" in line:
+            raise DataError("NUL byte in input (is this a binary file?)", source, line_no)
+        yield line
+
+
+def _columns(line: str, fields: list[str], fmt: str) -> list[int]:
+    """The 1-based column where each field starts (for error locations)."""
+    cols, pos = [], 0
+    for f in fields:
+        pos = line.find(f, pos)
+        cols.append(pos + 1)
+        pos += len(f)
+    return cols
+
+
+def _jsonl_row(text: str, source: str, line_no: int) -> list[float]:
+    try:
+        row = json.loads(text)
+    except ValueError as e:
+        raise DataError(f"not a JSON line: {e.msg}", source, line_no, e.colno) from None
+    if isinstance(row, dict):
+        row = row.get("x", row)
+    if not isinstance(row, list) or not row:
+        raise DataError("a JSONL line must be a list of numbers (or an object with x)", source,
+                        line_no)
+    out = []
+    for k, v in enumerate(row, start=1):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise DataError(f"value {k} of the row, {json.dumps(v)}, is not a number", source,
+                            line_no)
+        if not math.isfinite(v):
+            raise DataError(f"value {k} of the row is not a finite number", source, line_no)
+        out.append(float(v))
+    return out
+
+
+def _document(text: str, source: str, fmt: str) -> np.ndarray:
+    """A JSON or YAML list of rows (T, m) or of sequences (B, T, m) -> (T, m) or (T, B, m)."""
+    root = parse(text, source, json=fmt == "json")
+    if isinstance(root, Map) and "sequence" in root.items:
+        root = root.items["sequence"][1]
+    if not isinstance(root, Seq) or not root.items:
+        raise DataError("expected a list of rows (x_1 .. x_T), or a list of such lists",
+                        source, root.line, root.col)
+    batch = isinstance(root.items[0], Seq) and root.items[0].items and \
+        isinstance(root.items[0].items[0], Seq)
+    seqs = root.items if batch else [root]
+    out = []
+    width = None
+    for b, seq in enumerate(seqs, start=1):
+        if not isinstance(seq, Seq) or not seq.items:
+            raise DataError(f"sequence {b} must be a non-empty list of rows", source, seq.line,
+                            seq.col)
+        rows_ = []
+        for t, row in enumerate(seq.items, start=1):
+            if not isinstance(row, Seq):
+                raise DataError(f"row {t} must be a list of numbers, found {row.kind}", source,
+                                row.line, row.col)
+            width = width or len(row.items)
+            if len(row.items) != width:
+                raise DataError(f"row {t} has {len(row.items)} values, expected {width}",
+                                source, row.line, row.col)
+            rows_.append([number(v, f"row {t} value {k}", source)
+                          for k, v in enumerate(row.items, start=1)])
+        if out and len(rows_) != len(out[0]):
+            raise DataError(f"sequence {b} has {len(rows_)} steps, sequence 1 has "
+                            f"{len(out[0])}: a batch needs sequences of one length", source,
+                            seq.line, seq.col)
+        out.append(rows_)
+    arr = np.array(out, dtype=np.float64)  # (B, T, m)
+    return arr.transpose(1, 0, 2) if batch else arr[0]
+
+
+def _npy(data: bytes, source: str, batch_first: bool) -> np.ndarray:
+    if not data.startswith(b"\x93NUMPY"):
+        raise DataError("not a .npy file (it does not begin with NumPy's magic bytes)", source)
+    try:
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"not a readable .npy file: {e}", source) from None
+    if arr.dtype.kind not in "fiu":
+        raise DataError(f"a .npy sequence must hold numbers, found dtype {arr.dtype}", source)
+    if arr.ndim not in (2, 3) or 0 in arr.shape:
+        raise DataError(f"a .npy sequence must have shape (T, m) or (T, B, m), got {arr.shape}",
+                        source)
+    arr = arr.astype(np.float64)
+    bad = np.argwhere(~np.isfinite(arr))
+    if bad.size:
+        raise DataError(f"element {tuple(int(i) for i in bad[0])} is not finite", source)
+    if batch_first and arr.ndim == 3:
+        arr = arr.transpose(1, 0, 2)
+    return arr
+
+
+def read(path: str, fmt: str | None = None, batch_first: bool = False,
+         m: int | None = None, max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """A whole sequence: (T, m), or (T, B, m) for a batch."""
+    fmt = format_of(path, fmt)
+    source, data = read_input(path, max_bytes)
+    if fmt == "npy":
+        arr = _npy(data, source, batch_first)
+    else:
+        text = decode(data, source)
+        if fmt == "auto":
+            first = next((ln for ln in text.splitlines() if ln.strip()), "")
+            fmt = sniff(first)
+        if fmt in LINE_FORMATS:
+            arr = np.array(list(rows(text.splitlines(), fmt, source, m)), dtype=np.float64)
+        else:
+            arr = _document(text, source, fmt)
+            if batch_first and arr.ndim == 3:
+                raise UsageError("--batch-first applies to .npy input; a JSON or YAML batch is "
+                                 "already a list of sequences")
+    if arr.size == 0:
+        raise DataError("the input holds no rows", source)
+    if m is not None and arr.shape[-1] != m:
+        raise DataError(f"rows have {arr.shape[-1]} values, expected {m} (m = {m})", source)
+    return arr
+
+
+@contextlib.contextmanager
+def open_lines(path: str):
+    """(display name, an iterator of text lines) for streaming; stdin is read as it arrives."""
+    if path == STDIN:
+        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
+        try:
+            yield "<stdin>", stream
+        finally:
+            stream.detach()  # leave stdin itself open
+        return
+    try:
+        stream = open(path, encoding="utf-8")
+    except OSError as e:
+        raise InputMissingError(f"cannot read: {e.strerror or e}", path) from None
+    with stream:
+        yield path, stream

@@ -1,0 +1,121 @@
+"""Sequence readers: every format gives the same array; every bad input its located message."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lstmcalc import sequences
+from lstmcalc.errors import DataError, UsageError
+
+XS = [[1.0, 2.0, 3.0], [0.5, -1.0, 0.0], [4.0, 5.0, 6.0]]
+
+
+@pytest.mark.parametrize("name,text", [
+    ("xs.csv", "1,2,3\n0.5, -1, 0\n4,5,6\n"),
+    ("xs.csv", "x0,x1,x2\n1,2,3\n# a comment\n\n0.5,-1,0\n4,5,6\n"),
+    ("xs.tsv", "1\t2\t3\n0.5\t-1\t0\n4\t5\t6\n"),
+    ("xs.txt", "1 2 3\n  0.5   -1 0\n4 5 6\n"),
+    ("xs.jsonl", "[1, 2, 3]\n[0.5, -1, 0]\n{\"x\": [4, 5, 6]}\n"),
+    ("xs.json", json.dumps(XS)),
+    ("xs.yaml", "- [1, 2, 3]\n- [0.5, -1, 0]\n- [4, 5, 6]\n"),
+    ("xs.yaml", "sequence: [[1, 2, 3], [0.5, -1, 0], [4, 5, 6]]\n"),
+])
+def test_formats_agree(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    np.testing.assert_array_equal(sequences.read(str(path), m=3), XS)
+
+
+def test_npy_time_major_and_batch_first(tmp_path):
+    arr = np.arange(24, dtype=float).reshape(2, 4, 3)  # (B, T, m)
+    np.save(tmp_path / "bt.npy", arr)
+    got = sequences.read(str(tmp_path / "bt.npy"), batch_first=True)
+    assert got.shape == (4, 2, 3)
+    np.testing.assert_array_equal(got[:, 1], arr[1])
+    np.save(tmp_path / "t.npy", arr[0])
+    assert sequences.read(str(tmp_path / "t.npy")).shape == (4, 3)
+
+
+def test_json_batch_is_time_major(tmp_path):
+    (tmp_path / "b.json").write_text(json.dumps([XS, XS[::-1]]))
+    got = sequences.read(str(tmp_path / "b.json"))
+    assert got.shape == (3, 2, 3)
+    np.testing.assert_array_equal(got[:, 1], XS[::-1])
+
+
+def test_stdin_sniffing():
+    assert sequences.sniff("[1, 2, 3]") == "jsonl"
+    assert sequences.sniff("[[1, 2, 3], [4, 5, 6]]") == "json"
+    assert sequences.sniff("[") == "json"
+    assert sequences.sniff("1,2,3") == "csv"
+    assert sequences.sniff("1\t2") == "tsv"
+    assert sequences.sniff("1 2 3") == "txt"
+    assert sequences.sniff("- [1, 2]") == "yaml"
+    assert sequences.sniff("-1 2") == "txt"
+
+
+def error_of(tmp_path, name, content, **kw):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(DataError) as info:
+        sequences.read(str(path), **kw)
+    return str(info.value).replace(str(tmp_path) + "/", "")
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("a.csv", "1,2,3\n4,5\n", "a.csv:2: row has 2 values, expected 3 (m = 3)"),
+    ("a.csv", "1,2,3\n4,abc,6\n", "a.csv:2:3: value 2 of the row, 'abc', is not a number"),
+    ("a.csv", "1,2,3\n4,nan,6\n", "a.csv:2:3: value 2 of the row, 'nan', is not a finite number"),
+    ("a.csv", "1,2,3\n4,inf,6\n", "a.csv:2:3: value 2 of the row, 'inf', is not a finite number"),
+    ("a.csv", "", "a.csv: the input holds no rows"),
+    ("a.csv", "# only a comment\n", "a.csv: the input holds no rows"),
+    ("a.txt", "1 2 3\n\xff\n".encode("latin-1"), "a.txt:2:1: invalid UTF-8 at byte offset 6 "
+                                                 "(0xff)"),
+    ("a.jsonl", "[1, 2, 3]\n[1, true, 3]\n", "a.jsonl:2: value 2 of the row, true, is not a "
+                                             "number"),
+    ("a.jsonl", "[1, 2, 3]\n[1, 2, 3\n", "a.jsonl:2:9: not a JSON line: Expecting ',' "
+                                         "delimiter"),
+    ("a.jsonl", "[1, 2, 3]\n\"abc\"\n", "a.jsonl:2: a JSONL line must be a list of numbers "
+                                        "(or an object with x)"),
+    ("a.json", "[[1, 2, 3], [1, 2]]", "a.json:1:13: row 2 has 2 values, expected 3"),
+    ("a.json", "[[1, 2, 3], [1, \"x\", 3]]", "a.json:1:17: row 2 value 2: 'x' is a quoted "
+                                             "string, not a number (remove the quotes)"),
+    ("a.json", "[]", "a.json:1:1: expected a list of rows (x_1 .. x_T), or a list of such lists"),
+    ("a.yaml", "- [1, yes]\n", "a.yaml:1:7: row 1 value 2: 'yes' is a boolean in YAML, not a "
+                               "number"),
+    ("a.json", "[[[1, 2]], [[1, 2], [3, 4]]]",
+     "a.json:1:12: sequence 2 has 2 steps, sequence 1 has 1: a batch needs sequences of one "
+     "length"),
+    ("a.npy", b"not numpy", "a.npy: not a .npy file (it does not begin with NumPy's magic "
+                            "bytes)"),
+])
+def test_bad_sequences(tmp_path, name, content, message):
+    assert error_of(tmp_path, name, content) == message
+
+
+def test_width_must_match_the_cell(tmp_path):
+    assert error_of(tmp_path, "a.csv", "1,2\n3,4\n", m=3) == \
+        "a.csv:1: row has 2 values, expected 3 (m = 3)"
+    np.save(tmp_path / "w.npy", np.zeros((4, 2)))
+    with pytest.raises(DataError, match=r"w.npy: rows have 2 values, expected 3 \(m = 3\)"):
+        sequences.read(str(tmp_path / "w.npy"), m=3)
+
+
+def test_npy_refusals(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([[1.0, np.nan]]))
+    with pytest.raises(DataError, match=r"element \(0, 1\) is not finite"):
+        sequences.read(str(tmp_path / "obj.npy"))
+    np.save(tmp_path / "s.npy", np.array(["a", "b"]))
+    with pytest.raises(DataError, match=r"must hold numbers, found dtype <U1"):
+        sequences.read(str(tmp_path / "s.npy"))
+    np.save(tmp_path / "flat.npy", np.zeros(3))
+    with pytest.raises(DataError, match=r"must have shape \(T, m\) or \(T, B, m\), got \(3,\)"):
+        sequences.read(str(tmp_path / "flat.npy"))
+
+
+def test_unknown_suffix_needs_input_format(tmp_path):
+    (tmp_path / "xs.data").write_text("1,2\n")
+    with pytest.raises(UsageError, match=r"give --input-format"):
+        sequences.read(str(tmp_path / "xs.data"))
+    assert sequences.read(str(tmp_path / "xs.data"), fmt="csv").tolist() == [[1.0, 2.0]]
