@@ -36,3 +36,20 @@ def test_readme_shows_the_real_founding_output():
                       highlight=False)
     console.print(step_view(step(spec.cell, spec.x, spec.h, spec.c), 4, spec.source))
     assert console.file.getvalue().rstrip("\n") in README
+
+
+def test_readme_pipeline_prints_what_the_readme_says():
+    """The streaming example, run through a real shell (jq's part done here in Python)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    command = next(b for b in shell_blocks() if "printf" in b).strip()
+    producer = command.rsplit("| jq", 1)[0].replace("lstmcalc", f"{sys.executable} -m lstmcalc")
+    out = subprocess.run(["bash", "-c", producer], capture_output=True, text=True, cwd=ROOT,
+                         env=os.environ, check=True).stdout
+    got = [json.dumps([json.loads(ln)["t"], json.loads(ln)["h"]], separators=(",", ":"))
+           for ln in out.splitlines()]
+    expected = README.split(command, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    assert got == expected.splitlines()

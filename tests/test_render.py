@@ -13,10 +13,11 @@ import pytest
 from rich.console import Console
 
 from lstmcalc import config
-from lstmcalc.cell import Cell, step
+from lstmcalc.cell import Cell, step, unroll
+from lstmcalc.render.heatmap import heatmap_view
 from lstmcalc.render.machine import step_dict, to_csv
 from lstmcalc.render.numbers import honest, percent, plain, sci
-from lstmcalc.render.table import step_view
+from lstmcalc.render.table import final_view, run_view, step_view
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 
@@ -109,3 +110,32 @@ def test_saturation_flags_follow_the_slope():
     forget = text.split("Forget gate")[1].split("Input gate")[0]
     line1, line2 = [ln for ln in forget.splitlines() if ln.strip()[:1] in ("1", "2")]
     assert "saturated" not in line1 and "saturated" in line2
+
+
+def founding_run():
+    spec = config.load_builtin()
+    return unroll(spec.cell, spec.sequence, spec.h, spec.c)
+
+
+def test_run_table_golden():
+    check_golden("founding_unroll_table.txt",
+                 rendered(run_view(founding_run(), 4, "founding.yaml")))
+
+
+def test_run_table_long_and_wide_golden():
+    rng = np.random.default_rng(0)
+    cell = Cell(rng.normal(0, 0.5, (4, 12, 14)), rng.normal(0, 0.5, (4, 12)))
+    run = unroll(cell, rng.normal(size=(40, 2)))
+    check_golden("unroll_long_table.txt", rendered(run_view(run, 3, "random", rows=4), 100))
+
+
+def test_heatmap_golden():
+    rng = np.random.default_rng(1)
+    cell = Cell(rng.normal(0, 1.0, (4, 4, 7)), rng.normal(0, 0.5, (4, 4)))
+    run = unroll(cell, np.sin(np.arange(150)[:, None] / np.array([5.0, 9.0, 17.0])))
+    check_golden("heatmap.txt", rendered(heatmap_view(run, "waves"), 100))
+
+
+def test_final_view_golden():
+    run = founding_run()
+    check_golden("final.txt", rendered(final_view(run.cell, run.h[-1], run.c[-1], run.T)))

@@ -10,9 +10,11 @@ from typing import Annotated
 
 import typer
 
-from lstmcalc import __version__, cell, config
+from lstmcalc import __version__
 from lstmcalc.document import MAX_BYTES, STDIN
 from lstmcalc.errors import DataError, ExitStatus, LstmcalcError, UsageError
+
+# NumPy and the core load only when a command computes, so that --help and --version are quick.
 
 app = typer.Typer(
     name="lstmcalc",
@@ -97,8 +99,6 @@ def reported():
         yield
     except LstmcalcError as e:
         _fail(e.status, f"error: {e}")
-    except (cell.NonFiniteError, cell.ShapeError) as e:
-        _fail(ExitStatus.DATA, f"error: {e}")
     except BrokenPipeError:
         # The reader went away (| head): stop quietly, and keep Python's exit-time flush of
         # stdout from complaining about the closed pipe.
@@ -110,6 +110,9 @@ def reported():
     except (typer.Exit, typer.Abort):
         raise
     except Exception as e:  # noqa: BLE001 - the edge: anything else is our bug
+        core = sys.modules.get("lstmcalc.cell")
+        if core is not None and isinstance(e, (core.NonFiniteError, core.ShapeError)):
+            _fail(ExitStatus.DATA, f"error: {e}")
         if _debug:
             traceback.print_exc()
         _fail(ExitStatus.SOFTWARE, f"internal error: {type(e).__name__}: {e}"
@@ -122,7 +125,9 @@ def _fail(status: int, message: str):
     raise typer.Exit(int(status)) from None
 
 
-def _load(path: str | None, max_bytes: int) -> config.Spec:
+def _load(path: str | None, max_bytes: int):
+    from lstmcalc import config
+
     return config.load_builtin() if path is None else config.load(path, max_bytes)
 
 
@@ -157,7 +162,7 @@ def _print_rich(renderable):
     write_out(captured.get())
 
 
-def _emit(result: cell.Step, fmt: Format, precision: int, source: str):
+def _emit(result, fmt: Format, precision: int, source: str):
     fmt = _resolve(fmt)
     if fmt is Format.table:
         from lstmcalc.render.table import step_view
@@ -185,6 +190,8 @@ def step(
 ):
     """Run one LSTM cell step and show every gate: pre-activation, activation, meaning."""
     with reported():
+        from lstmcalc import cell, config
+
         if config_path == STDIN and state == STDIN:
             raise UsageError("CONFIG and --state cannot both be read from stdin (-)")
         spec = _load(config_path, max_input_bytes)
@@ -265,7 +272,7 @@ def unroll(
 ):
     """Run a sequence x_1..x_T through the cell, carrying h and C from step to step."""
     with reported():
-        from lstmcalc import files, sequences
+        from lstmcalc import cell, config, files, sequences
 
         stdin_users = [name for name, path in (("CONFIG", config_path), ("--inputs", inputs),
                                                ("--state", state)) if path == STDIN]
@@ -356,7 +363,7 @@ def _emit_final(the_cell, h, c, T: int, fmt: Format):
         write_out(json.dumps(obj, allow_nan=False) + "\n")
 
 
-def _emit_run(run: cell.Run, fmt: Format, view: View, fields, rows: int, precision: int,
+def _emit_run(run, fmt: Format, view: View, fields, rows: int, precision: int,
               source: str):
     from lstmcalc.render import machine
 
@@ -385,6 +392,7 @@ def _stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool)
     """One step per input row, each written (and flushed) before the next row is read."""
     import numpy as np
 
+    from lstmcalc import cell
     from lstmcalc.render import machine
 
     done = 0

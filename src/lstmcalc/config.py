@@ -10,9 +10,7 @@
     sequence: [[...], ...]  # optional: x_1..x_T for unroll
 """
 
-import difflib
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 
@@ -40,6 +38,8 @@ class Spec:
 
 def builtin_text() -> str:
     """The founding worked example, as shipped inside the package."""
+    from importlib import resources
+
     return resources.files("lstmcalc").joinpath("data", BUILTIN_NAME).read_text("utf-8")
 
 
@@ -129,6 +129,8 @@ class _Checker:
 
 
 def _did_you_mean(written: str, choices: list[str]) -> str:
+    import difflib
+
     by_lower = {choice.lower(): choice for choice in choices}
     near = difflib.get_close_matches(written.lower(), list(by_lower), n=1)
     return f" (did you mean '{by_lower[near[0]]}'?)" if near else ""

@@ -236,8 +236,10 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20)
         shown = _step_rows(run.T, rows)
         if None in shown:
             gap = shown.index(None)
-            table.caption = (f"{run.T - rows} steps left out, t = {shown[gap - 1] + 2} .. "
-                             f"{shown[gap + 1]} (--rows N shows more)")
+            first, last = shown[gap - 1] + 2, shown[gap + 1]  # 1-based t of the hidden steps
+            hidden = "1 step left out, t = {}".format(first) if first == last else \
+                f"{last - first + 1} steps left out, t = {first} .. {last}"
+            table.caption = f"{hidden} (--rows N shows more)"
             table.caption_justify = "left"
         for t in shown:
             if t is None:

@@ -1,0 +1,131 @@
+"""Compute speed: lstmcalc's unroll against PyTorch's nn.LSTM on the CPU, same weights, same run.
+
+    python benchmarks/compute.py            # needs torch (benchmarks/requirements.txt)
+
+Each measurement runs in its own process (NumPy's and torch's thread pools never share one),
+one after the other, alternating, and the best of several repeats is kept. Reported:
+lstmcalc / torch time ratios for outputs() (what nn.LSTM computes: every h and the final C) and
+for unroll() (every intermediate kept), in float64 and float32, and the batched sizes'
+throughput as a fraction of this machine's NumPy matrix-product peak, measured in the same run.
+
+On processors where this workplace sets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (to protect old
+OpenBLAS builds), the NumPy worker runs with both unset and says which kernel it ran.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+SIZES = [(3, 3, 1, 1000), (64, 128, 1, 1000), (128, 256, 32, 200), (512, 512, 64, 100)]
+REPEATS = 7
+
+
+def weights(m, n, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    s = 1 / np.sqrt(n)
+    return (rng.uniform(-s, s, (4 * n, m)), rng.uniform(-s, s, (4 * n, n)),
+            rng.uniform(-s, s, 4 * n), rng.uniform(-s, s, 4 * n))
+
+
+def best_of(f, repeats=REPEATS):
+    f()  # warm up
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def worker_numpy(m, n, B, T, dtype):
+    import numpy as np
+
+    from lstmcalc.cell import Cell, outputs, unroll
+
+    w_ih, w_hh, b_ih, b_hh = weights(m, n)
+    order = [1, 0, 2, 3]  # PyTorch i, f, g, o -> f, i, g, o
+    W = np.concatenate([w_ih, w_hh], axis=1).reshape(4, n, m + n)[order]
+    b = (b_ih + b_hh).reshape(4, n)[order]
+    cell = Cell(W, b).astype(dtype)
+    x = np.random.default_rng(1).normal(size=(T, B, m)).astype(dtype)
+    result = {"outputs": best_of(lambda: outputs(cell, x)),
+              "unroll": best_of(lambda: unroll(cell, x), repeats=3)}
+    try:
+        import threadpoolctl
+
+        result["blas"] = [f"{d['internal_api']} {d.get('architecture')} x{d['num_threads']}"
+                          for d in threadpoolctl.threadpool_info()]
+    except ImportError:
+        result["blas"] = ["(threadpoolctl not installed)"]
+    return result
+
+
+def worker_peak(dtype):
+    """NumPy's matrix-product peak here: GFLOP/s of a large square product."""
+    import numpy as np
+
+    k = 2048
+    a = np.random.default_rng(0).normal(size=(k, k)).astype(dtype)
+    t = best_of(lambda: a @ a, repeats=3)
+    return {"gflops": 2 * k**3 / t / 1e9}
+
+
+def worker_torch(m, n, B, T, dtype):
+    import numpy as np
+    import torch
+
+    dt = torch.float64 if dtype == "float64" else torch.float32
+    lstm = torch.nn.LSTM(m, n, dtype=dt)
+    with torch.no_grad():
+        for p, w in zip((lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0),
+                        weights(m, n)):
+            p.copy_(torch.from_numpy(w))
+        x = torch.from_numpy(np.random.default_rng(1).normal(size=(T, B, m))).to(dt)
+        return {"outputs": best_of(lambda: lstm(x)), "threads": torch.get_num_threads()}
+
+
+def spawn(kind, *args):
+    env = dict(os.environ)
+    if kind in ("numpy", "peak"):
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
+    out = subprocess.run([sys.executable, __file__, "--worker", kind, *map(str, args)],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout)
+
+
+def main():
+    print(f"{'dtype':8} {'m':>4} {'n':>4} {'B':>3} {'T':>5}  {'torch ms':>9} {'outputs ms':>10} "
+          f"{'ratio':>6} {'unroll ms':>9} {'ratio':>6}  {'of peak':>7}")
+    blas = None
+    for dtype in ("float64", "float32"):
+        peak = spawn("peak", dtype)["gflops"]
+        for m, n, B, T in SIZES:
+            ours = spawn("numpy", m, n, B, T, dtype)
+            theirs = spawn("torch", m, n, B, T, dtype)
+            blas = ours["blas"]
+            flops = 2 * T * B * (m + n) * 4 * n
+            frac = flops / ours["outputs"] / 1e9 / peak
+            print(f"{dtype:8} {m:>4} {n:>4} {B:>3} {T:>5}  {theirs['outputs'] * 1e3:>9.2f} "
+                  f"{ours['outputs'] * 1e3:>10.2f} {ours['outputs'] / theirs['outputs']:>6.2f} "
+                  f"{ours['unroll'] * 1e3:>9.2f} {ours['unroll'] / theirs['outputs']:>6.2f}  "
+                  + (f"{frac:>7.0%}" if B > 1 else f"{'':>7}"))
+        print(f"{'':8} NumPy {dtype} matrix-product peak here: {peak:.1f} GFLOP/s")
+    print(f"NumPy BLAS: {', '.join(blas)}; ratio = lstmcalc time / torch time (below 1: faster)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        kind, args = sys.argv[2], sys.argv[3:]
+        if kind == "peak":
+            result = worker_peak(args[0])
+        else:
+            m, n, B, T = map(int, args[:4])
+            result = (worker_numpy if kind == "numpy" else worker_torch)(m, n, B, T, args[4])
+        print(json.dumps(result))
+    else:
+        main()
