@@ -139,3 +139,19 @@ def test_heatmap_golden():
 def test_final_view_golden():
     run = founding_run()
     check_golden("final.txt", rendered(final_view(run.cell, run.h[-1], run.c[-1], run.T)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_orjson_and_stdlib_write_the_same_numbers(monkeypatch, dtype):
+    from lstmcalc.render import machine
+
+    pytest.importorskip("orjson")
+    spec = config.load_builtin()
+    run = unroll(spec.cell.astype(dtype), spec.sequence, spec.h, spec.c)
+    fast = [machine.run_json(run)] + list(machine.run_jsonl(run)) + [machine.to_json(run.step(2))]
+    monkeypatch.setattr(machine, "_orjson", None)
+    slow = [machine.run_json(run)] + list(machine.run_jsonl(run)) + [machine.to_json(run.step(2))]
+    assert [json.loads(a) for a in fast] == [json.loads(b) for b in slow]
+    for line in slow:
+        for value in json.loads(line)["h"] if "h" in json.loads(line) else []:
+            assert dtype(value) == dtype(float(repr(value)))

@@ -333,11 +333,9 @@ def unroll(
 
 
 def _state_text(the_cell, h, c) -> str:
-    import json
+    from lstmcalc.render.machine import dumps, header, numbers
 
-    from lstmcalc.render.machine import header, numbers
-
-    return json.dumps({**header(the_cell, h.shape[:-1]), "h": numbers(h), "c": numbers(c)}) + "\n"
+    return dumps({**header(the_cell, h.shape[:-1]), "h": numbers(h), "c": numbers(c)}) + "\n"
 
 
 def _emit_final(the_cell, h, c, T: int, fmt: Format):
@@ -358,9 +356,7 @@ def _emit_final(the_cell, h, c, T: int, fmt: Format):
 
         _print_rich(final_view(the_cell, h, c, T))
     else:
-        import json
-
-        write_out(json.dumps(obj, allow_nan=False) + "\n")
+        write_out(machine.dumps(obj) + "\n")
 
 
 def _emit_run(run, fmt: Format, view: View, fields, rows: int, precision: int,
