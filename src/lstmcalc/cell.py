@@ -368,3 +368,62 @@ def step(cell: Cell, x, h=None, c=None) -> Step:
     """One LSTM step: a sequence of length 1, so that step and unroll agree bit for bit."""
     x = _vector(x, cell.input_size, cell.dtype, "x", "m")
     return unroll(cell, x[None], h, c).step(0)
+
+
+# The founding answer's extras ------------------------------------------------------------------
+
+OUTPUT_ACTIVATIONS = ("sigmoid", "tanh", "identity", "softmax")
+
+
+@dataclass(frozen=True, eq=False)
+class OutputLayer:
+    """y_t = activation(W h_t + b): W (q, n), b (q,)."""
+
+    W: np.ndarray
+    b: np.ndarray
+    activation: str
+
+    def __post_init__(self):
+        if self.activation not in OUTPUT_ACTIVATIONS:
+            raise ShapeError(f"unknown output activation {self.activation!r}")
+        if self.W.ndim != 2 or self.b.shape != self.W.shape[:1]:
+            raise ShapeError(f"output layer W must be (q, n) and b (q,), got {self.W.shape} "
+                             f"and {self.b.shape}")
+
+    def __call__(self, h: np.ndarray):
+        """(z_y, y) for h of shape (..., n)."""
+        W, b = self.W.astype(h.dtype), self.b.astype(h.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = h @ W.T + b  # (..., q)
+        _require_finite(z, "output layer pre-activation")
+        if self.activation == "sigmoid":
+            y = sigmoid(z)
+        elif self.activation == "tanh":
+            y = tanh(z)
+        elif self.activation == "identity":
+            y = z.copy()
+        else:  # softmax, shifted by the maximum so that exp never overflows
+            e = np.exp(z - z.max(axis=-1, keepdims=True))
+            y = e / e.sum(axis=-1, keepdims=True)
+        return z, y
+
+
+@dataclass(frozen=True, eq=False)
+class Reading:
+    """The founding answer's stochastic reading of a step (not a standard LSTM): each sigmoid
+    gate unit is on (1) where a uniform draw u falls below its value, off (0) otherwise; C_t
+    and h_t are then recomputed with those 0/1 gates. u has shape (..., 3, n) for f, i, o."""
+
+    u: np.ndarray  # (..., 3, n)
+    on: np.ndarray  # (..., 3, n), 0.0 or 1.0: f, i, o
+    c: np.ndarray  # (..., n)  f_on * C_{t-1} + i_on * g
+    h: np.ndarray  # (..., n)  o_on * tanh(c)
+
+
+def stochastic_reading(step: Step, u: np.ndarray) -> Reading:
+    """The reading of `step` for draws u in [0, 1) of shape (..., 3, n) (f, i, o)."""
+    gates = step.a[..., [F, I, O], :]
+    on = (u < gates).astype(step.a.dtype)
+    f, i, o = on[..., 0, :], on[..., 1, :], on[..., 2, :]
+    c = f * step.c_prev + i * step.a[..., G, :]
+    return Reading(u, on, c, o * tanh(c))

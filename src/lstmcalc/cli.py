@@ -153,31 +153,65 @@ def _resolve(fmt: Format) -> Format:
     return fmt
 
 
-def _print_rich(renderable):
+def _print_rich(renderable, svg: str | None = None, html: str | None = None,
+                title: str = "lstmcalc"):
+    """Print once; with svg/html also save exactly what was printed, atomically."""
     from rich.console import Console
 
-    console = Console(highlight=False)
+    from lstmcalc import files
+
+    console = Console(highlight=False, record=bool(svg or html))
     with console.capture() as captured:
         console.print(renderable)
     write_out(captured.get())
+    if svg:
+        files.write_atomic(svg, console.export_svg(title=title, clear=False))
+    if html:
+        files.write_atomic(html, console.export_html(clear=False))
 
 
-def _emit(result, fmt: Format, precision: int, source: str):
-    fmt = _resolve(fmt)
-    if fmt is Format.table:
-        from lstmcalc.render.table import step_view
+SvgOpt = Annotated[str | None, typer.Option(
+    "--svg", metavar="FILE", show_default=False,
+    help="Also save the printed tables as SVG (table format), for slides and notes.")]
+HtmlOpt = Annotated[str | None, typer.Option(
+    "--html", metavar="FILE", show_default=False,
+    help="Also save the printed tables as HTML (table format).")]
+StochasticOpt = Annotated[bool, typer.Option(
+    "--stochastic", help="Also show the founding answer's stochastic reading of the gates (a "
+                         "non-standard variant): a unit is on when u ~ U(0,1) < its value.")]
+SeedOpt = Annotated[int | None, typer.Option(
+    "--seed", metavar="N", show_default=False,
+    help="Seed of the stochastic reading's draws (default 0); the same seed, the same draws.")]
 
-        _print_rich(step_view(result, precision, source))
-        return
-    from lstmcalc.render.machine import FORMATTERS
 
-    write_out(FORMATTERS["json" if fmt is Format.jsonl else fmt.value](result))
+def _check_table_only(fmt: Format, **options):
+    """Options that only change the table output are refused with the others, not ignored."""
+    given = [name for name, value in options.items() if value]
+    if given and fmt is not Format.table:
+        raise UsageError(f"{', '.join(given)} {'shows' if len(given) == 1 else 'show'} in the "
+                         f"table format only (got --format {fmt.value})")
+
+
+def _check_outputs(outputs: dict, inputs: list):
+    from lstmcalc import files
+
+    for path in outputs.values():
+        if path is not None:
+            files.check_not_input(path, inputs)
+
+
+def _stdin_once(**paths):
+    users = [name for name, path in paths.items() if path == STDIN]
+    if len(users) > 1:
+        raise UsageError(f"{' and '.join(users)} cannot both be read from stdin (-)")
 
 
 @app.command(epilog="""\b
 Examples:
   lstmcalc step                          the founding worked example
   lstmcalc step configs/founding.yaml    the same example, from its file
+  lstmcalc step --explain --derivatives  every sum written out, every slope
+  lstmcalc step cfg.yaml --expect mine.yaml    check your hand-worked numbers
   lstmcalc step cfg.yaml -f json | jq .h
   lstmcalc step cfg.yaml | lstmcalc step cfg.yaml --state -    two steps, chained""")
 def step(
@@ -186,14 +220,41 @@ def step(
     precision: PrecisionOpt = 4,
     dtype: DTypeOpt = DType.float64,
     state: StateOpt = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Write out every pre-activation and product as one works it by hand."
+    )] = False,
+    derivatives: Annotated[bool, typer.Option(
+        "--derivatives", help="Show each unit's slope (σ', tanh') against its bound and the "
+                              "local derivatives along the cell path.")] = False,
+    diagram: Annotated[bool, typer.Option(
+        "--diagram", help="Draw the cell with this step's numbers on it.")] = False,
+    expect: Annotated[str | None, typer.Option(
+        "--expect", metavar="FILE|-", show_default=False,
+        help="Check your hand-worked values (any of the JSON keys, YAML or JSON); exit 1 if "
+             "any differ.")] = None,
+    tolerance: Annotated[float | None, typer.Option(
+        "--tolerance", min=0.0, metavar="X", show_default=False,
+        help="With --expect: agree within X, instead of to the digits written.")] = None,
+    stochastic: StochasticOpt = False,
+    seed: SeedOpt = None,
+    svg: SvgOpt = None,
+    html: HtmlOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Run one LSTM cell step and show every gate: pre-activation, activation, meaning."""
     with reported():
-        from lstmcalc import cell, config
+        from lstmcalc import cell
+        from lstmcalc.render import machine
 
-        if config_path == STDIN and state == STDIN:
-            raise UsageError("CONFIG and --state cannot both be read from stdin (-)")
+        fmt = _resolve(fmt)
+        _check_table_only(fmt, **{"--explain": explain, "--diagram": diagram, "--svg": svg,
+                                  "--html": html})
+        if tolerance is not None and expect is None:
+            raise UsageError("--tolerance goes with --expect")
+        if seed is not None and not stochastic:
+            raise UsageError("--seed goes with --stochastic")
+        _stdin_once(**{"CONFIG": config_path, "--state": state, "--expect": expect})
+        _check_outputs({"--svg": svg, "--html": html}, [config_path, state, expect])
         spec = _load(config_path, max_input_bytes)
         if spec.x is None:
             hint = " (it has a sequence: use lstmcalc unroll)" if spec.sequence is not None \
@@ -202,9 +263,119 @@ def step(
                             f"numbers{hint}", spec.source)
         h, c = spec.h, spec.c
         if state is not None:
+            from lstmcalc import config
+
             h, c = config.load_state(state, spec.cell.hidden_size, max_input_bytes)
         result = cell.step(spec.cell.astype(dtype.value), spec.x, h, c)
-        _emit(result, fmt, precision, spec.source)
+        extras = _step_extras(result, spec, derivatives, stochastic, seed)
+
+        checks = None
+        if expect is not None:
+            from lstmcalc import expect as expecting
+
+            truth = machine.step_dict(result)
+            truth.update(_extras_dict(extras, machine.numbers, stochastic=False))
+            checks = expecting.check(expect, truth, tolerance, max_input_bytes)
+
+        if fmt is Format.table:
+            _print_rich(_step_table(result, spec, precision, extras, explain, derivatives,
+                                    diagram, checks), svg, html, title="lstmcalc step")
+        else:
+            conv = machine._for_json() if fmt in (Format.json, Format.jsonl) else \
+                machine.numbers
+            obj = machine.step_dict(result, numbers=conv)
+            obj.update(_extras_dict(extras, conv))
+            if fmt in (Format.json, Format.jsonl):
+                write_out(machine.dumps(obj) + "\n")
+            elif fmt is Format.yaml:
+                write_out(machine._yaml(obj))
+            else:
+                if extras:
+                    raise UsageError("--format csv holds the step's own columns only; use "
+                                     "json or yaml for y, --derivatives or --stochastic")
+                write_out(machine.to_csv(result))
+            if checks is not None:
+                _report_checks_plain(checks)
+        if checks is not None and not all(ch.agrees for ch in checks):
+            raise typer.Exit(int(ExitStatus.DIFFERENCES))
+
+
+def _step_extras(result, spec, derivatives: bool, stochastic: bool, seed) -> dict:
+    """What the options add to a step, computed once for every renderer."""
+    import numpy as np
+
+    from lstmcalc import cell
+
+    extras = {}
+    if spec.output is not None:
+        extras["output_preactivation"], extras["y"] = spec.output(result.h)
+    if derivatives:
+        from lstmcalc.render.teach import derivative_arrays
+
+        extras["derivatives"] = derivative_arrays(result)
+    if stochastic:
+        seed = 0 if seed is None else seed
+        u = np.random.default_rng(seed).random(result.batch_shape + (3, result.cell.hidden_size))
+        extras["stochastic"] = (seed, cell.stochastic_reading(result, u.astype(result.a.dtype)))
+    return extras
+
+
+def _extras_dict(extras: dict, conv, stochastic: bool = True) -> dict:
+    out = {}
+    if "y" in extras:
+        out["output_preactivation"] = conv(extras["output_preactivation"])
+        out["y"] = conv(extras["y"])
+    if "derivatives" in extras:
+        out["derivatives"] = {key: conv(arr) for key, arr in extras["derivatives"].items()}
+    if "stochastic" in extras and stochastic:
+        seed, reading = extras["stochastic"]
+        out["stochastic"] = {
+            "seed": seed,
+            "note": "non-standard: a gate unit is on when u < its value",
+            **{gate: {"u": conv(reading.u[..., k, :]), "on": conv(reading.on[..., k, :])}
+               for k, gate in enumerate(("forget", "input", "output"))},
+            "c": conv(reading.c), "h": conv(reading.h)}
+    return out
+
+
+def _step_table(result, spec, precision, extras, explain, derivatives, diagram, checks):
+    import numpy as np
+    from rich.console import Group
+
+    from lstmcalc.render import teach
+    from lstmcalc.render.table import step_view
+
+    parts = [step_view(result, precision, spec.source)]
+    for b in np.ndindex(*result.batch_shape):
+        if "y" in extras:
+            parts.append(teach.output_view(spec.output, extras["output_preactivation"],
+                                           extras["y"], precision, b))
+        if derivatives:
+            parts.append(teach.derivatives_view(result, b))
+        if "stochastic" in extras:
+            parts.append(teach.stochastic_view(result, extras["stochastic"][1],
+                                               extras["stochastic"][0], precision, b))
+        if explain:
+            parts.append(teach.explain_view(result, precision, b))
+        if diagram:
+            from lstmcalc.render.diagram import diagram_view
+
+            parts.append(diagram_view(result, b))
+    if checks is not None:
+        parts.append(teach.expect_view(checks))
+    return Group(*parts)
+
+
+def _report_checks_plain(checks):
+    """For the machine formats: stdout holds the data, so the check goes to stderr."""
+    bad = [ch for ch in checks if not ch.agrees]
+    for ch in bad:
+        unit = f" unit {ch.unit}" if ch.unit else ""
+        sys.stderr.write(f"lstmcalc: differs: {ch.key}{unit}: yours {ch.written}, lstmcalc "
+                         f"{ch.true!r}, difference {ch.written_value - ch.true:.3g} "
+                         f"(tolerance {ch.tolerance:.3g})\n")
+    sys.stderr.write(f"lstmcalc: checked {len(checks)} values: {len(checks) - len(bad)} agree, "
+                     f"{len(bad)} differ\n")
 
 
 def main():
@@ -274,10 +445,7 @@ def unroll(
     with reported():
         from lstmcalc import cell, config, files, sequences
 
-        stdin_users = [name for name, path in (("CONFIG", config_path), ("--inputs", inputs),
-                                               ("--state", state)) if path == STDIN]
-        if len(stdin_users) > 1:
-            raise UsageError(f"{' and '.join(stdin_users)} cannot both be read from stdin (-)")
+        _stdin_once(**{"CONFIG": config_path, "--inputs": inputs, "--state": state})
         chosen = _fields(fields)
         if state_out is not None:
             files.check_not_input(state_out, [config_path, inputs, state])

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmcalc.cell import GATES, Cell
+from lstmcalc.cell import GATES, OUTPUT_ACTIVATIONS, Cell, OutputLayer
 from lstmcalc.document import MAX_BYTES, Map, Node, Seq, number, parse, decode, read_input
 from lstmcalc.errors import DataError
 
-TOP_KEYS = ("x", "h", "c", "concat", "gates", "sequence")
+TOP_KEYS = ("x", "h", "c", "concat", "gates", "sequence", "output_layer")
+OUTPUT_KEYS = ("W", "b", "activation")
 GATE_KEYS = ("W", "Wx", "Wh", "b")
 GATE_ALIASES = {"f": "forget", "i": "input", "g": "candidate", "c": "candidate", "o": "output"}
 BUILTIN_NAME = "founding.yaml"
@@ -34,6 +35,7 @@ class Spec:
     h: np.ndarray | None  # (n,) or (B, n)
     c: np.ndarray | None  # (n,) or (B, n)
     sequence: np.ndarray | None  # (T, m)
+    output: OutputLayer | None = None  # y_t = activation(W_y h_t + b_y)
 
 
 def builtin_text() -> str:
@@ -229,8 +231,26 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
     if "sequence" in top:
         sequence = np.array(check.matrix(top["sequence"][1], "sequence", None, m,
                                          cols_note=m_note))
+    output = None
+    if "output_layer" in top:
+        node = top["output_layer"][1]
+        layer = {key: value for key, (_, value) in
+                 check.mapping(node, "output_layer", OUTPUT_KEYS).items()}
+        if "W" not in layer or "activation" not in layer:
+            lacking = "W" if "W" not in layer else "activation"
+            check.fail(node, f"output_layer: missing {lacking} (give W, q x n, and activation: "
+                             f"{', '.join(OUTPUT_ACTIVATIONS)}; b is optional)")
+        act = layer["activation"]
+        if getattr(act, "text", None) not in OUTPUT_ACTIVATIONS or not hasattr(act, "tag"):
+            check.fail(act, f"output_layer.activation must be one of "
+                            f"{', '.join(OUTPUT_ACTIVATIONS)}")
+        Wy = np.array(check.matrix(layer["W"], "output_layer.W", None, n, cols_note=n_note))
+        q = Wy.shape[0]
+        by = np.array(check.vector(layer["b"], "output_layer.b", q, f" (q = {q}, the rows of "
+                                   "output_layer.W)")) if "b" in layer else np.zeros(q)
+        output = OutputLayer(Wy, by, act.text)
     return Spec(source, Cell(W, b, concat), optional("x", m, m_note), optional("h", n, n_note),
-                optional("c", n, n_note), sequence)
+                optional("c", n, n_note), sequence, output)
 
 
 def load_state(path: str, n: int, max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,252 @@
+"""For people working an LSTM by hand: arithmetic written out, slopes, shapes, the stochastic
+reading, the output layer, and the check of hand-worked values. Renderers only: every number
+comes from the core's result objects."""
+
+import numpy as np
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from lstmcalc.activations import sigmoid_derivative, tanh_derivative
+from lstmcalc.cell import GATES, Step
+from lstmcalc.render.numbers import honest, plain, sci
+from lstmcalc.render.table import BIAS, SYMBOL, WEIGHT
+
+MAX_TERMS = 8  # a longer sum shows its first and last terms around "…"
+MAX_UNITS = 6  # units written out per gate before "…"
+LETTER = {"forget": "f", "input": "i", "candidate": "c", "output": "o"}
+
+
+def _factor(value: float, precision: int) -> str:
+    text = plain(value, precision)
+    return f"({text})" if value < 0 else text
+
+
+def _sum(weights, inputs, bias: float, precision: int) -> str:
+    """w1·v1 + w2·v2 + ... + b, signs folded in, long sums shortened around '…'."""
+    terms = [(float(w), float(v)) for w, v in zip(weights, inputs)]
+    shown = terms if len(terms) <= MAX_TERMS else terms[:3] + [None] + terms[-2:]
+    out = ""
+    for k, term in enumerate(shown):
+        if term is None:
+            out += " + …"
+            continue
+        w, v = term
+        product = f"{plain(abs(w), precision)}·{_factor(v, precision)}"
+        out += (("-" if w < 0 else "") + product) if k == 0 else \
+            (f" − {product}" if w < 0 else f" + {product}")
+    if bias != 0:
+        out += f" − {plain(-bias, precision)}" if bias < 0 else f" + {plain(bias, precision)}"
+    if len(terms) > MAX_TERMS:
+        out += f"   ({len(terms)} terms)"
+    return out
+
+
+def _units(n: int):
+    return list(range(n)) if n <= MAX_UNITS else [*range(MAX_UNITS - 2), None, n - 1]
+
+
+def explain_view(step: Step, precision: int = 4, b: tuple = ()) -> RenderableType:
+    """Each pre-activation as one works it by hand, then each Hadamard product by element."""
+    cell = step.cell
+    v = step.v[b]
+    lines: list[Text] = [Text(f"v = [{', '.join(plain(float(x), precision) for x in v)}]")]
+    for k, gate in enumerate(GATES):
+        s, fn = SYMBOL[gate], "tanh" if gate == "candidate" else "σ"
+        lines.append(Text(f"\n{gate} gate: z_{LETTER[gate]} = {WEIGHT[gate]}·v + {BIAS[gate]}, "
+                          f"{s} = {fn}(z)", style="bold"))
+        for j in _units(cell.hidden_size):
+            if j is None:
+                lines.append(Text("  …"))
+                continue
+            z, a, gap = float(step.z[b][k, j]), float(step.a[b][k, j]), float(step.a_gap[b][k, j])
+            lines.append(Text(
+                f"  z_{LETTER[gate]}[{j + 1}] = "
+                f"{_sum(cell.W[k, j], v, float(cell.b[k, j]), precision)} = "
+                f"{honest(z, precision)}"))
+            lines.append(Text(f"     {s}[{j + 1}] = {fn}({honest(z, precision)}) = "
+                              f"{honest(a, precision, gap)}"))
+    lines.append(Text("\ncell state, element by element: C_t = f ⊙ C_{t-1} + i ⊙ g",
+                      style="bold"))
+    a, gap = step.a[b], step.a_gap[b]
+
+    def val(k, j):
+        text = honest(float(a[k, j]), precision, float(gap[k, j]), tight=True)
+        return f"({text})" if "−" in text or text.startswith("-") else text
+
+    for j in _units(cell.hidden_size):
+        if j is None:
+            lines.append(Text("  …"))
+            continue
+        c_prev = float(step.c_prev[b][j])
+        lines.append(Text(
+            f"  C_t[{j + 1}] = {val(0, j)}·{_factor(c_prev, precision)} + {val(1, j)}·"
+            f"{_factor(float(a[2, j]), precision)} = {honest(float(step.fc[b][j]), precision)}"
+            f" + {_factor(float(step.ig[b][j]), precision)} = "
+            f"{honest(float(step.c[b][j]), precision)}"))
+    lines.append(Text("\nhidden state, element by element: h_t = o ⊙ tanh(C_t)", style="bold"))
+    for j in _units(cell.hidden_size):
+        if j is None:
+            lines.append(Text("  …"))
+            continue
+        tc = honest(float(step.tanh_c[b][j]), precision, float(step.tanh_c_gap[b][j]),
+                    tight=True)
+        tc = f"({tc})" if "−" in tc or tc.startswith("-") else tc
+        lines.append(Text(
+            f"  h_t[{j + 1}] = {val(3, j)}·tanh({plain(float(step.c[b][j]), precision)}) = "
+            f"{val(3, j)}·{tc} = "
+            f"{honest(float(step.h[b][j]), precision, float(step.h_gap[b][j]))}"))
+    return Panel(Group(*lines), title="Worked by hand (--explain)", title_align="left",
+                 box=box.ROUNDED)
+
+
+def derivatives_view(step: Step, b: tuple = ()) -> RenderableType:
+    """Each unit's slope against its bound, and the local derivatives along the cell path."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("gate", "unit", "z", "slope", "of its max", "note"):
+        table.add_column(name, justify="left" if name in ("gate", "note") else "right")
+    slopes = derivative_arrays(step)
+    for k, gate in enumerate(GATES):
+        bound = 1.0 if gate == "candidate" else 0.25
+        name = "tanh'" if gate == "candidate" else "σ'"
+        for j in range(step.cell.hidden_size):
+            d = float(slopes[gate][b][j])
+            frac = d / bound
+            note = "saturated" if frac < 0.01 else ""
+            table.add_row(gate if j == 0 else "", str(j + 1),
+                          honest(float(step.z[b][k, j]), 4), f"{name} = {_slope(d)}",
+                          f"{frac:.1%}" if frac >= 0.001 else sci(frac), note,
+                          style="yellow" if note else None)
+    path = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("unit", "∂C_t/∂C_{t-1}", "∂h_t/∂C_t"):
+        path.add_column(name, justify="right")
+    for j in range(step.cell.hidden_size):
+        path.add_row(str(j + 1), honest(float(step.a[b][0, j]), 4, float(step.a_gap[b][0, j])),
+                     _slope(float(slopes["dh_dc"][b][j])))
+    return Group(
+        Text(), Text("Slopes (--derivatives)   σ' = σ(1 − σ) ≤ 0.25,   tanh' = 1 − tanh² ≤ 1",
+                     style="bold"), table,
+        Text("A saturated unit (slope under 1% of its maximum) passes almost no gradient.",
+             style="dim"),
+        Text(), Text("Along the cell path   ∂C_t/∂C_{t-1} = f_t,   "
+                     "∂h_t/∂C_t = o_t·(1 − tanh²(C_t))", style="bold"), path)
+
+
+def _slope(d: float) -> str:
+    return plain(d, 4) if d >= 0.0005 or d == 0 else sci(d)
+
+
+def derivative_arrays(step: Step) -> dict:
+    """Per gate the slope of its activation at z; dc_dc_prev = f; dh_dc = o (1 - tanh^2 C)."""
+    out = {}
+    for k, gate in enumerate(GATES):
+        z = step.z[..., k, :]
+        out[gate] = tanh_derivative(z) if gate == "candidate" else sigmoid_derivative(z)
+    out["dc_dc_prev"] = step.a[..., 0, :]
+    out["dh_dc"] = step.a[..., 3, :] * tanh_derivative(step.c)
+    return out
+
+
+def stochastic_view(step: Step, reading, seed: int, precision: int = 4,
+                    b: tuple = ()) -> RenderableType:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("unit", "u_f", "f on", "u_i", "i on", "u_o", "o on", "C_t", "h_t"):
+        table.add_column(name, justify="right")
+    for j in range(step.cell.hidden_size):
+        cells = [str(j + 1)]
+        for slot in range(3):
+            cells += [plain(float(reading.u[b][slot, j]), 3),
+                      "1" if reading.on[b][slot, j] else "0"]
+        cells += [plain(float(reading.c[b][j]), precision),
+                  plain(float(reading.h[b][j]), precision)]
+        table.add_row(*cells)
+    return Group(
+        Text(), Text(f"Stochastic reading (seed {seed})   a non-standard variant from the "
+                     "founding answer", style="bold"), table,
+        Text("Not what an LSTM computes: each gate unit is on (1) when its draw u ~ U(0, 1) "
+             "falls below the gate's value (the tables above), off (0) otherwise; C_t and h_t "
+             "are recomputed with those 0/1 gates.", style="dim"))
+
+
+def output_view(layer, z, y, precision: int = 4, b: tuple = ()) -> RenderableType:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+                  title=f"Output layer   y_t = {layer.activation}(W_y·h_t + b_y)   "
+                        f"W_y is {layer.W.shape[0]}×{layer.W.shape[1]}",
+                  title_justify="left", title_style="bold")
+    for name in ("k", "W_y·h_t + b_y", "y_t"):
+        table.add_column(name, justify="right")
+    for k in range(z[b].shape[-1]):
+        table.add_row(str(k + 1), honest(float(z[b][k]), precision),
+                      honest(float(y[b][k]), precision))
+    return Group(Text(), table)
+
+
+def shapes_view(m: int, n: int, concat=("x", "h"), output=None, source: str | None = None,
+                projection: int | None = None) -> RenderableType:
+    """Every variable with its symbol, meaning and shape, and the founding question answered."""
+    names = {"x": "x_t", "h": "h_{t-1}"}
+    v_name = f"[{names[concat[0]]}, {names[concat[1]]}]"
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("symbol", "meaning", "shape", "count"):
+        table.add_column(name, justify="right" if name in ("shape", "count") else "left")
+    rows = [
+        ("x_t", "the input at time t", (m, 1)),
+        ("h_{t-1}", "the previous hidden state (the last output)", (n, 1)),
+        ("C_{t-1}", "the previous cell state (the memory)", (n, 1)),
+        (v_name, "what every gate reads: the two stacked", (m + n, 1)),
+    ]
+    for gate in GATES:
+        rows.append((WEIGHT[gate], f"{gate} gate weights: one row per unit, one column per "
+                                   "entry of v", (n, m + n)))
+        rows.append((BIAS[gate], f"{gate} gate bias", (n, 1)))
+    rows += [
+        ("Wx, Wh", "the same W cut in two: W v = Wx x_t + Wh h_{t-1}", None),
+        ("f_t, i_t, g_t, o_t", "the gate values (g_t is the candidate C~_t)", (n, 1)),
+        ("C_t", "the new cell state", (n, 1)),
+        ("h_t", "the new hidden state (the output)", (n, 1)),
+    ]
+    if output is not None:
+        q = output.W.shape[0]
+        rows += [("W_y", "output layer weights", (q, n)), ("b_y", "output layer bias", (q, 1)),
+                 ("y_t", f"{output.activation}(W_y h_t + b_y)", (q, 1))]
+    for symbol, meaning, shape in rows:
+        if shape is None:
+            table.add_row(Text(symbol), Text(meaning), f"{n}×{m} and {n}×{n}",
+                          str(n * m + n * n))
+        else:
+            table.add_row(Text(symbol), Text(meaning), "×".join(map(str, shape)),
+                          str(int(np.prod(shape))))
+    per_gate = n * (m + n) + n
+    total = 4 * per_gate + (output.W.size + output.b.size if output is not None else 0)
+    answer = Text.assemble(
+        ("Are the numbers of cell states and hidden states the same? ", "bold"),
+        f"Yes: both C_t and h_t have n = {n} entries. h_t = o_t ⊙ tanh(C_t) is an element-wise "
+        "product, so it has exactly as many entries as C_t: each hidden unit keeps one "
+        "cell-state entry (its memory) and shows one hidden-state entry (its output). n is "
+        "the one number called the hidden size; the input size m is free. ",
+        "Only an LSTM with a projection (PyTorch's proj_size, TensorFlow 1's num_proj) makes "
+        "them differ: there h_t = W_hr (o_t ⊙ tanh(C_t)) has p < n entries while C_t keeps n.",
+    )
+    counts = Text(f"Parameters: 4 gates × ({n}·{m + n} weights + {n} biases) = 4 × {per_gate} = "
+                  f"{4 * per_gate}" + (f", plus the output layer: {total}" if output is not None
+                                       else "") + ".")
+    title = "Shapes" + (f": {source}" if source else "") + f"   (m = {m}, n = {n})"
+    return Group(Panel(Group(table, Text(), counts), title=Text(title), title_align="left",
+                       box=box.ROUNDED), answer)
+
+
+def expect_view(results) -> RenderableType:
+    """The check of hand-worked values: every mismatch, and how many agreed."""
+    bad = [r for r in results if not r.agrees]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+                  title=f"Checked {len(results)} hand-worked values: "
+                        f"{len(results) - len(bad)} agree, {len(bad)} differ",
+                  title_justify="left", title_style="bold")
+    for name in ("value", "unit", "yours", "lstmcalc", "difference", "tolerance"):
+        table.add_column(name, justify="left" if name == "value" else "right")
+    for r in bad:
+        table.add_row(Text(r.key), r.unit, r.written, repr(r.true), sci(r.written_value - r.true),
+                      sci(r.tolerance), style="red")
+    return Group(Text(), table)
