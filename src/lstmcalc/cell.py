@@ -425,5 +425,5 @@ def stochastic_reading(step: Step, u: np.ndarray) -> Reading:
     gates = step.a[..., [F, I, O], :]
     on = (u < gates).astype(step.a.dtype)
     f, i, o = on[..., 0, :], on[..., 1, :], on[..., 2, :]
-    c = f * step.c_prev + i * step.a[..., G, :]
-    return Reading(u, on, c, o * tanh(c))
+    c = f * step.c_prev + i * step.a[..., G, :] + 0.0  # + 0.0: an off gate gives 0, not -0
+    return Reading(u, on, c, o * tanh(c) + 0.0)

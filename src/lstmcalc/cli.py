@@ -156,14 +156,19 @@ def _resolve(fmt: Format) -> Format:
 def _print_rich(renderable, svg: str | None = None, html: str | None = None,
                 title: str = "lstmcalc"):
     """Print once; with svg/html also save exactly what was printed, atomically."""
+    import io
+
     from rich.console import Console
 
     from lstmcalc import files
 
-    console = Console(highlight=False, record=bool(svg or html))
-    with console.capture() as captured:
-        console.print(renderable)
-    write_out(captured.get())
+    probe = Console()  # what stdout is: a terminal or not, its width, its colours
+    buffer = io.StringIO()
+    console = Console(file=buffer, highlight=False, record=bool(svg or html), width=probe.width,
+                      color_system=probe.color_system, force_terminal=probe.is_terminal,
+                      no_color=probe.no_color, legacy_windows=False)
+    console.print(renderable)
+    write_out(buffer.getvalue())
     if svg:
         files.write_atomic(svg, console.export_svg(title=title, clear=False))
     if html:
@@ -328,13 +333,9 @@ def _extras_dict(extras: dict, conv, stochastic: bool = True) -> dict:
     if "derivatives" in extras:
         out["derivatives"] = {key: conv(arr) for key, arr in extras["derivatives"].items()}
     if "stochastic" in extras and stochastic:
-        seed, reading = extras["stochastic"]
-        out["stochastic"] = {
-            "seed": seed,
-            "note": "non-standard: a gate unit is on when u < its value",
-            **{gate: {"u": conv(reading.u[..., k, :]), "on": conv(reading.on[..., k, :])}
-               for k, gate in enumerate(("forget", "input", "output"))},
-            "c": conv(reading.c), "h": conv(reading.h)}
+        from lstmcalc.render.machine import reading_dict
+
+        out["stochastic"] = reading_dict(*extras["stochastic"], conv)
     return out
 
 
@@ -439,6 +440,14 @@ def unroll(
                                            "its first and last N/2.")] = 20,
     precision: PrecisionOpt = 4,
     dtype: DTypeOpt = DType.float64,
+    stochastic: StochasticOpt = False,
+    seed: SeedOpt = None,
+    plot: Annotated[str | None, typer.Option(
+        "--plot", metavar="FILE.png", show_default=False,
+        help="Also draw h, C and the gates over time as a PNG (needs the plot extra: "
+             "pip install 'lstmcalc[plot]').")] = None,
+    svg: SvgOpt = None,
+    html: HtmlOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Run a sequence x_1..x_T through the cell, carrying h and C from step to step."""
@@ -447,20 +456,38 @@ def unroll(
 
         _stdin_once(**{"CONFIG": config_path, "--inputs": inputs, "--state": state})
         chosen = _fields(fields)
-        if state_out is not None:
-            files.check_not_input(state_out, [config_path, inputs, state])
+        fmt = _resolve(fmt)
+        _check_table_only(fmt, **{"--svg": svg, "--html": html,
+                                  "--view heatmap": view is View.heatmap})
+        if seed is not None and not stochastic:
+            raise UsageError("--seed goes with --stochastic")
+        if final and (stochastic or plot):
+            raise UsageError(f"--final keeps no steps: it cannot go with "
+                             f"{'--stochastic' if stochastic else '--plot'}")
+        if stochastic and (fmt is Format.csv or view is View.heatmap):
+            raise UsageError("--stochastic shows in the step table, json, jsonl and yaml")
+        if plot is not None:
+            from lstmcalc.render.plot import require_matplotlib
+
+            require_matplotlib()
+        _check_outputs({"--state-out": state_out, "--plot": plot, "--svg": svg, "--html": html},
+                       [config_path, inputs, state])
         spec = _load(config_path, max_input_bytes)
         the_cell = spec.cell.astype(dtype.value)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
         if state is not None:
             h0, c0 = config.load_state(state, n, max_input_bytes)
-        fmt = _resolve(fmt)
+        rng = None
+        if stochastic:
+            import numpy as np
+
+            rng = np.random.default_rng(0 if seed is None else seed)
 
         in_fmt = None
         if inputs is not None:
             in_fmt = sequences.format_of(inputs, input_format and input_format.value)
-        streaming = in_fmt in (*sequences.LINE_FORMATS, "auto") and (
+        streaming = in_fmt in (*sequences.LINE_FORMATS, "auto") and plot is None and (
             final or fmt in (Format.jsonl, Format.csv))
         if streaming:
             with sequences.open_lines(inputs) as (source, lines):
@@ -470,7 +497,7 @@ def unroll(
                     lines = itertools.chain([first], lines)
                 if in_fmt in sequences.LINE_FORMATS:
                     result = _stream(the_cell, sequences.rows(lines, in_fmt, source, m),
-                                     source, h0, c0, fmt, chosen, final)
+                                     source, h0, c0, fmt, chosen, final, rng, seed)
                 else:  # a JSON or YAML document after all
                     xs = sequences._document("".join(lines), source, in_fmt)
             if in_fmt in sequences.LINE_FORMATS:
@@ -495,7 +522,16 @@ def unroll(
         else:
             run = cell.unroll(the_cell, xs, h0, c0)
             h_last, c_last = run.h[-1], run.c[-1]
-            _emit_run(run, fmt, view, chosen, rows, precision, inputs or spec.source)
+            readings = None
+            if rng is not None:
+                u = rng.random((run.T, *run.batch_shape, 3, n)).astype(run.a.dtype)
+                readings = [cell.stochastic_reading(run.step(t), u[t]) for t in range(run.T)]
+            _emit_run(run, fmt, view, chosen, rows, precision, inputs or spec.source,
+                      readings, 0 if seed is None else seed, svg, html)
+            if plot is not None:
+                from lstmcalc.render.plot import png
+
+                files.write_atomic(plot, png(run, f"lstmcalc unroll {inputs or spec.source}"))
         if state_out is not None:
             files.write_atomic(state_out, _state_text(the_cell, h_last, c_last))
 
@@ -528,31 +564,38 @@ def _emit_final(the_cell, h, c, T: int, fmt: Format):
 
 
 def _emit_run(run, fmt: Format, view: View, fields, rows: int, precision: int,
-              source: str):
+              source: str, readings=None, seed: int = 0, svg=None, html=None):
     from lstmcalc.render import machine
+
+    extra = None
+    if readings is not None:
+        def extra(t, numbers):
+            return {"stochastic": machine.reading_dict(seed, readings[t - 1], numbers)}
 
     if fmt is Format.table:
         if view is View.heatmap:
             from lstmcalc.render.heatmap import heatmap_view
 
-            _print_rich(heatmap_view(run, source))
+            view_ = heatmap_view(run, source)
         else:
             from lstmcalc.render.table import run_view
 
-            _print_rich(run_view(run, precision, source, rows))
+            view_ = run_view(run, precision, source, rows, readings, seed)
+        _print_rich(view_, svg, html, title="lstmcalc unroll")
     elif fmt is Format.json:
-        write_out(machine.run_json(run, fields))
+        write_out(machine.run_json(run, fields, extra))
     elif fmt is Format.yaml:
-        write_out(machine.run_yaml(run, fields))
+        write_out(machine.run_yaml(run, fields, extra))
     elif fmt is Format.jsonl:
-        for line in machine.run_jsonl(run, fields):
+        for line in machine.run_jsonl(run, fields, extra):
             write_out(line)
     else:
         for chunk in machine.run_csv(run, fields):
             write_out(chunk)
 
 
-def _stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool):
+def _stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, rng=None,
+            seed=None):
     """One step per input row, each written (and flushed) before the next row is read."""
     import numpy as np
 
@@ -574,7 +617,16 @@ def _stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool)
                         lines.insert(0, machine.csv_header(s, fields, t=True))
                     write_out(machine._csv_text(lines))
                 else:
-                    write_out(machine.jsonl_line(s, t, fields))
+                    extra = None
+                    if rng is not None:
+                        reading = cell.stochastic_reading(
+                            s, rng.random((*s.batch_shape, 3, s.cell.hidden_size))
+                            .astype(s.a.dtype))
+
+                        def extra(t, numbers, reading=reading):
+                            return {"stochastic": machine.reading_dict(
+                                0 if seed is None else seed, reading, numbers)}
+                    write_out(machine.jsonl_line(s, t, fields, extra))
             done = t
     except LstmcalcError as e:
         written = "" if final else f"; the {done} steps before it were written"
@@ -586,3 +638,114 @@ def _stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool)
     if final:
         _emit_final(the_cell, h, c, t, fmt)
     return h, c
+
+
+SizeOpt = Annotated[int | None, typer.Option(min=1, max=100_000, show_default=False)]
+
+
+@app.command(epilog="""\b
+Examples:
+  lstmcalc shapes                          the founding example: m = 3, n = 3
+  lstmcalc shapes cfg.yaml
+  lstmcalc shapes --input-size 10 --hidden-size 20""")
+def shapes(
+    config_path: ConfigArg = None,
+    input_size: Annotated[int | None, typer.Option(
+        "--input-size", "-m", min=1, max=100_000, show_default=False,
+        help="m, the entries of x_t (instead of a config).")] = None,
+    hidden_size: Annotated[int | None, typer.Option(
+        "--hidden-size", "-n", min=1, max=100_000, show_default=False,
+        help="n, the hidden units (instead of a config).")] = None,
+    fmt: FormatOpt = Format.auto,
+    max_input_bytes: MaxBytesOpt = MAX_BYTES,
+):
+    """The size of every variable, the parameter count, and whether C_t and h_t match."""
+    with reported():
+        sizes_given = input_size is not None or hidden_size is not None
+        if sizes_given and config_path is not None:
+            raise UsageError("give a CONFIG or --input-size and --hidden-size, not both")
+        if sizes_given and (input_size is None or hidden_size is None):
+            raise UsageError("--input-size and --hidden-size go together")
+        if sizes_given:
+            m, n, concat, output, source = input_size, hidden_size, ("x", "h"), None, None
+        else:
+            spec = _load(config_path, max_input_bytes)
+            m, n = spec.cell.input_size, spec.cell.hidden_size
+            concat, output, source = spec.cell.concat, spec.output, spec.source
+        fmt = _resolve(fmt)
+        if fmt is Format.table:
+            from lstmcalc.render.teach import shapes_view
+
+            _print_rich(shapes_view(m, n, concat, output, source))
+            return
+        from lstmcalc.render import machine
+
+        per_gate = n * (m + n) + n
+        obj = {
+            "input_size": m, "hidden_size": n, "concat": list(concat),
+            "shapes": {"x": [m], "h_prev": [n], "c_prev": [n], "concatenated": [m + n],
+                       **{f"W_{g[0] if g != 'candidate' else 'c'}": [n, m + n]
+                          for g in ("forget", "input", "candidate", "output")},
+                       **{f"b_{g[0] if g != 'candidate' else 'c'}": [n]
+                          for g in ("forget", "input", "candidate", "output")},
+                       "gates": [n], "c": [n], "h": [n]},
+            "parameters": {"per_gate": per_gate, "total": 4 * per_gate},
+            "cell_and_hidden_same_size": True,
+        }
+        if output is not None:
+            q = output.W.shape[0]
+            obj["shapes"].update({"W_y": [q, n], "b_y": [q], "y": [q]})
+            obj["parameters"]["output_layer"] = q * n + q
+        if fmt is Format.yaml:
+            write_out(machine._yaml(obj))
+        elif fmt is Format.csv:
+            rows = [["variable", "shape"]] + [[k, "x".join(map(str, v))]
+                                             for k, v in obj["shapes"].items()]
+            write_out(machine._csv_text(rows))
+        else:
+            write_out(machine.dumps(obj) + "\n")
+
+
+@app.command(epilog="""\b
+Examples:
+  lstmcalc init -m 4 -n 2 -o my.yaml             a commented template to fill in
+  lstmcalc init --random --seed 1 | lstmcalc step -""")
+def init(
+    input_size: Annotated[int, typer.Option(
+        "--input-size", "-m", min=1, max=10_000, help="m, the entries of x_t.")] = 3,
+    hidden_size: Annotated[int, typer.Option(
+        "--hidden-size", "-n", min=1, max=10_000, help="n, the hidden units.")] = 3,
+    random: Annotated[bool, typer.Option(
+        "--random", help="Fill in random values (weights as PyTorch initialises them) instead "
+                         "of zeros.")] = False,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", metavar="N", show_default=False,
+        help="Seed for --random (default 0); the same seed, the same config.")] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE", show_default=False,
+        help="Write here (atomically) instead of to stdout.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="With -o: replace an existing file.")] = False,
+):
+    """Write a commented config template: zeros to fill in, or seeded random values."""
+    with reported():
+        import os
+
+        import numpy as np
+
+        from lstmcalc import files
+        from lstmcalc.errors import OutputError
+        from lstmcalc.template import config_text
+
+        if seed is not None and not random:
+            raise UsageError("--seed goes with --random")
+        if force and output is None:
+            raise UsageError("--force goes with --output")
+        rng = np.random.default_rng(0 if seed is None else seed) if random else None
+        text = config_text(input_size, hidden_size, rng)
+        if output is None:
+            write_out(text)
+            return
+        if os.path.exists(output) and not force:
+            raise OutputError("exists; refusing to replace it (use --force)", output)
+        files.write_atomic(output, text)

@@ -25,17 +25,18 @@ def check_not_input(output: str, inputs: list[str | None]) -> None:
             raise OutputError(f"refusing to write {output}: it is the input {path}")
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write text to path through a temporary file and a rename: a crash or kill leaves either
-    the old file or the new one, never half of one."""
+def write_atomic(path: str, text: str | bytes) -> None:
+    """Write text (or bytes) to path through a temporary file and a rename: a crash or kill
+    leaves either the old file or the new one, never half of one."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".lstmcalc-", suffix=".tmp", dir=folder)
     except OSError as e:
         raise OutputError(f"cannot write: {e.strerror or e}", path) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -144,39 +144,52 @@ def to_csv(step: Step) -> str:
 FORMATTERS = {"json": to_json, "yaml": to_yaml, "csv": to_csv}
 
 
+def reading_dict(seed: int, reading, numbers=numbers) -> dict:
+    """The stochastic reading of a step (see cell.stochastic_reading), for machine output."""
+    return {"seed": seed, "note": "non-standard: a gate unit is on when u < its value",
+            **{gate: {"u": numbers(reading.u[..., k, :]), "on": numbers(reading.on[..., k, :])}
+               for k, gate in enumerate(("forget", "input", "output"))},
+            "c": numbers(reading.c), "h": numbers(reading.h)}
+
+
 # Sequences -------------------------------------------------------------------------------------
 
-def step_record(step: Step, t: int, fields=None, numbers=numbers) -> dict:
-    """A step of a sequence: {"t": t, ...the step object...} (t counts from 1)."""
-    return {"t": t, **step_dict(step, fields, numbers)}
+def step_record(step: Step, t: int, fields=None, numbers=numbers, extra=None) -> dict:
+    """A step of a sequence: {"t": t, ...the step object...} (t counts from 1). extra(t,
+    numbers) adds keys (the stochastic reading)."""
+    record = {"t": t, **step_dict(step, fields, numbers)}
+    if extra is not None:
+        record.update(extra(t, numbers))
+    return record
 
 
-def jsonl_line(step: Step, t: int, fields=None) -> str:
-    return dumps(step_record(step, t, fields, _for_json())) + "\n"
+def jsonl_line(step: Step, t: int, fields=None, extra=None) -> str:
+    return dumps(step_record(step, t, fields, _for_json(), extra)) + "\n"
 
 
 def final_dict(cell, h: np.ndarray, c: np.ndarray, T: int) -> dict:
     return {**header(cell, h.shape[:-1]), "steps": T, "h": numbers(h), "c": numbers(c)}
 
 
-def run_dict(run: Run, fields=None, numbers=numbers) -> dict:
+def run_dict(run: Run, fields=None, numbers=numbers, extra=None) -> dict:
     out = header(run.cell, run.batch_shape)
-    out["steps"] = [step_record(run.step(t), t + 1, fields, numbers) for t in range(run.T)]
+    out["steps"] = [step_record(run.step(t), t + 1, fields, numbers, extra)
+                    for t in range(run.T)]
     out["h"], out["c"] = numbers(run.h[-1]), numbers(run.c[-1])
     return out
 
 
-def run_json(run: Run, fields=None) -> str:
-    return dumps(run_dict(run, fields, _for_json())) + "\n"
+def run_json(run: Run, fields=None, extra=None) -> str:
+    return dumps(run_dict(run, fields, _for_json(), extra)) + "\n"
 
 
-def run_yaml(run: Run, fields=None) -> str:
-    return _yaml(run_dict(run, fields))
+def run_yaml(run: Run, fields=None, extra=None) -> str:
+    return _yaml(run_dict(run, fields, numbers, extra))
 
 
-def run_jsonl(run: Run, fields=None):
+def run_jsonl(run: Run, fields=None, extra=None):
     for t in range(run.T):
-        yield jsonl_line(run.step(t), t + 1, fields)
+        yield jsonl_line(run.step(t), t + 1, fields, extra)
 
 
 def run_csv(run: Run, fields=None):

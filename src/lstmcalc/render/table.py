@@ -220,7 +220,8 @@ def _step_rows(T: int, rows: int) -> list[int | None]:
     return [*range(head), None, *range(T - (rows - head), T)]
 
 
-def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20):
+def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
+             readings=None, seed: int = 0):
     """A sequence, step by step: x_t, the four gates, C_t and h_t, one unit per line."""
     cell = run.cell
     parts: list[RenderableType] = [Text.assemble(
@@ -233,6 +234,13 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20)
                       title=title, title_justify="left", title_style="bold")
         for name in ("t", "unit", "x_t", "f_t", "i_t", "g_t", "o_t", "C_t", "h_t"):
             table.add_column(name, justify="right")
+        noisy = None
+        if readings is not None:
+            noisy = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+                          show_lines=True, title_justify="left", title_style="bold",
+                          title=f"Stochastic reading (seed {seed}), a non-standard variant")
+            for name in ("t", "unit", "f on", "i on", "o on", "C_t", "h_t"):
+                noisy.add_column(name, justify="right")
         shown = _step_rows(run.T, rows)
         if None in shown:
             gap = shown.index(None)
@@ -244,6 +252,8 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20)
         for t in shown:
             if t is None:
                 table.add_row("⋮")
+                if noisy is not None:
+                    noisy.add_row("⋮")
                 continue
             idx = (t, *b)
             z_gap, a = run.a_gap[idx], run.a[idx]
@@ -254,10 +264,24 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20)
                 _column(run.c[idx], precision),
                 _column(run.h[idx], precision, run.h_gap[idx]),
             )
+            if noisy is not None:
+                r = readings[t]
+                noisy.add_row(str(t + 1), _units_column(cell.hidden_size),
+                              *(_column(r.on[b][k], 0) for k in range(3)),
+                              _column(r.c[b], precision), _column(r.h[b], precision))
         parts += [Text(), table]
+        if noisy is not None:
+            if table.caption:
+                noisy.caption, noisy.caption_justify = table.caption, "left"
+            parts += [Text(), noisy]
     if cell.input_size != cell.hidden_size:
         parts.append(Text(f"x_t has m = {cell.input_size} entries; its column lists them by "
                           "position, next to the units of the other columns.", style="dim"))
+    if readings is not None:
+        parts.append(Text("The stochastic reading is not what an LSTM computes: a gate unit is "
+                          "on (1) when u ~ U(0, 1) falls below its value, and C_t, h_t are "
+                          "recomputed with those 0/1 gates; --format json has the draws.",
+                          style="dim"))
     parts.append(Text("f near 1 keeps C_{t-1}; 1−ε is below 1 by ε. --format json has every "
                       "number exactly; --view heatmap shows the whole sequence at once.",
                       style="dim"))

@@ -191,33 +191,30 @@ def shapes_view(m: int, n: int, concat=("x", "h"), output=None, source: str | No
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("symbol", "meaning", "shape", "count"):
         table.add_column(name, justify="right" if name in ("shape", "count") else "left")
+    def shape(*dims):
+        return "×".join(map(str, dims))
+
     rows = [
-        ("x_t", "the input at time t", (m, 1)),
-        ("h_{t-1}", "the previous hidden state (the last output)", (n, 1)),
-        ("C_{t-1}", "the previous cell state (the memory)", (n, 1)),
-        (v_name, "what every gate reads: the two stacked", (m + n, 1)),
-    ]
-    for gate in GATES:
-        rows.append((WEIGHT[gate], f"{gate} gate weights: one row per unit, one column per "
-                                   "entry of v", (n, m + n)))
-        rows.append((BIAS[gate], f"{gate} gate bias", (n, 1)))
-    rows += [
-        ("Wx, Wh", "the same W cut in two: W v = Wx x_t + Wh h_{t-1}", None),
-        ("f_t, i_t, g_t, o_t", "the gate values (g_t is the candidate C~_t)", (n, 1)),
-        ("C_t", "the new cell state", (n, 1)),
-        ("h_t", "the new hidden state (the output)", (n, 1)),
+        ("x_t", "input at time t", shape(m, 1), str(m)),
+        ("h_{t-1}", "previous hidden state (last output)", shape(n, 1), str(n)),
+        ("C_{t-1}", "previous cell state (the memory)", shape(n, 1), str(n)),
+        (v_name, "what every gate reads", shape(m + n, 1), str(m + n)),
+        ("W_f, W_i, W_c, W_o", "a row per unit, a column per v entry", shape(n, m + n),
+         f"4×{n * (m + n)}"),
+        ("b_f, b_i, b_c, b_o", "a bias per unit", shape(n, 1), f"4×{n}"),
+        ("Wx, Wh", "W cut in two: W v = Wx x + Wh h", f"{shape(n, m)}, {shape(n, n)}",
+         ""),
+        ("f_t, i_t, g_t, o_t", "gates (g_t is the candidate C~_t)", shape(n, 1), f"4×{n}"),
+        ("C_t", "new cell state", shape(n, 1), str(n)),
+        ("h_t", "new hidden state (the output)", shape(n, 1), str(n)),
     ]
     if output is not None:
         q = output.W.shape[0]
-        rows += [("W_y", "output layer weights", (q, n)), ("b_y", "output layer bias", (q, 1)),
-                 ("y_t", f"{output.activation}(W_y h_t + b_y)", (q, 1))]
-    for symbol, meaning, shape in rows:
-        if shape is None:
-            table.add_row(Text(symbol), Text(meaning), f"{n}×{m} and {n}×{n}",
-                          str(n * m + n * n))
-        else:
-            table.add_row(Text(symbol), Text(meaning), "×".join(map(str, shape)),
-                          str(int(np.prod(shape))))
+        rows += [("W_y, b_y", "the output layer", f"{shape(q, n)}, {shape(q, 1)}",
+                  str(q * n + q)),
+                 ("y_t", f"{output.activation}(W_y h_t + b_y)", shape(q, 1), str(q))]
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
     per_gate = n * (m + n) + n
     total = 4 * per_gate + (output.W.size + output.b.size if output is not None else 0)
     answer = Text.assemble(

@@ -1,0 +1,51 @@
+"""A picture of a sequence (h, C and the four gates over time) with matplotlib, an optional
+extra: `pip install 'lstmcalc[plot]'`."""
+
+import io
+
+import numpy as np
+
+from lstmcalc.cell import GATES
+from lstmcalc.errors import OutputError
+
+MAX_LINES = 8  # units drawn per panel
+
+
+def require_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise OutputError("--plot needs matplotlib, which is not installed: "
+                          "pip install 'lstmcalc[plot]'") from None
+
+
+def png(run, title: str = "") -> bytes:
+    """The figure as PNG bytes: one panel each for the gates, C_t and h_t (first sequence of a
+    batch, first MAX_LINES units)."""
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    b = (0,) * len(run.batch_shape)
+    t = np.arange(1, run.T + 1)
+    units = range(min(run.cell.hidden_size, MAX_LINES))
+    series = [(f"{gate} gate", run.a[(slice(None), *b, k)]) for k, gate in enumerate(GATES)]
+    series += [("cell state C_t", run.c[(slice(None), *b)]),
+               ("hidden state h_t", run.h[(slice(None), *b)])]
+    fig, axes = plt.subplots(3, 2, figsize=(10, 8), sharex=True, constrained_layout=True)
+    for ax, (name, values) in zip(axes.flat, series):
+        for j in units:
+            ax.plot(t, values[:, j], label=f"unit {j + 1}", linewidth=1.2)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("t")
+    axes[0, 0].legend(fontsize="small", ncol=2)
+    if title:
+        fig.suptitle(title)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
