@@ -39,8 +39,6 @@ def _sum(weights, inputs, bias: float, precision: int) -> str:
             (f" − {product}" if w < 0 else f" + {product}")
     if bias != 0:
         out += f" − {plain(-bias, precision)}" if bias < 0 else f" + {plain(bias, precision)}"
-    if len(terms) > MAX_TERMS:
-        out += f"   ({len(terms)} terms)"
     return out
 
 
@@ -52,7 +50,12 @@ def explain_view(step: Step, precision: int = 4, b: tuple = ()) -> RenderableTyp
     """Each pre-activation as one works it by hand, then each Hadamard product by element."""
     cell = step.cell
     v = step.v[b]
-    lines: list[Text] = [Text(f"v = [{', '.join(plain(float(x), precision) for x in v)}]")]
+    shown_v = [plain(float(x), precision) for x in v]
+    if len(shown_v) > 12:
+        shown_v = shown_v[:6] + ["…"] + shown_v[-3:]
+    lines: list[Text] = [Text(f"v = [{', '.join(shown_v)}]   ({len(v)} entries, "
+                              f"{'x_t' if cell.concat[0] == 'x' else 'h_{t-1}'} first)")]
+    terms = f"   ({len(v)} terms)" if len(v) > MAX_TERMS else ""
     for k, gate in enumerate(GATES):
         s, fn = SYMBOL[gate], "tanh" if gate == "candidate" else "σ"
         lines.append(Text(f"\n{gate} gate: z_{LETTER[gate]} = {WEIGHT[gate]}·v + {BIAS[gate]}, "
@@ -65,7 +68,7 @@ def explain_view(step: Step, precision: int = 4, b: tuple = ()) -> RenderableTyp
             lines.append(Text(
                 f"  z_{LETTER[gate]}[{j + 1}] = "
                 f"{_sum(cell.W[k, j], v, float(cell.b[k, j]), precision)} = "
-                f"{honest(z, precision)}"))
+                f"{honest(z, precision)}{terms}"))
             lines.append(Text(f"     {s}[{j + 1}] = {fn}({honest(z, precision)}) = "
                               f"{honest(a, precision, gap)}"))
     lines.append(Text("\ncell state, element by element: C_t = f ⊙ C_{t-1} + i ⊙ g",
@@ -171,16 +174,15 @@ def stochastic_view(step: Step, reading, seed: int, precision: int = 4,
 
 
 def output_view(layer, z, y, precision: int = 4, b: tuple = ()) -> RenderableType:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                  title=f"Output layer   y_t = {layer.activation}(W_y·h_t + b_y)   "
-                        f"W_y is {layer.W.shape[0]}×{layer.W.shape[1]}",
-                  title_justify="left", title_style="bold")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("k", "W_y·h_t + b_y", "y_t"):
         table.add_column(name, justify="right")
     for k in range(z[b].shape[-1]):
         table.add_row(str(k + 1), honest(float(z[b][k]), precision),
                       honest(float(y[b][k]), precision))
-    return Group(Text(), table)
+    title = Text(f"Output layer   y_t = {layer.activation}(W_y·h_t + b_y)   W_y is "
+                 f"{layer.W.shape[0]}×{layer.W.shape[1]}", style="bold")
+    return Group(Text(), title, table)
 
 
 def shapes_view(m: int, n: int, concat=("x", "h"), output=None, source: str | None = None,
@@ -237,13 +239,14 @@ def shapes_view(m: int, n: int, concat=("x", "h"), output=None, source: str | No
 def expect_view(results) -> RenderableType:
     """The check of hand-worked values: every mismatch, and how many agreed."""
     bad = [r for r in results if not r.agrees]
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                  title=f"Checked {len(results)} hand-worked values: "
-                        f"{len(results) - len(bad)} agree, {len(bad)} differ",
-                  title_justify="left", title_style="bold")
+    title = Text(f"Checked {len(results)} hand-worked values: {len(results) - len(bad)} agree, "
+                 f"{len(bad)} differ", style="bold")
+    if not bad:
+        return Group(Text(), title)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("value", "unit", "yours", "lstmcalc", "difference", "tolerance"):
         table.add_column(name, justify="left" if name == "value" else "right")
     for r in bad:
-        table.add_row(Text(r.key), r.unit, r.written, repr(r.true), sci(r.written_value - r.true),
-                      sci(r.tolerance), style="red")
-    return Group(Text(), table)
+        table.add_row(Text(r.key), r.unit, r.written, f"{r.true:.10g}",
+                      sci(r.written_value - r.true), sci(r.tolerance), style="red")
+    return Group(Text(), title, table)
