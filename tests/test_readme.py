@@ -53,3 +53,25 @@ def test_readme_pipeline_prints_what_the_readme_says():
            for ln in out.splitlines()]
     expected = README.split(command, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
     assert got == expected.splitlines()
+
+
+def test_readme_diagram_is_the_real_one():
+    from lstmcalc.render.diagram import diagram_view
+
+    spec = config.load_builtin()
+    console = Console(file=io.StringIO(), width=80, color_system=None, force_terminal=False)
+    console.print(diagram_view(step(spec.cell, spec.x, spec.h, spec.c)))
+    assert console.file.getvalue().strip("\n") in README
+
+
+def test_readme_expect_example_agrees(tmp_path):
+    from typer.testing import CliRunner
+
+    from lstmcalc.cli import app
+
+    example = README.split("# mine.yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "mine.yaml").write_text(example)
+    result = CliRunner().invoke(app, ["step", str(ROOT / "configs" / "founding.yaml"),
+                                      "--expect", str(tmp_path / "mine.yaml"), "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.endswith("11 agree, 0 differ\n")
