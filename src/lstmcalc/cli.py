@@ -153,14 +153,11 @@ def _resolve(fmt: Format) -> Format:
     return fmt
 
 
-def _print_rich(renderable, svg: str | None = None, html: str | None = None,
-                title: str = "lstmcalc"):
-    """Print once; with svg/html also save exactly what was printed, atomically."""
+def _print_rich(renderable, svg=None, html=None, title: str = "lstmcalc"):
+    """Print once; with svg/html (files.AtomicFile) also save exactly what was printed."""
     import io
 
     from rich.console import Console
-
-    from lstmcalc import files
 
     probe = Console()  # what stdout is: a terminal or not, its width, its colours
     buffer = io.StringIO()
@@ -169,10 +166,10 @@ def _print_rich(renderable, svg: str | None = None, html: str | None = None,
                       no_color=probe.no_color, legacy_windows=False)
     console.print(renderable)
     write_out(buffer.getvalue())
-    if svg:
-        files.write_atomic(svg, console.export_svg(title=title, clear=False))
-    if html:
-        files.write_atomic(html, console.export_html(clear=False))
+    if svg is not None:
+        svg.commit(console.export_svg(title=title, clear=False))
+    if html is not None:
+        html.commit(console.export_html(clear=False))
 
 
 SvgOpt = Annotated[str | None, typer.Option(
@@ -195,14 +192,6 @@ def _check_table_only(fmt: Format, **options):
     if given and fmt is not Format.table:
         raise UsageError(f"{', '.join(given)} {'shows' if len(given) == 1 else 'show'} in the "
                          f"table format only (got --format {fmt.value})")
-
-
-def _check_outputs(outputs: dict, inputs: list):
-    from lstmcalc import files
-
-    for path in outputs.values():
-        if path is not None:
-            files.check_not_input(path, inputs)
 
 
 def _stdin_once(**paths):
@@ -259,7 +248,9 @@ def step(
         if seed is not None and not stochastic:
             raise UsageError("--seed goes with --stochastic")
         _stdin_once(**{"CONFIG": config_path, "--state": state, "--expect": expect})
-        _check_outputs({"--svg": svg, "--html": html}, [config_path, state, expect])
+        from lstmcalc import files
+
+        out = files.prepare({"svg": svg, "html": html}, [config_path, state, expect])
         spec = _load(config_path, max_input_bytes)
         if spec.x is None:
             hint = " (it has a sequence: use lstmcalc unroll)" if spec.sequence is not None \
@@ -284,7 +275,8 @@ def step(
 
         if fmt is Format.table:
             _print_rich(_step_table(result, spec, precision, extras, explain, derivatives,
-                                    diagram, checks), svg, html, title="lstmcalc step")
+                                    diagram, checks), out.get("svg"), out.get("html"),
+                        title="lstmcalc step")
         else:
             conv = machine._for_json() if fmt in (Format.json, Format.jsonl) else \
                 machine.numbers
@@ -380,7 +372,28 @@ def _report_checks_plain(checks):
 
 
 def main():
-    app(prog_name="lstmcalc")
+    """The console script: the app, with Click's usage errors completed by a usage line."""
+    try:
+        from typer._click import core as click_core, exceptions as click_errors
+    except ImportError:  # a Typer that still depends on Click itself
+        from click import core as click_core, exceptions as click_errors
+    try:
+        status = app(prog_name="lstmcalc", standalone_mode=False)
+    except click_errors.ClickException as e:
+        if isinstance(e, click_errors.UsageError) and e.ctx is None:
+            # e.g. "--format requires an argument" comes without the command's usage line
+            group = typer.main.get_command(app)
+            name = next((a for a in sys.argv[1:] if a in group.commands), None)
+            command = group.commands.get(name, group)
+            info = f"lstmcalc {name}" if name else "lstmcalc"
+            usage = command.get_usage(click_core.Context(command, info_name=info))
+            sys.stderr.write(f"{usage}\nTry '{info} -h' for help.\n\n")
+        e.show()
+        sys.exit(e.exit_code)
+    except click_errors.Abort:
+        sys.stderr.write("lstmcalc: interrupted\n")
+        sys.exit(int(ExitStatus.INTERRUPTED))
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 InputsOpt = Annotated[str | None, typer.Option(
@@ -470,8 +483,8 @@ def unroll(
             from lstmcalc.render.plot import require_matplotlib
 
             require_matplotlib()
-        _check_outputs({"--state-out": state_out, "--plot": plot, "--svg": svg, "--html": html},
-                       [config_path, inputs, state])
+        out = files.prepare({"state": state_out, "plot": plot, "svg": svg, "html": html},
+                            [config_path, inputs, state])
         spec = _load(config_path, max_input_bytes)
         the_cell = spec.cell.astype(dtype.value)
         m, n = the_cell.input_size, the_cell.hidden_size
@@ -501,8 +514,8 @@ def unroll(
                 else:  # a JSON or YAML document after all
                     xs = sequences._document("".join(lines), source, in_fmt)
             if in_fmt in sequences.LINE_FORMATS:
-                if state_out is not None:
-                    files.write_atomic(state_out, _state_text(the_cell, *result))
+                if "state" in out:
+                    out["state"].commit(_state_text(the_cell, *result))
                 return
         elif inputs is not None:
             xs = sequences.read(inputs, in_fmt, batch_first, m, max_input_bytes)
@@ -527,13 +540,13 @@ def unroll(
                 u = rng.random((run.T, *run.batch_shape, 3, n)).astype(run.a.dtype)
                 readings = [cell.stochastic_reading(run.step(t), u[t]) for t in range(run.T)]
             _emit_run(run, fmt, view, chosen, rows, precision, inputs or spec.source,
-                      readings, 0 if seed is None else seed, svg, html)
-            if plot is not None:
+                      readings, 0 if seed is None else seed, out.get("svg"), out.get("html"))
+            if "plot" in out:
                 from lstmcalc.render.plot import png
 
-                files.write_atomic(plot, png(run, f"lstmcalc unroll {inputs or spec.source}"))
-        if state_out is not None:
-            files.write_atomic(state_out, _state_text(the_cell, h_last, c_last))
+                out["plot"].commit(png(run, f"lstmcalc unroll {inputs or spec.source}"))
+        if "state" in out:
+            out["state"].commit(_state_text(the_cell, h_last, c_last))
 
 
 def _state_text(the_cell, h, c) -> str:
@@ -748,4 +761,4 @@ def init(
             return
         if os.path.exists(output) and not force:
             raise OutputError("exists; refusing to replace it (use --force)", output)
-        files.write_atomic(output, text)
+        files.AtomicFile(output).commit(text)

@@ -1,0 +1,360 @@
+"""Every bad input gets a clear error, nothing is lost, nothing runs that should not.
+
+Each case runs lstmcalc as a real process and checks the exit status, a single line on stderr
+(with FILE:LINE:COL where a location exists), no traceback, nothing on stdout after a data error,
+and no output file created or changed.
+"""
+
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lstmcalc.config import builtin_text
+
+ROOT = pathlib.Path(__file__).parent.parent
+
+
+def lstmcalc(*args, cwd=None, input=None, env=None, timeout=60):
+    return subprocess.run([sys.executable, "-m", "lstmcalc", *args], capture_output=True,
+                          cwd=cwd, input=input, env={**os.environ, **(env or {})},
+                          timeout=timeout)
+
+
+def one_line_error(result, status: int, pattern: str):
+    """The contract of every refusal."""
+    err = result.stderr.decode()
+    assert result.returncode == status, err
+    assert err.count("\n") == 1 and err.startswith("lstmcalc: "), err
+    assert "Traceback" not in err
+    assert re.search(pattern, err), err
+    assert result.stdout == b""
+
+
+@pytest.fixture()
+def cfg(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(builtin_text())
+    return path
+
+
+# 1. missing, unreadable, directory -------------------------------------------------------------
+
+@pytest.mark.parametrize("make,reason", [
+    (lambda d: d / "missing.yaml", "No such file or directory"),
+    (lambda d: d, "Is a directory"),
+    (lambda d: (d / "file.yaml").write_text("x: 1") and d / "file.yaml" / "below.yaml",
+     "Not a directory"),
+    (lambda d: (os.symlink(d / "gone", d / "dangling.yaml"), d / "dangling.yaml")[1],
+     "No such file or directory"),
+])
+def test_missing_or_unreadable_input_is_66(tmp_path, make, reason):
+    path = make(tmp_path)
+    one_line_error(lstmcalc("step", str(path)), 66, f"error: {re.escape(str(path))}: cannot "
+                                                    f"read: {reason}$")
+
+
+def test_missing_inputs_and_state_files_are_66(cfg, tmp_path):
+    one_line_error(lstmcalc("unroll", str(cfg), "-i", str(tmp_path / "no.csv")), 66,
+                   r"no.csv: cannot read: No such file or directory")
+    one_line_error(lstmcalc("step", str(cfg), "--state", str(tmp_path / "no.json")), 66,
+                   r"no.json: cannot read: No such file or directory")
+
+
+# 2. syntax, tabs, encoding ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("content,pattern", [
+    (b"x: [1, 2\ngates: {}\n", r"cfg.yaml:2:\d+: YAML syntax error"),
+    (b"x:\n\t- 1\n", r"cfg.yaml:2:1: YAML syntax error: .* \(a tab: YAML is indented with "
+                     r"spaces only\)"),
+    (b"x: [1, \xc3\x28]\n", r"cfg.yaml:1:8: invalid UTF-8 at byte offset 7 \(0xc3\)"),
+    (b"x: [1, 2]\x00\n", r"cfg.yaml:1:10: NUL byte in input"),
+])
+def test_syntax_and_encoding_errors_are_located(tmp_path, content, pattern):
+    (tmp_path / "cfg.yaml").write_bytes(content)
+    one_line_error(lstmcalc("step", "cfg.yaml", cwd=tmp_path), 65, pattern)
+
+
+# 3. tags: refused where they stand, nothing runs -----------------------------------------------
+
+@pytest.mark.parametrize("tag", [
+    "!!python/object/apply:os.system ['touch {marker}']",
+    "!!python/object/new:os.system ['touch {marker}']",
+    "!!python/name:os.system",
+    "!!binary aGVsbG8=",
+    "!!set {{a, b}}",
+    "!custom [1, 2]",
+])
+def test_tags_are_refused_and_nothing_runs(tmp_path, tag):
+    marker = tmp_path / "pwned"
+    (tmp_path / "cfg.yaml").write_text(f"x: {tag.format(marker=marker)}\n")
+    one_line_error(lstmcalc("step", "cfg.yaml", cwd=tmp_path), 65,
+                   r"cfg.yaml:1:4: tag '.*' is not allowed")
+    assert not marker.exists()
+
+
+# 4. billion laughs -----------------------------------------------------------------------------
+
+def test_billion_laughs_is_refused_fast_and_small(tmp_path):
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for k in range(1, 9):
+        prev, cur = chr(96 + k), chr(97 + k)
+        lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    (tmp_path / "lol.yaml").write_text("\n".join(lines) + "\n")
+    peak = tmp_path / "peak"
+    code = ("import atexit, re, sys\n"
+            f"atexit.register(lambda: open({str(peak)!r}, 'w').write(re.search("
+            "r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)))\n"
+            "from lstmcalc.cli import main\n"
+            f"sys.argv = ['lstmcalc', 'step', {str(tmp_path / 'lol.yaml')!r}]\nmain()\n")
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    elapsed = time.perf_counter() - start
+    one_line_error(result, 65, r"lol.yaml:1:4: anchor '&a' is not allowed")
+    assert elapsed < 1.0  # the whole process, start-up included
+    assert int(peak.read_text()) < 120_000  # KiB: nothing was expanded
+
+
+# 5. absurd nesting -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["x: " + "[" * 50_000 + "]" * 50_000,
+                                  "x: " + "{a: " * 50_000 + "1" + "}" * 50_000,
+                                  '{"x": ' + "[" * 50_000 + "]" * 50_000 + "}"])
+def test_deep_nesting_is_refused_cleanly(tmp_path, text):
+    name = "deep.json" if text.startswith("{\"") else "deep.yaml"
+    (tmp_path / name).write_text(text)
+    one_line_error(lstmcalc("step", name, cwd=tmp_path), 65,
+                   rf"{name}:1:\d+: nesting deeper than 32 levels")
+
+
+# 6. size cap -----------------------------------------------------------------------------------
+
+def test_size_cap_file_and_stdin_and_raising_it(tmp_path, cfg):
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as f:
+        f.truncate(200 * 1024 * 1024)  # 200 MB, sparse: reading it all would take a while
+    start = time.perf_counter()
+    one_line_error(lstmcalc("step", str(big)), 65, r"big.yaml: input is larger than the "
+                                                   r"16,777,216-byte cap \(raise it with "
+                                                   r"--max-input-bytes\)")
+    assert time.perf_counter() - start < 5
+    text = builtin_text().encode()
+    one_line_error(lstmcalc("step", "-", "--max-input-bytes", "100", input=text), 65,
+                   r"<stdin>: input is larger than the 100-byte cap")
+    assert lstmcalc("step", "-", "--max-input-bytes", str(len(text)),
+                    input=text).returncode == 0
+
+
+# 7. duplicate, unknown, missing keys -----------------------------------------------------------
+
+@pytest.mark.parametrize("old,new,pattern", [
+    ("h: [4, 5, 6]", "h: [4, 5, 6]\nh: [1, 1, 1]",
+     r"cfg.yaml:7:1: duplicate key 'h' \(first given at line 6\)"),
+    ("concat: [x, h]", "concatt: [x, h]",
+     r"cfg.yaml:8:1: unknown key 'concatt' in the config \(did you mean 'concat'\?\)"),
+    ("  input:", "  inptu:", r"cfg.yaml:15:3: unknown key 'inptu' in gates \(did you mean "
+                             r"'input'\?\)"),
+    ("    b: [1, 2, 3]\n", "", None),
+])
+def test_duplicate_unknown_and_missing_keys(cfg, old, new, pattern):
+    text = builtin_text()
+    assert old in text
+    cfg.write_text(text.replace(old, new, 1))
+    if pattern is None:  # b defaults to zeros: not an error
+        assert lstmcalc("step", str(cfg)).returncode == 0
+        return
+    one_line_error(lstmcalc("step", "cfg.yaml", cwd=cfg.parent), 65, pattern)
+
+
+def test_missing_gate_and_missing_gates(cfg):
+    text = builtin_text()
+    cfg.write_text(text.split("  output:")[0])
+    one_line_error(lstmcalc("step", "cfg.yaml", cwd=cfg.parent), 65,
+                   r"cfg.yaml:\d+:3: gates: missing 'output'")
+    cfg.write_text("x: [1, 2, 3]\n")
+    one_line_error(lstmcalc("step", "cfg.yaml", cwd=cfg.parent), 65,
+                   r"cfg.yaml:1:1: missing key 'gates'")
+
+
+# 8. and 9. non-numbers and non-finite numbers --------------------------------------------------
+
+@pytest.mark.parametrize("value,pattern", [
+    ("yes", r"x\[2\]: 'yes' is a boolean in YAML, not a number"),
+    ("~", r"x\[2\]: '~' is null in YAML, not a number"),
+    ("'2'", r"x\[2\]: '2' is a quoted string, not a number \(remove the quotes\)"),
+    ("1e3", r"x\[2\]: '1e3' is read by YAML 1.1 as a string, not a number; write 1.0e\+3"),
+    ("2001-12-14", r"x\[2\]: '2001-12-14' is a date in YAML, not a number"),
+    ("!!float", r"x\[2\]: '!!float' with an empty value is not a number"),
+    ("9" * 5000, r"x\[2\]: an integer of 5,000 digits is too large to be a finite number"),
+    (".nan", r"x\[2\]: '.nan' is not a finite number"),
+    (".inf", r"x\[2\]: '.inf' is not a finite number"),
+    ("1.0e+999", r"x\[2\]: '1.0e\+999' is not a finite number"),
+])
+def test_non_numbers_are_never_coerced(cfg, value, pattern):
+    cfg.write_text(builtin_text().replace("x: [1, 2, 3]", f"x: [1, {value}, 3]"))
+    one_line_error(lstmcalc("step", "cfg.yaml", cwd=cfg.parent), 65, r"cfg.yaml:5:8: " + pattern)
+
+
+def test_overflowing_products_name_step_and_gate_without_warnings(tmp_path):
+    text = "x: [10]\ngates:\n" + "".join(f"  {g}: {{W: [[{w}, 0]]}}\n" for g, w in
+                                         zip("figo", ["0", "1.0e+308", "0", "0"]))
+    (tmp_path / "big.yaml").write_text(text)
+    one_line_error(lstmcalc("step", str(tmp_path / "big.yaml")), 65,
+                   r"input gate pre-activation of unit 1 is not finite \(inf\)$")
+    (tmp_path / "xs.csv").write_text("0\n1\n10\n")
+    one_line_error(lstmcalc("unroll", str(tmp_path / "big.yaml"), "-i",
+                            str(tmp_path / "xs.csv"), "-f", "json"), 65,
+                   r"input gate pre-activation of unit 1 at step 3 is not finite")
+
+
+# 10. saturation is silent and exact ------------------------------------------------------------
+
+def test_huge_preactivations_compute_silently(tmp_path):
+    text = "x: [1]\ngates:\n" + "".join(f"  {g}: {{W: [[{w}, 0]]}}\n" for g, w in
+                                        zip("figo", ["1000", "-1000", "1000", "-1000"]))
+    (tmp_path / "sat.yaml").write_text(text)
+    result = lstmcalc("step", str(tmp_path / "sat.yaml"), "-f", "json",
+                      env={"PYTHONWARNINGS": "error"})
+    assert result.returncode == 0 and result.stderr == b""
+    import json
+
+    out = json.loads(result.stdout)
+    assert out["gates"]["forget"]["activation"] == [1.0]
+    assert 0.0 <= out["gates"]["input"]["activation"][0] < 1e-300
+
+
+# 11. outputs: never over an input, 73 when unwritable, atomic ----------------------------------
+
+def test_outputs_never_overwrite_inputs(cfg, tmp_path):
+    before = cfg.read_bytes()
+    os.symlink(cfg, tmp_path / "link.yaml")
+    os.link(cfg, tmp_path / "hard.yaml")
+    xs = tmp_path / "xs.csv"
+    xs.write_text("1,2,3\n")
+    for target in (cfg, tmp_path / "link.yaml", tmp_path / "hard.yaml"):
+        for args in (["unroll", str(cfg), "--state-out", str(target)],
+                     ["unroll", str(cfg), "-f", "json", "--plot", str(target)],
+                     ["step", str(cfg), "-f", "table", "--svg", str(target)],
+                     ["step", str(cfg), "-f", "table", "--html", str(target)]):
+            one_line_error(lstmcalc(*args), 73, r"refusing to write .*: it is the input")
+    one_line_error(lstmcalc("unroll", str(cfg), "-i", str(xs), "--state-out", str(xs)), 73,
+                   r"it is the input")
+    assert cfg.read_bytes() == before and xs.read_text() == "1,2,3\n"
+
+
+@pytest.mark.parametrize("folder,reason", [("missing/sub", "No such file or directory"),
+                                           ("/sys", "Permission denied")])
+def test_unwritable_output_folder_is_73(cfg, tmp_path, folder, reason):
+    target = (tmp_path / folder if not folder.startswith("/") else pathlib.Path(folder)) / "s.json"
+    one_line_error(lstmcalc("unroll", str(cfg), "--state-out", str(target)), 73,
+                   rf"s.json: cannot write: {reason}$")
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    from lstmcalc import files
+
+    target = tmp_path / "state.json"
+    target.write_text("old")
+
+    def crash(*args):
+        raise KeyboardInterrupt  # as if killed between writing and renaming
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_atomic(str(target), "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_kill_during_a_long_run_leaves_the_old_state(cfg, tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text('{"h": [0, 0, 0], "c": [0, 0, 0]}')
+    p = subprocess.Popen([sys.executable, "-m", "lstmcalc", "unroll", str(cfg), "-i", "-",
+                          "-f", "jsonl", "--state-out", str(state)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(b"1,2,3\n")
+    p.stdin.flush()
+    p.stdout.readline()
+    p.kill()
+    p.wait()
+    for stream in (p.stdin, p.stdout, p.stderr):
+        stream.close()
+    assert state.read_text() == '{"h": [0, 0, 0], "c": [0, 0, 0]}'
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["cfg.yaml", "state.json"]
+
+
+# 12. usage -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,needle", [(["step", "--bogus"], "No such option: --bogus"),
+                                         (["step", "--format"], "requires an argument"),
+                                         (["unroll", "--inputs"], "requires an argument"),
+                                         (["step", "--format", "xml"], "Invalid value"),
+                                         (["nosuchcommand"], "No such command")])
+def test_usage_errors_are_2_with_the_usage_line(args, needle):
+    result = lstmcalc(*args)
+    err = result.stderr.decode()
+    assert result.returncode == 2 and err.startswith("Usage: lstmcalc")
+    assert needle in err and "Traceback" not in err and result.stdout == b""
+
+
+# 13. markup in file names ----------------------------------------------------------------------
+
+def test_markup_in_file_names_is_literal(tmp_path):
+    (tmp_path / "w[red].yaml").write_text("x: [1]\n")
+    one_line_error(lstmcalc("step", "w[red].yaml", cwd=tmp_path), 65,
+                   re.escape("w[red].yaml:1:1: missing key"))
+    (tmp_path / "ok[bold].yaml").write_text(builtin_text())
+    result = lstmcalc("step", "ok[bold].yaml", "-f", "table", cwd=tmp_path)
+    assert b"ok[bold].yaml" in result.stdout
+
+
+# 14. escapes and NaN ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"FORCE_COLOR": "1", "TERM": "xterm"},
+                                 {"TERM": "xterm-256color"}])
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "yaml", "csv"])
+def test_machine_output_is_clean(env, fmt):
+    for command in (["step"], ["unroll"]):
+        result = lstmcalc(*command, "-f", fmt, env=env)
+        assert result.returncode == 0
+        assert b"\x1b" not in result.stdout
+        assert b"NaN" not in result.stdout and b"Infinity" not in result.stdout
+
+
+# 15. Ctrl-C ------------------------------------------------------------------------------------
+
+def test_ctrl_c_during_a_long_unroll(cfg, tmp_path):
+    state = tmp_path / "state.json"
+    p = subprocess.Popen([sys.executable, "-m", "lstmcalc", "unroll", str(cfg), "-i", "-",
+                          "-f", "jsonl", "--state-out", str(state)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(b"1,2,3\n")
+    p.stdin.flush()
+    assert p.stdout.readline().startswith(b'{"t":1')
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=20)
+    p.stdin.close()
+    assert p.returncode == 130
+    assert err == b"lstmcalc: interrupted\n"
+    assert not state.exists()
+
+
+# 16. internal errors ---------------------------------------------------------------------------
+
+def test_internal_error_is_70_and_debug_shows_the_traceback(tmp_path):
+    code = ("import sys, lstmcalc.cell as c\n"
+            "def boom(*a, **k):\n    secret = 'do-not-print'\n    raise RuntimeError('boom')\n"
+            "c.step = boom\nfrom lstmcalc.cli import main\nsys.argv = ['lstmcalc'] + sys.argv[1:]\n"
+            "main()\n")
+    result = subprocess.run([sys.executable, "-c", code, "step"], capture_output=True)
+    one_line_error(result, 70, r"^lstmcalc: internal error: RuntimeError: boom \(run with "
+                               r"--debug to see the traceback\)$")
+    result = subprocess.run([sys.executable, "-c", code, "--debug", "step"], capture_output=True)
+    err = result.stderr.decode()
+    assert result.returncode == 70 and "Traceback (most recent call last)" in err
+    assert "do-not-print" not in err  # no local variables, ever
