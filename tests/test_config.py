@@ -192,6 +192,9 @@ def test_bad_config_message(tmp_path, change, message):
     ("x: [1]\n", "cfg.yaml:1:1: missing key 'gates' (the weights of the forget, input, "
                  "candidate and output gates)"),
     ("? [1, 2]\n: 3\n", "cfg.yaml:1:3: a mapping key must be a plain name, found a list"),
+    # found by fuzzing: PyYAML's reader error came without a location and over two lines
+    ("x: [1]\x07\n", "cfg.yaml:1:7: character U+0007 is not allowed in YAML (control "
+                     "characters are not allowed)"),
 ])
 def test_bad_document_message(tmp_path, text, message):
     assert error_of(tmp_path, text) == message

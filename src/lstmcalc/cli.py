@@ -120,6 +120,7 @@ def reported():
 
 
 def _fail(status: int, message: str):
+    message = " ".join(message.split("\n"))  # one line, always
     sys.stderr.write(f"lstmcalc: {message}\n")
     sys.stderr.flush()
     raise typer.Exit(int(status)) from None

@@ -209,6 +209,10 @@ def _parse_yaml(text: str, source: str) -> Node:
             problem += " (a tab: YAML is indented with spaces only)"
         where = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
         raise DataError(f"YAML syntax error: {problem}", source, *where) from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow
+        char = e.character if isinstance(e.character, int) else ord(e.character)
+        raise DataError(f"character U+{char:04X} is not allowed in YAML ({e.reason})", source,
+                        *_line_col(text[:e.position])) from None
     except yaml.YAMLError as e:
         raise DataError(f"YAML syntax error: {e}", source) from None
     finally:
