@@ -46,7 +46,8 @@ class Cell:
     concat: tuple[str, str] = ("x", "h")
 
     def __post_init__(self):
-        W, b = np.asarray(self.W), np.asarray(self.b, dtype=np.asarray(self.W).dtype)
+        W = np.array(self.W, dtype=np.result_type(np.asarray(self.W).dtype, np.float32))
+        b = np.array(self.b, dtype=W.dtype)  # copies: the caller's arrays stay writable
         if W.ndim != 3 or W.shape[0] != 4 or W.shape[2] <= W.shape[1]:
             raise ShapeError(f"W must have shape (4, n, m + n) with m >= 1, got {W.shape}")
         if b.shape != W.shape[:2]:
@@ -427,3 +428,116 @@ def stochastic_reading(step: Step, u: np.ndarray) -> Reading:
     f, i, o = on[..., 0, :], on[..., 1, :], on[..., 2, :]
     c = f * step.c_prev + i * step.a[..., G, :] + 0.0  # + 0.0: an off gate gives 0, not -0
     return Reading(u, on, c, o * tanh(c) + 0.0)
+
+
+# Backward --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class Grads:
+    """dL/d of everything, by backpropagation through the whole run.
+
+    dW, db have the cell's own layout (W: (4, n, m + n), columns in concat order). dz, dh, dc
+    are per step: dh[t] and dc[t] are the total dL/dh_t and dL/dC_t (from the loss and from the
+    steps after t); dz[t] is dL/dz_t per gate."""
+
+    dW: np.ndarray  # (4, n, m + n)
+    db: np.ndarray  # (4, n)
+    dx: np.ndarray  # (T, ..., m)
+    dh0: np.ndarray  # (..., n)
+    dc0: np.ndarray  # (..., n)
+    dz: np.ndarray  # (T, ..., 4, n)
+    dh: np.ndarray  # (T, ..., n)
+    dc: np.ndarray  # (T, ..., n)
+
+
+def backward(run: Run, dh_out, dc_last=None) -> Grads:
+    """Backpropagation through time. dh_out (T, ..., n): dL/dh_t from the loss at each step;
+    dc_last (..., n): dL/dC_T from the loss (zeros when None).
+
+    The derivatives use the distances the forward pass kept, so that they stay exact where the
+    gates saturate: sigma' = a (1 - a) with 1 - a from a_gap, tanh' = gap (2 - gap)."""
+    cell = run.cell
+    T, n, dtype = run.T, cell.hidden_size, cell.dtype
+    batch = run.batch_shape
+    B = int(np.prod(batch, dtype=int))
+    m = cell.input_size
+    dh_out = np.broadcast_to(np.asarray(dh_out, dtype), (T, *batch, n)).reshape(T, B, n)
+    dc_next = np.zeros((B, n), dtype) if dc_last is None else \
+        np.broadcast_to(np.asarray(dc_last, dtype), (*batch, n)).reshape(B, n).copy()
+    a = run.a.reshape(T, B, 4, n)
+    gap = run.a_gap.reshape(T, B, 4, n)
+    c = run.c.reshape(T, B, n)
+    tc_gap = run.tanh_c_gap.reshape(T, B, n)
+    tc = run.tanh_c.reshape(T, B, n)
+    c_prev_all = np.concatenate([run.c0.reshape(1, B, n), c[:-1]])
+    h_prev_all = np.concatenate([run.h0.reshape(1, B, n), run.h.reshape(T, B, n)[:-1]])
+    x = run.x.reshape(T, B, m)
+    W2 = cell.W.reshape(4 * n, m + n)
+    xs, hs = cell.columns("x"), cell.columns("h")
+
+    # the local slopes of every step at once: sigma' = a (1 - a); tanh' = gap (2 - gap)
+    slope = a * gap
+    slope[:, :, G] = gap[:, :, G] * (2 - gap[:, :, G])
+    dtanh_c = tc_gap * (2 - tc_gap)
+
+    dz = np.empty((T, B, 4, n), dtype)
+    dh_tot = np.empty((T, B, n), dtype)
+    dc_tot = np.empty((T, B, n), dtype)
+    dx = np.empty((T, B, m), dtype)
+    dh_next = np.zeros((B, n), dtype)
+    for t in range(T - 1, -1, -1):
+        f, i, g, o = a[t, :, F], a[t, :, I], a[t, :, G], a[t, :, O]
+        dh = dh_out[t] + dh_next
+        dc = dc_next + dh * o * dtanh_c[t]
+        dh_tot[t], dc_tot[t] = dh, dc
+        dz[t, :, F] = dc * c_prev_all[t] * slope[t, :, F]
+        dz[t, :, I] = dc * g * slope[t, :, I]
+        dz[t, :, G] = dc * i * slope[t, :, G]
+        dz[t, :, O] = dh * tc[t] * slope[t, :, O]
+        dv = dz[t].reshape(B, 4 * n) @ W2  # (B, m + n)
+        dx[t] = dv[:, xs]
+        dh_next = dv[:, hs]
+        dc_next = dc * f
+    dz2 = dz.reshape(T * B, 4 * n)
+    parts = {"x": x.reshape(T * B, m), "h": h_prev_all.reshape(T * B, n)}
+    v = np.concatenate([parts[p] for p in cell.concat], axis=1)  # (T B, m + n)
+    dW = (dz2.T @ v).reshape(4, n, m + n)
+    db = dz2.sum(axis=0).reshape(4, n)
+    shape = (T, *batch)
+    return Grads(dW, db, dx.reshape(*shape, m), dh_next.reshape(*batch, n),
+                 dc_next.reshape(*batch, n), dz.reshape(*shape, 4, n),
+                 dh_tot.reshape(*shape, n), dc_tot.reshape(*shape, n))
+
+
+def loss_sum(run: Run):
+    """L = the sum of h_T's entries. Returns (L, dL/dh per step, dL/dC_T)."""
+    dh = np.zeros_like(run.h)
+    dh[-1] = 1.0
+    return float(run.h[-1].sum()), dh, None
+
+
+def loss_mse(run: Run, target: np.ndarray):
+    """L = the mean of (h_t - target_t)^2 over every step and unit (and sequence)."""
+    target = np.broadcast_to(np.asarray(target, run.h.dtype), run.h.shape)
+    diff = run.h - target
+    return float(np.mean(diff ** 2)), 2 * diff / diff.size, None
+
+
+def loss_given(run: Run, dh_out, dc_last):
+    """Upstream gradients given directly: L = sum_t dh_t . h_t + dc . C_T (the linear loss
+    whose gradient they are), so that finite differences can check them too."""
+    dh_out = np.broadcast_to(np.asarray(dh_out, run.h.dtype), run.h.shape)
+    value = float((dh_out * run.h).sum())
+    if dc_last is not None:
+        value += float((np.asarray(dc_last) * run.c[-1]).sum())
+    return value, dh_out, dc_last
+
+
+def forget_products(run: Run) -> np.ndarray:
+    """For each t, prod_{k > t} f_k: the factor by which dL/dC_T reaches C_t along the cell
+    state alone (1 at t = T). Shape (T, ..., n)."""
+    f = run.a[..., F, :]
+    out = np.ones_like(f)
+    for t in range(run.T - 2, -1, -1):
+        out[t] = out[t + 1] * f[t + 1]
+    return out

@@ -763,3 +763,175 @@ def init(
         if os.path.exists(output) and not force:
             raise OutputError("exists; refusing to replace it (use --force)", output)
         files.AtomicFile(output).commit(text)
+
+
+class Loss(str, enum.Enum):
+    sum = "sum"
+    mse = "mse"
+
+
+@app.command(epilog="""\b
+Examples:
+  lstmcalc grad                                  the founding example, L = sum of h_T
+  lstmcalc grad cfg.yaml -i xs.csv --loss mse --target ys.csv --check
+  lstmcalc grad cfg.yaml -i xs.csv --upstream dldh.json -f json | jq .cell_path
+  lstmcalc grad cfg.yaml -i xs.npy --view heatmap""")
+def grad(
+    config_path: ConfigArg = None,
+    inputs: InputsOpt = None,
+    input_format: InputFormatOpt = None,
+    batch_first: Annotated[bool, typer.Option(
+        "--batch-first", help="A 3-d .npy input is (B, T, m), not (T, B, m).")] = False,
+    state: StateOpt = None,
+    loss: Annotated[Loss | None, typer.Option(
+        "--loss", show_default=False,
+        help="sum: L = the sum of h_T (the default); mse: the mean of (h_t - target_t)^2 over "
+             "every step, with --target.")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", metavar="FILE|-", show_default=False,
+        help="With --loss mse: the targets, T rows of n numbers (any --inputs format).")] = None,
+    upstream: Annotated[str | None, typer.Option(
+        "--upstream", metavar="FILE|-", show_default=False,
+        help="Instead of a loss: dL/dh and dL/dC given (YAML or JSON keys dh and dc; dh of n "
+             "numbers for h_T, or T rows for every step).")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Check every gradient of W and b against central finite differences "
+                        "(float64); exit 1 if the largest relative error is over 1e-5.")]
+    = False,
+    check_samples: Annotated[int | None, typer.Option(
+        "--check-samples", min=1, metavar="N", show_default=False,
+        help="With --check: only N parameters, drawn at random (seed 0).")] = None,
+    fmt: FormatOpt = Format.auto,
+    view: Annotated[View, typer.Option(
+        "--view", help="For the table format: tables, or a heat map of dL/dz and dL/dC over "
+                       "time.")] = View.table,
+    rows: Annotated[int, typer.Option(
+        "--rows", min=2, metavar="N", help="Steps shown in a table.")] = 20,
+    precision: PrecisionOpt = 4,
+    max_input_bytes: MaxBytesOpt = MAX_BYTES,
+):
+    """Backpropagate through one step or a whole sequence: dL/d of every weight, input and
+    state, per step and gate, and how much gradient survives along the cell state."""
+    with reported():
+        import numpy as np
+
+        from lstmcalc import cell, config, sequences
+
+        fmt = _resolve(fmt)
+        _check_table_only(fmt, **{"--view heatmap": view is View.heatmap})
+        _stdin_once(**{"CONFIG": config_path, "--inputs": inputs, "--state": state,
+                       "--target": target, "--upstream": upstream})
+        if upstream is not None and (loss is not None or target is not None):
+            raise UsageError("--upstream replaces the loss: not with --loss or --target")
+        loss = loss or (None if upstream is not None else Loss.sum)
+        if (loss is Loss.mse) != (target is not None):
+            raise UsageError("--loss mse needs --target FILE, and --target goes with --loss mse")
+        if check_samples is not None and not check:
+            raise UsageError("--check-samples goes with --check")
+        if fmt is Format.csv:
+            raise UsageError("grad writes table, json or yaml (its gradients are nested)")
+
+        spec = _load(config_path, max_input_bytes)
+        the_cell = spec.cell.astype(np.float64)
+        m, n = the_cell.input_size, the_cell.hidden_size
+        h0, c0 = spec.h, spec.c
+        if state is not None:
+            h0, c0 = config.load_state(state, n, max_input_bytes)
+        if inputs is not None:
+            in_fmt = sequences.format_of(inputs, input_format and input_format.value)
+            xs = sequences.read(inputs, None if in_fmt == "auto" else in_fmt, batch_first, m,
+                                max_input_bytes)
+        elif spec.sequence is not None:
+            xs = spec.sequence
+        elif spec.x is not None:
+            xs = spec.x[None]  # one step
+        else:
+            raise DataError("no input: give --inputs FILE, or x or a sequence in the config",
+                            spec.source)
+        run = cell.unroll(the_cell, xs, h0, c0)
+
+        if upstream is not None:
+            dh_out, dc_last = _load_upstream(upstream, run, max_input_bytes)
+
+            def loss_fn(r):
+                return cell.loss_given(r, dh_out, dc_last)
+            kind = "given"
+        elif loss is Loss.mse:
+            ys = sequences.read(target, None, False, n, max_input_bytes)
+            if ys.shape[0] != run.T:
+                raise DataError(f"the target has {ys.shape[0]} rows, the sequence {run.T} steps",
+                                target)
+
+            def loss_fn(r):
+                return cell.loss_mse(r, ys.reshape(run.h.shape) if ys.size == run.h.size
+                                     else ys[:, None] if run.batch_shape else ys)
+            kind = "mse"
+        else:
+            def loss_fn(r):
+                return cell.loss_sum(r)
+            kind = "sum"
+        value, dh_out, dc_last = loss_fn(run)
+        grads = cell.backward(run, dh_out, dc_last)
+        products = cell.forget_products(run)
+        summary = None
+        if check:
+            from lstmcalc import gradcheck
+
+            summary = gradcheck.check(the_cell, xs, h0, c0, lambda r: loss_fn(r)[0],
+                                      grads.dW, grads.db, check_samples)
+        loss_info = {"kind": kind, "value": value}
+
+        from lstmcalc.render import grad as grad_render
+
+        if fmt is Format.table:
+            if view is View.heatmap:
+                from lstmcalc.render.heatmap import grad_heatmap_view
+
+                _print_rich(grad_heatmap_view(run, grads, inputs or spec.source))
+            else:
+                _print_rich(grad_render.grad_view(run, grads, loss_info, spec.gate_names,
+                                                  spec.split, products, precision,
+                                                  inputs or spec.source, rows, summary))
+        else:
+            from lstmcalc.render import machine
+
+            conv = machine._for_json() if fmt in (Format.json, Format.jsonl) else \
+                machine.numbers
+            obj = grad_render.grad_dict(run, grads, loss_info, spec.gate_names, spec.split,
+                                        products, summary, conv)
+            write_out(machine.dumps(obj) + "\n" if fmt is not Format.yaml else
+                      machine._yaml(obj))
+        if summary is not None and not summary["passed"]:
+            raise typer.Exit(int(ExitStatus.DIFFERENCES))
+
+
+def _load_upstream(path: str, run, max_bytes: int):
+    """dh (n, or T x n) and dc (n) from a YAML or JSON file with keys dh and dc."""
+    import numpy as np
+
+    from lstmcalc.config import _Checker, looks_like_json
+    from lstmcalc.document import Map, decode, parse, read_input
+
+    source, data = read_input(path, max_bytes)
+    text = decode(data, source)
+    root = parse(text, source, json=looks_like_json(source, text))
+    check = _Checker(source)
+    if not isinstance(root, Map) or not ({"dh", "dc"} & set(root.items)):
+        check.fail(root, "an upstream gradient is a mapping with dh and/or dc")
+    items = check.mapping(root, "the upstream gradient", ("dh", "dc"))
+    n, T = run.cell.hidden_size, run.T
+    dh = np.zeros_like(run.h)
+    if "dh" in items:
+        node = items["dh"][1]
+        given = check.vector_or_batch(node, "dh", n, f" (n = {n})")
+        if given.ndim == 1:
+            dh[-1] = given
+        elif given.shape[0] == T and not run.batch_shape:
+            dh[:] = given
+        else:
+            check.fail(node, f"dh has {given.shape[0]} rows; give n = {n} numbers for h_T, or "
+                             f"T = {T} rows for every step")
+    dc = None
+    if "dc" in items:
+        dc = np.array(check.vector(items["dc"][1], "dc", n, f" (n = {n})"))
+    return dh, dc

@@ -36,6 +36,8 @@ class Spec:
     c: np.ndarray | None  # (n,) or (B, n)
     sequence: np.ndarray | None  # (T, m)
     output: OutputLayer | None = None  # y_t = activation(W_y h_t + b_y)
+    gate_names: tuple = ("forget", "input", "candidate", "output")  # as written, GATES order
+    split: tuple = (False, False, False, False)  # gave Wx and Wh instead of W, GATES order
 
 
 def builtin_text() -> str:
@@ -250,7 +252,9 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
                                    "output_layer.W)")) if "b" in layer else np.zeros(q)
         output = OutputLayer(Wy, by, act.text)
     return Spec(source, Cell(W, b, concat), optional("x", m, m_note), optional("h", n, n_note),
-                optional("c", n, n_note), sequence, output)
+                optional("c", n, n_note), sequence, output,
+                tuple(entries[g][0] for g in GATES),
+                tuple("W" not in entries[g][1] for g in GATES))
 
 
 def load_state(path: str, n: int, max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, np.ndarray]:

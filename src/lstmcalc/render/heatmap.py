@@ -85,3 +85,32 @@ def heatmap_view(run, source: str | None = None, width: int = MAX_COLUMNS) -> Re
         legend.append(f" {band}  ")
     parts += [Text(), legend]
     return Group(*parts)
+
+
+def grad_heatmap_view(run, grads, source: str | None = None,
+                      width: int = MAX_COLUMNS) -> RenderableType:
+    """dL/dz of every gate and dL/dC_t over time, each scaled by its largest magnitude."""
+    T = run.T
+    buckets = _buckets(T, width)
+    per = "one step per column" if len(buckets) == T else \
+        f"each column is the mean of about {T / len(buckets):.3g} steps"
+    parts: list[RenderableType] = [Text.assemble(
+        ("lstmcalc grad --view heatmap", "bold"), "  ", source or "",
+        f"  (T = {T} steps, n = {run.cell.hidden_size} units; {per})")]
+    for b in np.ndindex(*run.batch_shape):
+        if run.batch_shape:
+            parts.append(Text(f"\nSequence {b[0] + 1} of {run.batch_shape[0]}", style="bold"))
+        dz = grads.dz[(slice(None), *b)]  # (T, 4, n)
+        series = [(f"dL/dz, {gate} gate", dz[:, k, :]) for k, gate in enumerate(GATES)]
+        series.append(("dL/dC_t", grads.dc[(slice(None), *b)]))
+        for title, values in series:
+            scale = float(np.abs(values).max()) or 1.0
+            parts.append(_block(f"{title} / {scale:.3g} (its largest magnitude)", values / scale,
+                                True, buckets))
+    legend = Text("legend, signed and scaled: ")
+    for glyph, colour, band in zip(SIGNED_GLYPHS, SIGNED_COLOURS,
+                                   ["<-0.6", "<-0.2", "<0.2", "<0.6", "≥0.6"]):
+        legend.append(glyph, style=colour)
+        legend.append(f" {band}  ")
+    parts += [Text(), legend]
+    return Group(*parts)

@@ -1,0 +1,162 @@
+"""Gradients for people and for pipelines: dL/d of every weight (in the config's own layout and
+names), of every x_t, of h_0 and C_0, per step dL/dz, and the path along the cell state."""
+
+import numpy as np
+
+from lstmcalc.cell import GATES
+from lstmcalc.render.machine import header, numbers
+
+
+def weight_grads(cell, grads, names, split) -> dict:
+    """{written gate name: {"W": ...} or {"Wx": ..., "Wh": ...}, plus "b"}, as arrays."""
+    out = {}
+    for k, gate in enumerate(GATES):
+        dW = grads.dW[k]
+        entry = ({"Wx": dW[:, cell.columns("x")], "Wh": dW[:, cell.columns("h")]} if split[k]
+                 else {"W": dW})
+        entry["b"] = grads.db[k]
+        out[names[k]] = entry
+    return out
+
+
+def grad_dict(run, grads, loss: dict, names, split, products, check=None,
+              numbers=numbers) -> dict:
+    """The JSON object of `lstmcalc grad` (keys documented in the README)."""
+    cell = run.cell
+    dc_norm = np.sqrt((grads.dc.reshape(run.T, -1) ** 2).sum(axis=1))  # (T,)
+    steps = []
+    for t in range(run.T):
+        steps.append({
+            "t": t + 1,
+            "dz": {gate: numbers(grads.dz[t][..., k, :]) for k, gate in enumerate(GATES)},
+            "dh": numbers(grads.dh[t]), "dc": numbers(grads.dc[t]),
+            "dc_norm": float(dc_norm[t]), "forget_product": numbers(products[t]),
+        })
+    out = header(cell, run.batch_shape)
+    out["steps_count"] = run.T
+    out["loss"] = loss
+    out["gradients"] = {
+        "gates": {name: {key: numbers(arr) for key, arr in entry.items()}
+                  for name, entry in weight_grads(cell, grads, names, split).items()},
+        "x": numbers(grads.dx), "h0": numbers(grads.dh0), "c0": numbers(grads.dc0),
+    }
+    out["steps"] = steps
+    out["cell_path"] = {"dc_norm": [float(v) for v in dc_norm],
+                        "forget_product_mean": [float(products[t].mean())
+                                                for t in range(run.T)]}
+    if check is not None:
+        out["check"] = check
+    return out
+
+
+def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4,
+              source: str | None = None, rows: int = 20, check=None):
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from lstmcalc.render.numbers import plain, sci
+    from lstmcalc.render.table import _step_rows, _units_column
+
+    def num(v):
+        v = float(v)
+        return plain(v, precision) if v == 0 or abs(v) >= 10 ** -precision else sci(v)
+
+    cell = run.cell
+    m, n = cell.input_size, cell.hidden_size
+    value = "" if loss["value"] is None else f" = {num(loss['value'])}"
+    parts = [Text.assemble(("lstmcalc grad", "bold"), "  ", source or "",
+                           f"  (T = {run.T}, m = {m}, n = {n}; loss: {loss['kind']}{value})")]
+
+    # weights and biases, in the config's own layout
+    parts += [Text(), Text("dL/dW and dL/db, per gate, in the config's layout", style="bold")]
+    small = m + n <= 8
+    labels = {"x": [f"x{k + 1}" for k in range(m)], "h": [f"h{k + 1}" for k in range(n)]}
+    for name, entry in weight_grads(cell, grads, names, split).items():
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        table.add_column(f"{name}", justify="left")
+        columns = []  # (header, (n,) array)
+        for key, mat in entry.items():
+            if key == "b":
+                continue
+            parts_ = cell.concat if key == "W" else (key[1].lower(),)
+            heads = [f"d{key}·{lab}" for part in parts_ for lab in labels[part]]
+            if small:
+                columns += [(head, mat[:, k]) for k, head in enumerate(heads)]
+            else:
+                columns.append((f"‖d{key}‖ per unit", np.linalg.norm(mat, axis=1)))
+        columns.append(("db", entry["b"]))
+        for head, _ in columns:
+            table.add_column(head, justify="right")
+        for j in range(n):
+            table.add_row(f"unit {j + 1}", *(num(col[j]) for _, col in columns))
+        parts.append(table)
+
+    # per step: dL/dz by gate, dL/dh_t and dL/dC_t (first sequence of a batch)
+    b = (0,) * len(run.batch_shape)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True)
+    for col in ("t", "unit", "dz_f", "dz_i", "dz_g", "dz_o", "dL/dh_t", "dL/dC_t"):
+        table.add_column(col, justify="right")
+    shown = _step_rows(run.T, rows)
+    for t in shown:
+        if t is None:
+            table.add_row("⋮")
+            continue
+        dz = grads.dz[(t, *b)]
+        table.add_row(str(t + 1), _units_column(n),
+                      *(_grad_column(dz[k], num) for k in range(4)),
+                      _grad_column(grads.dh[(t, *b)], num), _grad_column(grads.dc[(t, *b)], num))
+    if None in shown:
+        gap = shown.index(None)
+        first, last = shown[gap - 1] + 2, shown[gap + 1]
+        table.caption = f"{last - first + 1} steps left out, t = {first} .. {last}"
+        table.caption_justify = "left"
+    parts += [Text(), Text("Per step: dL/dz for each gate, and the total dL/dh_t, dL/dC_t"
+                           + (" (sequence 1)" if run.batch_shape else ""), style="bold"), table]
+
+    # the cell-state path: does the gradient vanish or survive?
+    dc_norm = np.sqrt((grads.dc.reshape(run.T, -1) ** 2).sum(axis=1))
+    path = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for col in ("t", "‖dL/dC_t‖", "Π f_k for k > t (mean)", "min", "max"):
+        path.add_column(col, justify="right")
+    for t in shown:
+        if t is None:
+            path.add_row("⋮")
+            continue
+        p = products[t]
+        path.add_row(str(t + 1), num(dc_norm[t]), num(p.mean()), num(p.min()), num(p.max()))
+    parts += [Text(), Text("Along the cell state: ∂C_t/∂C_{t-1} = f_t", style="bold"),
+              Text("dL/dC_T reaches C_t scaled by the forget gates after t: small products, "
+                   "vanishing gradient", style="dim"), path]
+
+    # inputs and initial state
+    inputs = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True)
+    for col in ("t", "dL/dx_t"):
+        inputs.add_column(col, justify="right")
+    for t in shown:
+        if t is None:
+            inputs.add_row("⋮")
+            continue
+        inputs.add_row(str(t + 1), _grad_column(grads.dx[(t, *b)], num))
+    parts += [Text(), Text("Inputs and initial state", style="bold"), inputs,
+              Text(f"dL/dh_0 = [{', '.join(num(v) for v in grads.dh0[b])}]"),
+              Text(f"dL/dC_0 = [{', '.join(num(v) for v in grads.dc0[b])}]")]
+    if check is not None:
+        parts += [Text(), Text(
+            f"Finite-difference check ({check['checked']} of {check['parameters']} parameters, "
+            f"central differences in float64): largest relative error "
+            f"{sci(check['max_relative_error'])} (at {check['worst']}), "
+            f"{'within' if check['passed'] else 'OVER'} the bound {sci(check['bound'])}",
+            style="bold" if check["passed"] else "bold red")]
+    return Group(*parts)
+
+
+def _grad_column(values, num):
+    from rich.text import Text
+
+    from lstmcalc.render.table import MAX_UNITS
+
+    n = len(values)
+    keep = range(n) if n <= MAX_UNITS else [*range(MAX_UNITS - 3), None, n - 2, n - 1]
+    return Text("\n".join("⋮" if j is None else num(values[j]) for j in keep), justify="right")

@@ -1,0 +1,175 @@
+"""Backward: against PyTorch autograd (committed and live), against finite differences, and the
+vanishing of dL/dC_t through saturated forget gates; the grad command end to end."""
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from helpers import cell_from_torch
+from lstmcalc import gradcheck
+from lstmcalc.cell import Cell, backward, forget_products, loss_mse, loss_sum, unroll
+from lstmcalc.cli import app
+from lstmcalc.config import builtin_text
+
+FIXTURES = json.loads((pathlib.Path(__file__).parent / "fixtures" / "torch_grad.json")
+                      .read_text())
+runner = CliRunner()
+ORDER = [1, 0, 2, 3]  # PyTorch i, f, g, o -> f, i, g, o
+
+
+def check_against(case):
+    cell = cell_from_torch(case["weight_ih"], case["weight_hh"], case["bias_ih"], case["bias_hh"])
+    run = unroll(cell, case["x"], case["h0"], case["c0"])
+    value, dh, dc = loss_sum(run) if case["loss"] == "sum" else loss_mse(run, case["target"])
+    g = backward(run, dh, dc)
+    n, m = case["n"], case["m"]
+    dW = np.concatenate([case["d_weight_ih"], case["d_weight_hh"]], axis=1)
+    dW = dW.reshape(4, n, m + n)[ORDER]
+    db = np.asarray(case["d_bias"]).reshape(4, n)[ORDER]
+    tol = dict(rtol=1e-10, atol=1e-12)
+    assert value == pytest.approx(case["value"], rel=1e-12)
+    np.testing.assert_allclose(g.dW, dW, **tol)
+    np.testing.assert_allclose(g.db, db, **tol)
+    np.testing.assert_allclose(g.dx, case["dx"], **tol)
+    np.testing.assert_allclose(g.dh0, case["dh0"], **tol)
+    np.testing.assert_allclose(g.dc0, case["dc0"], **tol)
+
+
+@pytest.mark.parametrize("case", FIXTURES["cases"],
+                         ids=lambda c: f"{c['loss']}-m{c['m']}n{c['n']}B{c['batch']}T{c['T']}")
+def test_against_committed_autograd(case):
+    check_against(case)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_against_autograd_live(seed):
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(pathlib.Path(__file__).parent / "fixtures"))
+    from make_torch_fixtures import grad_case
+
+    rng = np.random.default_rng(seed)
+    check_against(grad_case(3000 + seed, int(rng.integers(1, 9)), int(rng.integers(1, 9)),
+                            int(rng.integers(1, 4)), int(rng.integers(1, 30)),
+                            "sum" if seed % 2 else "mse"))
+
+
+@pytest.mark.parametrize("concat", [("x", "h"), ("h", "x")])
+def test_against_finite_differences(concat):
+    rng = np.random.default_rng(1)
+    cell = Cell(rng.normal(0, 0.7, (4, 3, 5)), rng.normal(0, 0.5, (4, 3)), concat)
+    xs, h0, c0 = rng.normal(size=(6, 2, 2)), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    target = rng.normal(size=(6, 2, 3))
+    run = unroll(cell, xs, h0, c0)
+    g = backward(run, *loss_mse(run, target)[1:])
+    summary = gradcheck.check(cell, xs, h0, c0, lambda r: loss_mse(r, target)[0], g.dW, g.db)
+    assert summary["checked"] == summary["parameters"] == 4 * 3 * 5 + 4 * 3
+    assert summary["passed"] and summary["max_relative_error"] < 1e-6
+    # and the inputs, by hand
+    eps = 1e-6
+    for idx in [(0, 0, 0), (3, 1, 1), (5, 0, 1)]:
+        up, down = xs.copy(), xs.copy()
+        up[idx] += eps
+        down[idx] -= eps
+        numeric = (loss_mse(unroll(cell, up, h0, c0), target)[0]
+                   - loss_mse(unroll(cell, down, h0, c0), target)[0]) / (2 * eps)
+        assert g.dx[idx] == pytest.approx(numeric, rel=1e-6, abs=1e-10)
+
+
+def test_saturated_forget_gates_make_the_gradient_vanish():
+    """f ~ 0.018 everywhere: dL/dC_t shrinks by about that factor at each step back."""
+    n = 2
+    W = np.zeros((4, n, 1 + n))
+    b = np.zeros((4, n))
+    b[0] = -4.0  # forget gate ~ sigmoid(-4) = 0.018
+    b[3] = 10.0  # output gate open
+    run = unroll(Cell(W, b), np.zeros((12, 1)), None, np.ones(n))
+    _, dh, dc = loss_sum(run)
+    g = backward(run, np.zeros_like(dh), np.ones(n))  # only dL/dC_T = 1
+    norms = np.linalg.norm(g.dc, axis=-1)
+    ratios = norms[:-1] / norms[1:]
+    np.testing.assert_allclose(ratios, 1 / (1 + np.exp(4.0)), rtol=1e-12)
+    np.testing.assert_allclose(forget_products(run)[:, 0], ratios[0] ** np.arange(11, -1, -1),
+                               rtol=1e-12)
+    # and with f ~ 0.982 it survives
+    b[0] = 4.0
+    run = unroll(Cell(W, b), np.zeros((12, 1)), None, np.ones(n))
+    g = backward(run, np.zeros_like(run.h), np.ones(n))
+    assert np.linalg.norm(g.dc[0]) > 0.8 * np.linalg.norm(g.dc[-1])
+
+
+# the command -----------------------------------------------------------------------------------
+
+def test_grad_json_keys_and_founding_numbers():
+    r = runner.invoke(app, ["grad", "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["loss"]["kind"] == "sum" and out["steps_count"] == 5
+    assert set(out["gradients"]) == {"gates", "x", "h0", "c0"}
+    assert set(out["gradients"]["gates"]) == {"forget", "input", "candidate", "output"}
+    assert np.array(out["gradients"]["gates"]["forget"]["W"]).shape == (3, 6)
+    assert len(out["steps"]) == 5 and set(out["steps"][0]) == {"t", "dz", "dh", "dc", "dc_norm",
+                                                             "forget_product"}
+    assert out["steps"][-1]["dh"] == [1.0, 1.0, 1.0]  # dL/dh_T for L = sum(h_T)
+    assert len(out["cell_path"]["dc_norm"]) == 5
+
+
+def test_grad_reports_in_the_configs_own_layout_and_names(tmp_path):
+    text = ("x: [1.0, -1.0]\ngates:\n"
+            "  f: {Wx: [[0.1, 0.2]], Wh: [[0.3]], b: [0.5]}\n  i: {W: [[0.1, 0.2, 0.3]]}\n"
+            "  g: {W: [[0.4, -0.2, 0.1]]}\n  o: {Wx: [[0.2, 0.2]], Wh: [[-0.3]]}\n")
+    (tmp_path / "c.yaml").write_text(text)
+    out = json.loads(runner.invoke(app, ["grad", str(tmp_path / "c.yaml"), "-f", "json"])
+                     .stdout)
+    gates = out["gradients"]["gates"]
+    assert list(gates) == ["f", "i", "g", "o"]
+    assert set(gates["f"]) == {"Wx", "Wh", "b"} and set(gates["i"]) == {"W", "b"}
+    assert np.array(gates["f"]["Wx"]).shape == (1, 2) and np.array(gates["f"]["Wh"]).shape == (1, 1)
+
+
+def test_grad_check_mse_and_upstream(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savetxt(tmp_path / "xs.csv", rng.normal(size=(8, 3)), delimiter=",")
+    np.savetxt(tmp_path / "ys.csv", rng.normal(size=(8, 3)) * 0.3, delimiter=",")
+    r = runner.invoke(app, ["grad", "-i", str(tmp_path / "xs.csv"), "--loss", "mse", "--target",
+                            str(tmp_path / "ys.csv"), "--check", "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["loss"]["kind"] == "mse" and out["check"]["passed"]
+    assert out["check"]["checked"] == 84
+    (tmp_path / "up.json").write_text(json.dumps({"dh": [1, 1, 1]}))
+    given = json.loads(runner.invoke(app, ["grad", "-i", str(tmp_path / "xs.csv"), "--upstream",
+                                           str(tmp_path / "up.json"), "-f", "json"]).stdout)
+    summed = json.loads(runner.invoke(app, ["grad", "-i", str(tmp_path / "xs.csv"), "-f",
+                                            "json"]).stdout)
+    assert given["gradients"] == summed["gradients"]  # dL/dh_T = 1 is L = sum(h_T)
+
+
+@pytest.mark.parametrize("args,status,needle", [
+    (["grad", "--loss", "mse"], 2, "--loss mse needs --target FILE"),
+    (["grad", "--check-samples", "3"], 2, "--check-samples goes with --check"),
+    (["grad", "-f", "csv"], 2, "grad writes table, json or yaml"),
+])
+def test_grad_usage_errors(args, status, needle):
+    r = runner.invoke(app, args)
+    assert r.exit_code == status and needle in r.stderr
+
+
+def test_grad_target_must_match_the_sequence(tmp_path):
+    (tmp_path / "ys.csv").write_text("1,2,3\n")
+    r = runner.invoke(app, ["grad", "--loss", "mse", "--target", str(tmp_path / "ys.csv")])
+    assert r.exit_code == 65 and "the target has 1 rows, the sequence 5 steps" in r.stderr
+
+
+def test_grad_tables_and_heatmap_on_a_50_step_sequence(tmp_path):
+    rng = np.random.default_rng(2)
+    np.savetxt(tmp_path / "xs.csv", rng.normal(size=(50, 3)), delimiter=",")
+    r = runner.invoke(app, ["grad", "-i", str(tmp_path / "xs.csv"), "-f", "table"])
+    assert r.exit_code == 0
+    assert "Along the cell state" in r.stdout and "30 steps left out" in r.stdout
+    r = runner.invoke(app, ["grad", "-i", str(tmp_path / "xs.csv"), "-f", "table", "--view",
+                            "heatmap"])
+    assert r.exit_code == 0 and "dL/dz, forget gate" in r.stdout and "dL/dC_t" in r.stdout
