@@ -1,5 +1,8 @@
 """Independent references for the core: exact decimal arithmetic, and PyTorch's weight layout."""
 
+import io
+import os
+import pathlib
 from decimal import Decimal, getcontext
 
 import numpy as np
@@ -58,3 +61,24 @@ def cell_from_torch(weight_ih, weight_hh, bias_ih, bias_hh) -> Cell:
     b = (np.asarray(bias_ih) + np.asarray(bias_hh)).reshape(4, n)
     order = [1, 0, 2, 3]  # i, f, g, o -> f, i, g, o
     return Cell(W[order], b[order])
+
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+
+
+def rendered(renderable, width=80) -> str:
+    """What a person sees on a terminal of this width, without colour."""
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
+                      legacy_windows=False, highlight=False)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def check_golden(name: str, text: str):
+    """Compare with tests/golden/NAME; UPDATE_GOLDEN=1 rewrites it (then read the diff)."""
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()

@@ -1,4 +1,4 @@
-"""Config loading: good files give the right Spec; every bad file gives its exact located message."""
+"""Config loading: good files give the right Spec; every bad file its exact located message."""
 
 import json
 import pathlib
@@ -160,7 +160,8 @@ BAD = [
     (("output: {W: [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]]}",
       "output: {W: [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]]}"),
      "cfg.yaml:9:15: gates.output.W has 2 rows, expected 3 (n = 3, the rows of gates.forget)"),
-    (("x: [1, 2, 3]", "x: [1, 2, 3]\nconcat: [x, y]"), "cfg.yaml:2:9: concat must be [x, h] or [h, x]"),
+    (("x: [1, 2, 3]", "x: [1, 2, 3]\nconcat: [x, y]"),
+     "cfg.yaml:2:9: concat must be [x, h] or [h, x]"),
     (("x: [1, 2, 3]", "x: [1, 2]"), "cfg.yaml:5:9: gates.forget.W row 1 has 6 columns, "
                                     "expected 5 (m + n = 2 + 3)"),
 ]

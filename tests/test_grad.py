@@ -13,7 +13,6 @@ from helpers import cell_from_torch
 from lstmcalc import gradcheck
 from lstmcalc.cell import Cell, backward, forget_products, loss_mse, loss_sum, unroll
 from lstmcalc.cli import app
-from lstmcalc.config import builtin_text
 
 FIXTURES = json.loads((pathlib.Path(__file__).parent / "fixtures" / "torch_grad.json")
                       .read_text())

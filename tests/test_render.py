@@ -3,15 +3,12 @@
 Regenerate the golden files after an intended change with UPDATE_GOLDEN=1, and read the diff.
 """
 
-import io
 import json
-import os
-import pathlib
 
 import numpy as np
 import pytest
-from rich.console import Console
 
+from helpers import check_golden, rendered
 from lstmcalc import config
 from lstmcalc.cell import Cell, step, unroll
 from lstmcalc.render.heatmap import heatmap_view
@@ -19,21 +16,6 @@ from lstmcalc.render.machine import step_dict, to_csv
 from lstmcalc.render.numbers import honest, percent, plain, sci
 from lstmcalc.render.table import final_view, run_view, step_view
 
-GOLDEN = pathlib.Path(__file__).parent / "golden"
-
-
-def rendered(renderable, width=80) -> str:
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
-                      legacy_windows=False, highlight=False)
-    console.print(renderable)
-    return console.file.getvalue()
-
-
-def check_golden(name: str, text: str):
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text()
 
 
 def founding():

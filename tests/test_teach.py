@@ -1,17 +1,15 @@
 """Teaching features: golden text for shapes, explain, derivatives and the diagram; --expect;
 the stochastic reading; the output layer; init; pictures."""
 
-import io
 import json
-import os
 import pathlib
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
+from helpers import check_golden, rendered
 from lstmcalc import config
 from lstmcalc.cell import Cell, OutputLayer, step, stochastic_reading
 from lstmcalc.cli import app
@@ -19,22 +17,7 @@ from lstmcalc.expect import written_tolerance
 from lstmcalc.render.diagram import diagram_view
 from lstmcalc.render.teach import derivatives_view, explain_view, shapes_view
 
-GOLDEN = pathlib.Path(__file__).parent / "golden"
 runner = CliRunner()
-
-
-def rendered(renderable, width=80) -> str:
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
-                      highlight=False)
-    console.print(renderable)
-    return console.file.getvalue()
-
-
-def check_golden(name: str, text: str):
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text()
 
 
 def founding():

@@ -205,7 +205,8 @@ def _parse_yaml(text: str, source: str) -> Node:
             raise DataError(f"nesting deeper than {MAX_DEPTH} levels", source,
                             *((mark.line + 1, mark.column + 1) if mark else (None, None))) from None
         lines = text.split("\n")
-        if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line][:mark.column + 1]:
+        line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+        if "\t" in line[:mark.column + 1 if mark is not None else 0]:
             problem += " (a tab: YAML is indented with spaces only)"
         where = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
         raise DataError(f"YAML syntax error: {problem}", source, *where) from None

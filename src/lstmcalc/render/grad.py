@@ -57,7 +57,7 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
     from rich.text import Text
 
     from lstmcalc.render.numbers import plain, sci
-    from lstmcalc.render.table import _step_rows, _units_column
+    from lstmcalc.render.table import _step_rows, _units_column, left_out_caption
 
     def num(v):
         v = float(v)
@@ -107,11 +107,7 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
         table.add_row(str(t + 1), _units_column(n),
                       *(_grad_column(dz[k], num) for k in range(4)),
                       _grad_column(grads.dh[(t, *b)], num), _grad_column(grads.dc[(t, *b)], num))
-    if None in shown:
-        gap = shown.index(None)
-        first, last = shown[gap - 1] + 2, shown[gap + 1]
-        table.caption = f"{last - first + 1} steps left out, t = {first} .. {last}"
-        table.caption_justify = "left"
+    table.caption, table.caption_justify = left_out_caption(shown), "left"
     parts += [Text(), Text("Per step: dL/dz for each gate, and the total dL/dh_t, dL/dC_t"
                            + (" (sequence 1)" if run.batch_shape else ""), style="bold"), table]
 

@@ -52,65 +52,70 @@ def _block(title: str, values: np.ndarray, signed: bool, buckets) -> RenderableT
     return Group(*out)
 
 
-def heatmap_view(run, source: str | None = None, width: int = MAX_COLUMNS) -> RenderableType:
+def _legend(unit_range: bool) -> Text:
+    legend = Text("legend: ")
+    if unit_range:
+        legend.append("gates in [0, 1]: ")
+        for glyph, colour, band in zip(UNIT_GLYPHS, UNIT_COLOURS,
+                                       ["<0.2", "<0.4", "<0.6", "<0.8", "≥0.8"]):
+            legend.append(glyph, style=colour)
+            legend.append(f" {band}  ")
+        legend.append("\n        ")
+    legend.append("signed, in [-1, 1]: ")
+    for glyph, colour, band in zip(SIGNED_GLYPHS, SIGNED_COLOURS,
+                                   ["<-0.6", "<-0.2", "<0.2", "<0.6", "≥0.6"]):
+        legend.append(glyph, style=colour)
+        legend.append(f" {band}  ")
+    return legend
+
+
+def _frame(title: str, run, source, width: int, blocks, unit_range: bool) -> RenderableType:
+    """The header, blocks(b, buckets) for every sequence of the batch, and the legend."""
     T = run.T
     buckets = _buckets(T, width)
     per = "one step per column" if len(buckets) == T else \
         f"each column is the mean of about {T / len(buckets):.3g} steps"
     parts: list[RenderableType] = [Text.assemble(
-        ("lstmcalc unroll --view heatmap", "bold"), "  ", source or "",
+        (title, "bold"), "  ", source or "",
         f"  (T = {T} steps, n = {run.cell.hidden_size} units; {per})")]
     for b in np.ndindex(*run.batch_shape):
         if run.batch_shape:
             parts.append(Text(f"\nSequence {b[0] + 1} of {run.batch_shape[0]}", style="bold"))
+        parts += blocks(b, buckets)
+    return Group(*parts, Text(), _legend(unit_range))
+
+
+def _scaled(title: str, values: np.ndarray, what: str, buckets) -> RenderableType:
+    scale = float(np.abs(values).max()) or 1.0
+    return _block(f"{title} / {scale:.3g} ({what})", values / scale, True, buckets)
+
+
+def heatmap_view(run, source: str | None = None, width: int = MAX_COLUMNS) -> RenderableType:
+    """Gate activations, C_t (scaled) and h_t as units x time."""
+    def blocks(b, buckets):
         a = run.a[(slice(None), *b)]  # (T, 4, n)
+        out = []
         for k, gate in enumerate(GATES):
             symbol = "g_t = tanh(...)" if gate == "candidate" else f"{gate[0]}_t"
-            parts.append(_block(f"{gate} gate {symbol}", a[:, k, :], gate == "candidate",
-                                buckets))
-        c = run.c[(slice(None), *b)]
-        scale = float(np.abs(c).max()) or 1.0
-        parts.append(_block(f"cell state C_t / {scale:.3g} (its largest |C_t|)", c / scale,
-                            True, buckets))
-        parts.append(_block("hidden state h_t", run.h[(slice(None), *b)], True, buckets))
-    legend = Text("legend: gates in [0, 1]: ")
-    for glyph, colour, band in zip(UNIT_GLYPHS, UNIT_COLOURS,
-                                   ["<0.2", "<0.4", "<0.6", "<0.8", "≥0.8"]):
-        legend.append(glyph, style=colour)
-        legend.append(f" {band}  ")
-    legend.append("\n        signed, in [-1, 1]: ")
-    for glyph, colour, band in zip(SIGNED_GLYPHS, SIGNED_COLOURS,
-                                   ["<-0.6", "<-0.2", "<0.2", "<0.6", "≥0.6"]):
-        legend.append(glyph, style=colour)
-        legend.append(f" {band}  ")
-    parts += [Text(), legend]
-    return Group(*parts)
+            out.append(_block(f"{gate} gate {symbol}", a[:, k, :], gate == "candidate",
+                              buckets))
+        out.append(_scaled("cell state C_t", run.c[(slice(None), *b)], "its largest |C_t|",
+                           buckets))
+        out.append(_block("hidden state h_t", run.h[(slice(None), *b)], True, buckets))
+        return out
+
+    return _frame("lstmcalc unroll --view heatmap", run, source, width, blocks, True)
 
 
 def grad_heatmap_view(run, grads, source: str | None = None,
                       width: int = MAX_COLUMNS) -> RenderableType:
     """dL/dz of every gate and dL/dC_t over time, each scaled by its largest magnitude."""
-    T = run.T
-    buckets = _buckets(T, width)
-    per = "one step per column" if len(buckets) == T else \
-        f"each column is the mean of about {T / len(buckets):.3g} steps"
-    parts: list[RenderableType] = [Text.assemble(
-        ("lstmcalc grad --view heatmap", "bold"), "  ", source or "",
-        f"  (T = {T} steps, n = {run.cell.hidden_size} units; {per})")]
-    for b in np.ndindex(*run.batch_shape):
-        if run.batch_shape:
-            parts.append(Text(f"\nSequence {b[0] + 1} of {run.batch_shape[0]}", style="bold"))
+    def blocks(b, buckets):
         dz = grads.dz[(slice(None), *b)]  # (T, 4, n)
-        series = [(f"dL/dz, {gate} gate", dz[:, k, :]) for k, gate in enumerate(GATES)]
-        series.append(("dL/dC_t", grads.dc[(slice(None), *b)]))
-        for title, values in series:
-            scale = float(np.abs(values).max()) or 1.0
-            parts.append(_block(f"{title} / {scale:.3g} (its largest magnitude)", values / scale,
-                                True, buckets))
-    legend = Text("legend, signed and scaled: ")
-    for glyph, colour, band in zip(SIGNED_GLYPHS, SIGNED_COLOURS,
-                                   ["<-0.6", "<-0.2", "<0.2", "<0.6", "≥0.6"]):
-        legend.append(glyph, style=colour)
-        legend.append(f" {band}  ")
-    parts += [Text(), legend]
-    return Group(*parts)
+        out = [_scaled(f"dL/dz, {gate} gate", dz[:, k, :], "its largest magnitude", buckets)
+               for k, gate in enumerate(GATES)]
+        out.append(_scaled("dL/dC_t", grads.dc[(slice(None), *b)], "its largest magnitude",
+                           buckets))
+        return out
+
+    return _frame("lstmcalc grad --view heatmap", run, source, width, blocks, False)

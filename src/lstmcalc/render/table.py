@@ -32,7 +32,8 @@ SATURATED = 0.01
 
 
 def _style(cell: str) -> str:
-    """Colour (dropped under NO_COLOR) only where it carries meaning: hidden distances, saturation."""
+    """Colour (dropped under NO_COLOR) only where it means something: hidden distances and
+    saturation."""
     if "saturated" in cell:
         return "yellow"
     return "cyan" if "−" in cell else ""
@@ -220,6 +221,17 @@ def _step_rows(T: int, rows: int) -> list[int | None]:
     return [*range(head), None, *range(T - (rows - head), T)]
 
 
+def left_out_caption(shown: list) -> str | None:
+    """What a table of _step_rows(...) leaves out, or None when it shows every step."""
+    if None not in shown:
+        return None
+    gap = shown.index(None)
+    first, last = shown[gap - 1] + 2, shown[gap + 1]  # 1-based t of the hidden steps
+    hidden = f"1 step left out, t = {first}" if first == last else \
+        f"{last - first + 1} steps left out, t = {first} .. {last}"
+    return f"{hidden} (--rows N shows more)"
+
+
 def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
              readings=None, seed: int = 0):
     """A sequence, step by step: x_t, the four gates, C_t and h_t, one unit per line."""
@@ -242,13 +254,7 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
             for name in ("t", "unit", "f on", "i on", "o on", "C_t", "h_t"):
                 noisy.add_column(name, justify="right")
         shown = _step_rows(run.T, rows)
-        if None in shown:
-            gap = shown.index(None)
-            first, last = shown[gap - 1] + 2, shown[gap + 1]  # 1-based t of the hidden steps
-            hidden = "1 step left out, t = {}".format(first) if first == last else \
-                f"{last - first + 1} steps left out, t = {first} .. {last}"
-            table.caption = f"{hidden} (--rows N shows more)"
-            table.caption_justify = "left"
+        table.caption, table.caption_justify = left_out_caption(shown), "left"
         for t in shown:
             if t is None:
                 table.add_row("⋮")

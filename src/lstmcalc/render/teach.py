@@ -2,7 +2,6 @@
 reading, the output layer, and the check of hand-worked values. Renderers only: every number
 comes from the core's result objects."""
 
-import numpy as np
 from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
