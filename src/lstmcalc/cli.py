@@ -1,7 +1,6 @@
 """The command line: parse options, load the spec, call the core, render once. No math here."""
 
 import contextlib
-import enum
 import itertools
 import os
 import sys
@@ -10,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from lstmcalc import __version__
+from lstmcalc import __version__, output, present
+from lstmcalc.choices import DType, Format, InputFormat, Loss, View
 from lstmcalc.document import MAX_BYTES, STDIN
 from lstmcalc.errors import DataError, ExitStatus, LstmcalcError, UsageError
 
@@ -29,39 +29,12 @@ app = typer.Typer(
 _debug = False
 
 
-class Format(str, enum.Enum):
-    auto = "auto"
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    yaml = "yaml"
-    csv = "csv"
-
-
-class View(str, enum.Enum):
-    table = "table"
-    heatmap = "heatmap"
-
-
-class InputFormat(str, enum.Enum):
-    csv = "csv"
-    tsv = "tsv"
-    txt = "txt"
-    jsonl = "jsonl"
-    json = "json"
-    yaml = "yaml"
-    npy = "npy"
-
-
-class DType(str, enum.Enum):
-    float64 = "float64"
-    float32 = "float32"
-
-
 ConfigArg = Annotated[str | None, typer.Argument(
     metavar="CONFIG|-",
     help="Config file (YAML or JSON), or - for stdin. Without one: the built-in founding "
          "example.", show_default=False)]
+
+
 FormatOpt = Annotated[Format, typer.Option(
     "--format", "-f", help="Output format; auto is table on a terminal, JSON otherwise.")]
 PrecisionOpt = Annotated[int, typer.Option(
@@ -132,47 +105,6 @@ def _load(path: str | None, max_bytes: int):
     return config.load_builtin() if path is None else config.load(path, max_bytes)
 
 
-def _stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
-
-
-def write_out(text: str):
-    """Write all of text to stdout. A raw (unbuffered) stdout may accept only part of a large
-    write, and the text layer would drop the rest silently: loop until every byte is out."""
-    sys.stdout.flush()
-    data = memoryview(text.encode(sys.stdout.encoding or "utf-8", "replace"))
-    stream = sys.stdout.buffer
-    while data:
-        written = stream.write(data)
-        data = data[written if written is not None else len(data):]
-    stream.flush()
-
-
-def _resolve(fmt: Format) -> Format:
-    if fmt is Format.auto:
-        return Format.table if _stdout_is_terminal() else Format.json
-    return fmt
-
-
-def _print_rich(renderable, svg=None, html=None, title: str = "lstmcalc"):
-    """Print once; with svg/html (files.AtomicFile) also save exactly what was printed."""
-    import io
-
-    from rich.console import Console
-
-    probe = Console()  # what stdout is: a terminal or not, its width, its colours
-    buffer = io.StringIO()
-    console = Console(file=buffer, highlight=False, record=bool(svg or html), width=probe.width,
-                      color_system=probe.color_system, force_terminal=probe.is_terminal,
-                      no_color=probe.no_color, legacy_windows=False)
-    console.print(renderable)
-    write_out(buffer.getvalue())
-    if svg is not None:
-        svg.commit(console.export_svg(title=title, clear=False))
-    if html is not None:
-        html.commit(console.export_html(clear=False))
-
-
 SvgOpt = Annotated[str | None, typer.Option(
     "--svg", metavar="FILE", show_default=False,
     help="Also save the printed tables as SVG (table format), for slides and notes.")]
@@ -241,7 +173,7 @@ def step(
         from lstmcalc import cell
         from lstmcalc.render import machine
 
-        fmt = _resolve(fmt)
+        fmt = output.resolve(fmt)
         _check_table_only(fmt, **{"--explain": explain, "--diagram": diagram, "--svg": svg,
                                   "--html": html})
         if tolerance is not None and expect is None:
@@ -264,112 +196,38 @@ def step(
 
             h, c = config.load_state(state, spec.cell.hidden_size, max_input_bytes)
         result = cell.step(spec.cell.astype(dtype.value), spec.x, h, c)
-        extras = _step_extras(result, spec, derivatives, stochastic, seed)
+        extras = present.step_extras(result, spec, derivatives, stochastic, seed)
 
         checks = None
         if expect is not None:
             from lstmcalc import expect as expecting
 
             truth = machine.step_dict(result)
-            truth.update(_extras_dict(extras, machine.numbers, stochastic=False))
+            truth.update(present.extras_dict(extras, machine.numbers, stochastic=False))
             checks = expecting.check(expect, truth, tolerance, max_input_bytes)
 
         if fmt is Format.table:
-            _print_rich(_step_table(result, spec, precision, extras, explain, derivatives,
-                                    diagram, checks), out.get("svg"), out.get("html"),
-                        title="lstmcalc step")
+            view_ = present.step_table(result, spec, precision, extras, explain, derivatives,
+                                       diagram, checks)
+            output.print_rich(view_, out.get("svg"), out.get("html"), title="lstmcalc step")
         else:
             conv = machine._for_json() if fmt in (Format.json, Format.jsonl) else \
                 machine.numbers
             obj = machine.step_dict(result, numbers=conv)
-            obj.update(_extras_dict(extras, conv))
+            obj.update(present.extras_dict(extras, conv))
             if fmt in (Format.json, Format.jsonl):
-                write_out(machine.dumps(obj) + "\n")
+                output.write_out(machine.dumps(obj) + "\n")
             elif fmt is Format.yaml:
-                write_out(machine._yaml(obj))
+                output.write_out(machine._yaml(obj))
             else:
                 if extras:
                     raise UsageError("--format csv holds the step's own columns only; use "
                                      "json or yaml for y, --derivatives or --stochastic")
-                write_out(machine.to_csv(result))
+                output.write_out(machine.to_csv(result))
             if checks is not None:
-                _report_checks_plain(checks)
+                present.report_checks(checks)
         if checks is not None and not all(ch.agrees for ch in checks):
             raise typer.Exit(int(ExitStatus.DIFFERENCES))
-
-
-def _step_extras(result, spec, derivatives: bool, stochastic: bool, seed) -> dict:
-    """What the options add to a step, computed once for every renderer."""
-    import numpy as np
-
-    from lstmcalc import cell
-
-    extras = {}
-    if spec.output is not None:
-        extras["output_preactivation"], extras["y"] = spec.output(result.h)
-    if derivatives:
-        from lstmcalc.render.teach import derivative_arrays
-
-        extras["derivatives"] = derivative_arrays(result)
-    if stochastic:
-        seed = 0 if seed is None else seed
-        u = np.random.default_rng(seed).random(result.batch_shape + (3, result.cell.hidden_size))
-        extras["stochastic"] = (seed, cell.stochastic_reading(result, u.astype(result.a.dtype)))
-    return extras
-
-
-def _extras_dict(extras: dict, conv, stochastic: bool = True) -> dict:
-    out = {}
-    if "y" in extras:
-        out["output_preactivation"] = conv(extras["output_preactivation"])
-        out["y"] = conv(extras["y"])
-    if "derivatives" in extras:
-        out["derivatives"] = {key: conv(arr) for key, arr in extras["derivatives"].items()}
-    if "stochastic" in extras and stochastic:
-        from lstmcalc.render.machine import reading_dict
-
-        out["stochastic"] = reading_dict(*extras["stochastic"], conv)
-    return out
-
-
-def _step_table(result, spec, precision, extras, explain, derivatives, diagram, checks):
-    import numpy as np
-    from rich.console import Group
-
-    from lstmcalc.render import teach
-    from lstmcalc.render.table import step_view
-
-    parts = [step_view(result, precision, spec.source)]
-    for b in np.ndindex(*result.batch_shape):
-        if "y" in extras:
-            parts.append(teach.output_view(spec.output, extras["output_preactivation"],
-                                           extras["y"], precision, b))
-        if derivatives:
-            parts.append(teach.derivatives_view(result, b))
-        if "stochastic" in extras:
-            parts.append(teach.stochastic_view(result, extras["stochastic"][1],
-                                               extras["stochastic"][0], precision, b))
-        if explain:
-            parts.append(teach.explain_view(result, precision, b))
-        if diagram:
-            from lstmcalc.render.diagram import diagram_view
-
-            parts.append(diagram_view(result, b))
-    if checks is not None:
-        parts.append(teach.expect_view(checks))
-    return Group(*parts)
-
-
-def _report_checks_plain(checks):
-    """For the machine formats: stdout holds the data, so the check goes to stderr."""
-    bad = [ch for ch in checks if not ch.agrees]
-    for ch in bad:
-        unit = f" unit {ch.unit}" if ch.unit else ""
-        sys.stderr.write(f"lstmcalc: differs: {ch.key}{unit}: yours {ch.written}, lstmcalc "
-                         f"{ch.true!r}, difference {ch.written_value - ch.true:.3g} "
-                         f"(tolerance {ch.tolerance:.3g})\n")
-    sys.stderr.write(f"lstmcalc: checked {len(checks)} values: {len(checks) - len(bad)} agree, "
-                     f"{len(bad)} differ\n")
 
 
 def main():
@@ -470,7 +328,7 @@ def unroll(
 
         _stdin_once(**{"CONFIG": config_path, "--inputs": inputs, "--state": state})
         chosen = _fields(fields)
-        fmt = _resolve(fmt)
+        fmt = output.resolve(fmt)
         _check_table_only(fmt, **{"--svg": svg, "--html": html,
                                   "--view heatmap": view is View.heatmap})
         if seed is not None and not stochastic:
@@ -510,13 +368,13 @@ def unroll(
                     in_fmt = sequences.sniff(first)
                     lines = itertools.chain([first], lines)
                 if in_fmt in sequences.LINE_FORMATS:
-                    result = _stream(the_cell, sequences.rows(lines, in_fmt, source, m),
+                    result = present.stream(the_cell, sequences.rows(lines, in_fmt, source, m),
                                      source, h0, c0, fmt, chosen, final, rng, seed)
                 else:  # a JSON or YAML document after all
                     xs = sequences._document("".join(lines), source, in_fmt)
             if in_fmt in sequences.LINE_FORMATS:
                 if "state" in out:
-                    out["state"].commit(_state_text(the_cell, *result))
+                    out["state"].commit(present.state_text(the_cell, *result))
                 return
         elif inputs is not None:
             xs = sequences.read(inputs, in_fmt, batch_first, m, max_input_bytes)
@@ -532,7 +390,7 @@ def unroll(
         if final:
             h_all, c_last = cell.outputs(the_cell, xs, h0, c0)
             h_last, T = h_all[-1], xs.shape[0]
-            _emit_final(the_cell, h_last, c_last, T, fmt)
+            present.emit_final(the_cell, h_last, c_last, T, fmt)
         else:
             run = cell.unroll(the_cell, xs, h0, c0)
             h_last, c_last = run.h[-1], run.c[-1]
@@ -540,118 +398,14 @@ def unroll(
             if rng is not None:
                 u = rng.random((run.T, *run.batch_shape, 3, n)).astype(run.a.dtype)
                 readings = [cell.stochastic_reading(run.step(t), u[t]) for t in range(run.T)]
-            _emit_run(run, fmt, view, chosen, rows, precision, inputs or spec.source,
+            present.emit_run(run, fmt, view, chosen, rows, precision, inputs or spec.source,
                       readings, 0 if seed is None else seed, out.get("svg"), out.get("html"))
             if "plot" in out:
                 from lstmcalc.render.plot import png
 
                 out["plot"].commit(png(run, f"lstmcalc unroll {inputs or spec.source}"))
         if "state" in out:
-            out["state"].commit(_state_text(the_cell, h_last, c_last))
-
-
-def _state_text(the_cell, h, c) -> str:
-    from lstmcalc.render.machine import dumps, header, numbers
-
-    return dumps({**header(the_cell, h.shape[:-1]), "h": numbers(h), "c": numbers(c)}) + "\n"
-
-
-def _emit_final(the_cell, h, c, T: int, fmt: Format):
-    from lstmcalc.render import machine
-
-    obj = machine.final_dict(the_cell, h, c, T)
-    if fmt is Format.yaml:
-        write_out(machine._yaml(obj))
-    elif fmt is Format.csv:
-        rows = [["steps"] + [f"h[{j}]" for j in range(h.shape[-1])]
-                + [f"c[{j}]" for j in range(c.shape[-1])]]
-        for hb, cb in zip(machine.numbers(h.reshape(-1, h.shape[-1])),
-                          machine.numbers(c.reshape(-1, c.shape[-1]))):
-            rows.append([T] + [repr(v) for v in hb + cb])
-        write_out(machine._csv_text(rows))
-    elif fmt is Format.table:
-        from lstmcalc.render.table import final_view
-
-        _print_rich(final_view(the_cell, h, c, T))
-    else:
-        write_out(machine.dumps(obj) + "\n")
-
-
-def _emit_run(run, fmt: Format, view: View, fields, rows: int, precision: int,
-              source: str, readings=None, seed: int = 0, svg=None, html=None):
-    from lstmcalc.render import machine
-
-    extra = None
-    if readings is not None:
-        def extra(t, numbers):
-            return {"stochastic": machine.reading_dict(seed, readings[t - 1], numbers)}
-
-    if fmt is Format.table:
-        if view is View.heatmap:
-            from lstmcalc.render.heatmap import heatmap_view
-
-            view_ = heatmap_view(run, source)
-        else:
-            from lstmcalc.render.table import run_view
-
-            view_ = run_view(run, precision, source, rows, readings, seed)
-        _print_rich(view_, svg, html, title="lstmcalc unroll")
-    elif fmt is Format.json:
-        write_out(machine.run_json(run, fields, extra))
-    elif fmt is Format.yaml:
-        write_out(machine.run_yaml(run, fields, extra))
-    elif fmt is Format.jsonl:
-        for line in machine.run_jsonl(run, fields, extra):
-            write_out(line)
-    else:
-        for chunk in machine.run_csv(run, fields):
-            write_out(chunk)
-
-
-def _stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, rng=None,
-            seed=None):
-    """One step per input row, each written (and flushed) before the next row is read."""
-    import numpy as np
-
-    from lstmcalc import cell
-    from lstmcalc.render import machine
-
-    done = 0
-    try:
-        for t, x in enumerate(rows, start=1):
-            try:
-                s = cell.step(the_cell, np.asarray(x), h, c)
-            except cell.NonFiniteError as e:
-                raise DataError(f"step {t}: {e}", source) from None
-            h, c = s.h, s.c
-            if not final:
-                if fmt is Format.csv:
-                    lines = machine.csv_rows(s, fields, t)
-                    if t == 1:
-                        lines.insert(0, machine.csv_header(s, fields, t=True))
-                    write_out(machine._csv_text(lines))
-                else:
-                    extra = None
-                    if rng is not None:
-                        reading = cell.stochastic_reading(
-                            s, rng.random((*s.batch_shape, 3, s.cell.hidden_size))
-                            .astype(s.a.dtype))
-
-                        def extra(t, numbers, reading=reading):
-                            return {"stochastic": machine.reading_dict(
-                                0 if seed is None else seed, reading, numbers)}
-                    write_out(machine.jsonl_line(s, t, fields, extra))
-            done = t
-    except LstmcalcError as e:
-        written = "" if final else f"; the {done} steps before it were written"
-        e.message += f" (stopped here{written})"
-        raise
-    t = done
-    if t == 0:
-        raise DataError("the input holds no rows", source)
-    if final:
-        _emit_final(the_cell, h, c, t, fmt)
-    return h, c
+            out["state"].commit(present.state_text(the_cell, h_last, c_last))
 
 
 SizeOpt = Annotated[int | None, typer.Option(min=1, max=100_000, show_default=False)]
@@ -681,16 +435,16 @@ def shapes(
         if sizes_given and (input_size is None or hidden_size is None):
             raise UsageError("--input-size and --hidden-size go together")
         if sizes_given:
-            m, n, concat, output, source = input_size, hidden_size, ("x", "h"), None, None
+            m, n, concat, layer, source = input_size, hidden_size, ("x", "h"), None, None
         else:
             spec = _load(config_path, max_input_bytes)
             m, n = spec.cell.input_size, spec.cell.hidden_size
-            concat, output, source = spec.cell.concat, spec.output, spec.source
-        fmt = _resolve(fmt)
+            concat, layer, source = spec.cell.concat, spec.output, spec.source
+        fmt = output.resolve(fmt)
         if fmt is Format.table:
             from lstmcalc.render.teach import shapes_view
 
-            _print_rich(shapes_view(m, n, concat, output, source))
+            output.print_rich(shapes_view(m, n, concat, layer, source))
             return
         from lstmcalc.render import machine
 
@@ -706,18 +460,18 @@ def shapes(
             "parameters": {"per_gate": per_gate, "total": 4 * per_gate},
             "cell_and_hidden_same_size": True,
         }
-        if output is not None:
-            q = output.W.shape[0]
+        if layer is not None:
+            q = layer.W.shape[0]
             obj["shapes"].update({"W_y": [q, n], "b_y": [q], "y": [q]})
             obj["parameters"]["output_layer"] = q * n + q
         if fmt is Format.yaml:
-            write_out(machine._yaml(obj))
+            output.write_out(machine._yaml(obj))
         elif fmt is Format.csv:
             rows = [["variable", "shape"]] + [[k, "x".join(map(str, v))]
                                              for k, v in obj["shapes"].items()]
-            write_out(machine._csv_text(rows))
+            output.write_out(machine._csv_text(rows))
         else:
-            write_out(machine.dumps(obj) + "\n")
+            output.write_out(machine.dumps(obj) + "\n")
 
 
 @app.command(epilog="""\b
@@ -735,7 +489,7 @@ def init(
     seed: Annotated[int | None, typer.Option(
         "--seed", metavar="N", show_default=False,
         help="Seed for --random (default 0); the same seed, the same config.")] = None,
-    output: Annotated[str | None, typer.Option(
+    target: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE", show_default=False,
         help="Write here (atomically) instead of to stdout.")] = None,
     force: Annotated[bool, typer.Option(
@@ -753,21 +507,16 @@ def init(
 
         if seed is not None and not random:
             raise UsageError("--seed goes with --random")
-        if force and output is None:
+        if force and target is None:
             raise UsageError("--force goes with --output")
         rng = np.random.default_rng(0 if seed is None else seed) if random else None
         text = config_text(input_size, hidden_size, rng)
-        if output is None:
-            write_out(text)
+        if target is None:
+            output.write_out(text)
             return
-        if os.path.exists(output) and not force:
-            raise OutputError("exists; refusing to replace it (use --force)", output)
-        files.AtomicFile(output).commit(text)
-
-
-class Loss(str, enum.Enum):
-    sum = "sum"
-    mse = "mse"
+        if os.path.exists(target) and not force:
+            raise OutputError("exists; refusing to replace it (use --force)", target)
+        files.AtomicFile(target).commit(text)
 
 
 @app.command(epilog="""\b
@@ -817,7 +566,7 @@ def grad(
 
         from lstmcalc import cell, config, sequences
 
-        fmt = _resolve(fmt)
+        fmt = output.resolve(fmt)
         _check_table_only(fmt, **{"--view heatmap": view is View.heatmap})
         _stdin_once(**{"CONFIG": config_path, "--inputs": inputs, "--state": state,
                        "--target": target, "--upstream": upstream})
@@ -851,7 +600,7 @@ def grad(
         run = cell.unroll(the_cell, xs, h0, c0)
 
         if upstream is not None:
-            dh_out, dc_last = _load_upstream(upstream, run, max_input_bytes)
+            dh_out, dc_last = config.load_upstream(upstream, run, max_input_bytes)
 
             def loss_fn(r):
                 return cell.loss_given(r, dh_out, dc_last)
@@ -887,9 +636,9 @@ def grad(
             if view is View.heatmap:
                 from lstmcalc.render.heatmap import grad_heatmap_view
 
-                _print_rich(grad_heatmap_view(run, grads, inputs or spec.source))
+                output.print_rich(grad_heatmap_view(run, grads, inputs or spec.source))
             else:
-                _print_rich(grad_render.grad_view(run, grads, loss_info, spec.gate_names,
+                output.print_rich(grad_render.grad_view(run, grads, loss_info, spec.gate_names,
                                                   spec.split, products, precision,
                                                   inputs or spec.source, rows, summary))
         else:
@@ -899,39 +648,9 @@ def grad(
                 machine.numbers
             obj = grad_render.grad_dict(run, grads, loss_info, spec.gate_names, spec.split,
                                         products, summary, conv)
-            write_out(machine.dumps(obj) + "\n" if fmt is not Format.yaml else
+            output.write_out(machine.dumps(obj) + "\n" if fmt is not Format.yaml else
                       machine._yaml(obj))
         if summary is not None and not summary["passed"]:
             raise typer.Exit(int(ExitStatus.DIFFERENCES))
 
 
-def _load_upstream(path: str, run, max_bytes: int):
-    """dh (n, or T x n) and dc (n) from a YAML or JSON file with keys dh and dc."""
-    import numpy as np
-
-    from lstmcalc.config import _Checker, looks_like_json
-    from lstmcalc.document import Map, decode, parse, read_input
-
-    source, data = read_input(path, max_bytes)
-    text = decode(data, source)
-    root = parse(text, source, json=looks_like_json(source, text))
-    check = _Checker(source)
-    if not isinstance(root, Map) or not ({"dh", "dc"} & set(root.items)):
-        check.fail(root, "an upstream gradient is a mapping with dh and/or dc")
-    items = check.mapping(root, "the upstream gradient", ("dh", "dc"))
-    n, T = run.cell.hidden_size, run.T
-    dh = np.zeros_like(run.h)
-    if "dh" in items:
-        node = items["dh"][1]
-        given = check.vector_or_batch(node, "dh", n, f" (n = {n})")
-        if given.ndim == 1:
-            dh[-1] = given
-        elif given.shape[0] == T and not run.batch_shape:
-            dh[:] = given
-        else:
-            check.fail(node, f"dh has {given.shape[0]} rows; give n = {n} numbers for h_T, or "
-                             f"T = {T} rows for every step")
-    dc = None
-    if "dc" in items:
-        dc = np.array(check.vector(items["dc"][1], "dc", n, f" (n = {n})"))
-    return dh, dc

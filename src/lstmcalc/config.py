@@ -272,3 +272,30 @@ def load_state(path: str, n: int, max_bytes: int = MAX_BYTES) -> tuple[np.ndarra
                              "YAML output of lstmcalc step does)")
         state.append(check.vector_or_batch(root.items[key][1], key, n, f" (n = {n})"))
     return state[0], state[1]
+
+
+def load_upstream(path: str, run, max_bytes: int):
+    """dh (n, or T x n) and dc (n) from a YAML or JSON file with keys dh and dc."""
+    source, data = read_input(path, max_bytes)
+    text = decode(data, source)
+    root = parse(text, source, json=looks_like_json(source, text))
+    check = _Checker(source)
+    if not isinstance(root, Map) or not ({"dh", "dc"} & set(root.items)):
+        check.fail(root, "an upstream gradient is a mapping with dh and/or dc")
+    items = check.mapping(root, "the upstream gradient", ("dh", "dc"))
+    n, T = run.cell.hidden_size, run.T
+    dh = np.zeros_like(run.h)
+    if "dh" in items:
+        node = items["dh"][1]
+        given = check.vector_or_batch(node, "dh", n, f" (n = {n})")
+        if given.ndim == 1:
+            dh[-1] = given
+        elif given.shape[0] == T and not run.batch_shape:
+            dh[:] = given
+        else:
+            check.fail(node, f"dh has {given.shape[0]} rows; give n = {n} numbers for h_T, or "
+                             f"T = {T} rows for every step")
+    dc = None
+    if "dc" in items:
+        dc = np.array(check.vector(items["dc"][1], "dc", n, f" (n = {n})"))
+    return dh, dc

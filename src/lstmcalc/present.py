@@ -1,0 +1,189 @@
+"""What each command shows, assembled from the core's result objects for one renderer.
+
+The CLI decides what was asked; these functions compute the extras (output layer, slopes,
+stochastic reading), pick the renderer for the format and write the result.
+"""
+
+import sys
+
+from lstmcalc.choices import Format, View
+from lstmcalc.errors import DataError, LstmcalcError
+from lstmcalc.output import print_rich, write_out
+
+
+def step_extras(result, spec, derivatives: bool, stochastic: bool, seed) -> dict:
+    """What the options add to a step, computed once for every renderer."""
+    import numpy as np
+
+    from lstmcalc import cell
+
+    extras = {}
+    if spec.output is not None:
+        extras["output_preactivation"], extras["y"] = spec.output(result.h)
+    if derivatives:
+        from lstmcalc.render.teach import derivative_arrays
+
+        extras["derivatives"] = derivative_arrays(result)
+    if stochastic:
+        seed = 0 if seed is None else seed
+        u = np.random.default_rng(seed).random(result.batch_shape + (3, result.cell.hidden_size))
+        extras["stochastic"] = (seed, cell.stochastic_reading(result, u.astype(result.a.dtype)))
+    return extras
+
+
+def extras_dict(extras: dict, conv, stochastic: bool = True) -> dict:
+    out = {}
+    if "y" in extras:
+        out["output_preactivation"] = conv(extras["output_preactivation"])
+        out["y"] = conv(extras["y"])
+    if "derivatives" in extras:
+        out["derivatives"] = {key: conv(arr) for key, arr in extras["derivatives"].items()}
+    if "stochastic" in extras and stochastic:
+        from lstmcalc.render.machine import reading_dict
+
+        out["stochastic"] = reading_dict(*extras["stochastic"], conv)
+    return out
+
+
+def step_table(result, spec, precision, extras, explain, derivatives, diagram, checks):
+    import numpy as np
+    from rich.console import Group
+
+    from lstmcalc.render import teach
+    from lstmcalc.render.table import step_view
+
+    parts = [step_view(result, precision, spec.source)]
+    for b in np.ndindex(*result.batch_shape):
+        if "y" in extras:
+            parts.append(teach.output_view(spec.output, extras["output_preactivation"],
+                                           extras["y"], precision, b))
+        if derivatives:
+            parts.append(teach.derivatives_view(result, b))
+        if "stochastic" in extras:
+            parts.append(teach.stochastic_view(result, extras["stochastic"][1],
+                                               extras["stochastic"][0], precision, b))
+        if explain:
+            parts.append(teach.explain_view(result, precision, b))
+        if diagram:
+            from lstmcalc.render.diagram import diagram_view
+
+            parts.append(diagram_view(result, b))
+    if checks is not None:
+        parts.append(teach.expect_view(checks))
+    return Group(*parts)
+
+
+def report_checks(checks):
+    """For the machine formats: stdout holds the data, so the check goes to stderr."""
+    bad = [ch for ch in checks if not ch.agrees]
+    for ch in bad:
+        unit = f" unit {ch.unit}" if ch.unit else ""
+        sys.stderr.write(f"lstmcalc: differs: {ch.key}{unit}: yours {ch.written}, lstmcalc "
+                         f"{ch.true!r}, difference {ch.written_value - ch.true:.3g} "
+                         f"(tolerance {ch.tolerance:.3g})\n")
+    sys.stderr.write(f"lstmcalc: checked {len(checks)} values: {len(checks) - len(bad)} agree, "
+                     f"{len(bad)} differ\n")
+
+
+def state_text(the_cell, h, c) -> str:
+    from lstmcalc.render.machine import dumps, header, numbers
+
+    return dumps({**header(the_cell, h.shape[:-1]), "h": numbers(h), "c": numbers(c)}) + "\n"
+
+
+def emit_final(the_cell, h, c, T: int, fmt: Format):
+    from lstmcalc.render import machine
+
+    obj = machine.final_dict(the_cell, h, c, T)
+    if fmt is Format.yaml:
+        write_out(machine._yaml(obj))
+    elif fmt is Format.csv:
+        rows = [["steps"] + [f"h[{j}]" for j in range(h.shape[-1])]
+                + [f"c[{j}]" for j in range(c.shape[-1])]]
+        for hb, cb in zip(machine.numbers(h.reshape(-1, h.shape[-1])),
+                          machine.numbers(c.reshape(-1, c.shape[-1]))):
+            rows.append([T] + [repr(v) for v in hb + cb])
+        write_out(machine._csv_text(rows))
+    elif fmt is Format.table:
+        from lstmcalc.render.table import final_view
+
+        print_rich(final_view(the_cell, h, c, T))
+    else:
+        write_out(machine.dumps(obj) + "\n")
+
+
+def emit_run(run, fmt: Format, view: View, fields, rows: int, precision: int,
+              source: str, readings=None, seed: int = 0, svg=None, html=None):
+    from lstmcalc.render import machine
+
+    extra = None
+    if readings is not None:
+        def extra(t, numbers):
+            return {"stochastic": machine.reading_dict(seed, readings[t - 1], numbers)}
+
+    if fmt is Format.table:
+        if view is View.heatmap:
+            from lstmcalc.render.heatmap import heatmap_view
+
+            view_ = heatmap_view(run, source)
+        else:
+            from lstmcalc.render.table import run_view
+
+            view_ = run_view(run, precision, source, rows, readings, seed)
+        print_rich(view_, svg, html, title="lstmcalc unroll")
+    elif fmt is Format.json:
+        write_out(machine.run_json(run, fields, extra))
+    elif fmt is Format.yaml:
+        write_out(machine.run_yaml(run, fields, extra))
+    elif fmt is Format.jsonl:
+        for line in machine.run_jsonl(run, fields, extra):
+            write_out(line)
+    else:
+        for chunk in machine.run_csv(run, fields):
+            write_out(chunk)
+
+
+def stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, rng=None,
+            seed=None):
+    """One step per input row, each written (and flushed) before the next row is read."""
+    import numpy as np
+
+    from lstmcalc import cell
+    from lstmcalc.render import machine
+
+    done = 0
+    try:
+        for t, x in enumerate(rows, start=1):
+            try:
+                s = cell.step(the_cell, np.asarray(x), h, c)
+            except cell.NonFiniteError as e:
+                raise DataError(f"step {t}: {e}", source) from None
+            h, c = s.h, s.c
+            if not final:
+                if fmt is Format.csv:
+                    lines = machine.csv_rows(s, fields, t)
+                    if t == 1:
+                        lines.insert(0, machine.csv_header(s, fields, t=True))
+                    write_out(machine._csv_text(lines))
+                else:
+                    extra = None
+                    if rng is not None:
+                        reading = cell.stochastic_reading(
+                            s, rng.random((*s.batch_shape, 3, s.cell.hidden_size))
+                            .astype(s.a.dtype))
+
+                        def extra(t, numbers, reading=reading):
+                            return {"stochastic": machine.reading_dict(
+                                0 if seed is None else seed, reading, numbers)}
+                    write_out(machine.jsonl_line(s, t, fields, extra))
+            done = t
+    except LstmcalcError as e:
+        written = "" if final else f"; the {done} steps before it were written"
+        e.message += f" (stopped here{written})"
+        raise
+    t = done
+    if t == 0:
+        raise DataError("the input holds no rows", source)
+    if final:
+        emit_final(the_cell, h, c, t, fmt)
+    return h, c
