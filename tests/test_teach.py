@@ -275,3 +275,23 @@ def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):
     assert r.exit_code == 73 and r.stdout == ""
     assert r.stderr == ("lstmcalc: error: --plot needs matplotlib, which is not installed: "
                         "pip install 'lstmcalc[plot]'\n")
+
+
+def test_output_layer_in_unroll_every_format(tmp_path):
+    (tmp_path / "cfg.yaml").write_text(config.builtin_text() + OUTPUT + "  activation: tanh\n")
+    cfg = str(tmp_path / "cfg.yaml")
+    whole = json.loads(runner.invoke(app, ["unroll", cfg, "-f", "json"]).stdout)
+    h = np.array([s["h"] for s in whole["steps"]])
+    ref = np.tanh(h @ np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]]).T + [0.1, -0.2])
+    np.testing.assert_allclose([s["y"] for s in whole["steps"]], ref, rtol=1e-14)
+    lines = runner.invoke(app, ["unroll", cfg, "-f", "jsonl", "--fields", "y"]).stdout
+    assert [json.loads(ln)["y"] for ln in lines.splitlines()] == [s["y"] for s in whole["steps"]]
+    rows = runner.invoke(app, ["unroll", cfg, "-f", "csv", "--fields", "y"]).stdout.splitlines()
+    assert rows[0] == "t,y[0],y[1]" and float(rows[1].split(",")[1]) == whole["steps"][0]["y"][0]
+    (tmp_path / "xs.csv").write_text("1,2,3\n0,1,0\n")
+    streamed = runner.invoke(app, ["unroll", cfg, "-i", str(tmp_path / "xs.csv"), "-f", "jsonl"])
+    assert json.loads(streamed.stdout.splitlines()[0])["y"] == whole["steps"][0]["y"]
+    table = runner.invoke(app, ["unroll", cfg, "-f", "table"]).stdout
+    assert "Output layer y_t" in table
+    step_csv = runner.invoke(app, ["step", cfg, "-f", "csv"]).stdout.splitlines()
+    assert step_csv[0].endswith(",y[0],y[1]")

@@ -220,10 +220,10 @@ def step(
             elif fmt is Format.yaml:
                 output.write_out(machine._yaml(obj))
             else:
-                if extras:
-                    raise UsageError("--format csv holds the step's own columns only; use "
-                                     "json or yaml for y, --derivatives or --stochastic")
-                output.write_out(machine.to_csv(result))
+                if derivatives or stochastic:
+                    raise UsageError("--format csv holds the step's own columns (and y); use "
+                                     "json or yaml for --derivatives or --stochastic")
+                output.write_out(machine.to_csv(result, extras.get("y")))
             if checks is not None:
                 present.report_checks(checks)
         if checks is not None and not all(ch.agrees for ch in checks):
@@ -369,7 +369,8 @@ def unroll(
                     lines = itertools.chain([first], lines)
                 if in_fmt in sequences.LINE_FORMATS:
                     result = present.stream(the_cell, sequences.rows(lines, in_fmt, source, m),
-                                     source, h0, c0, fmt, chosen, final, rng, seed)
+                                            source, h0, c0, fmt, chosen, final, rng, seed,
+                                            spec.output)
                 else:  # a JSON or YAML document after all
                     xs = sequences._document("".join(lines), source, in_fmt)
             if in_fmt in sequences.LINE_FORMATS:
@@ -399,7 +400,8 @@ def unroll(
                 u = rng.random((run.T, *run.batch_shape, 3, n)).astype(run.a.dtype)
                 readings = [cell.stochastic_reading(run.step(t), u[t]) for t in range(run.T)]
             present.emit_run(run, fmt, view, chosen, rows, precision, inputs or spec.source,
-                      readings, 0 if seed is None else seed, out.get("svg"), out.get("html"))
+                             readings, 0 if seed is None else seed, out.get("svg"),
+                             out.get("html"), spec.output)
             if "plot" in out:
                 from lstmcalc.render.plot import png
 

@@ -112,14 +112,36 @@ def emit_final(the_cell, h, c, T: int, fmt: Format):
         write_out(machine.dumps(obj) + "\n")
 
 
-def emit_run(run, fmt: Format, view: View, fields, rows: int, precision: int,
-              source: str, readings=None, seed: int = 0, svg=None, html=None):
+def record_extra(seed: int, reading_of=None, y_of=None, fields=None):
+    """extra(t, numbers) for a step record: the output layer's y_t and the stochastic reading,
+    or None when there is neither."""
     from lstmcalc.render import machine
 
-    extra = None
-    if readings is not None:
-        def extra(t, numbers):
-            return {"stochastic": machine.reading_dict(seed, readings[t - 1], numbers)}
+    if fields is not None and "y" not in fields:
+        y_of = None
+    if reading_of is None and y_of is None:
+        return None
+
+    def extra(t, numbers):
+        out = {}
+        if y_of is not None:
+            z, y = y_of(t)
+            out["output_preactivation"], out["y"] = numbers(z), numbers(y)
+        if reading_of is not None:
+            out["stochastic"] = machine.reading_dict(seed, reading_of(t), numbers)
+        return out
+    return extra
+
+
+def emit_run(run, fmt: Format, view: View, fields, rows: int, precision: int,
+             source: str, readings=None, seed: int = 0, svg=None, html=None, layer=None):
+    from lstmcalc.render import machine
+
+    zy = ys = None
+    if layer is not None:
+        zy, ys = layer(run.h)  # (T, ..., q)
+    extra = record_extra(seed, None if readings is None else (lambda t: readings[t - 1]),
+                         None if layer is None else (lambda t: (zy[t - 1], ys[t - 1])), fields)
 
     if fmt is Format.table:
         if view is View.heatmap:
@@ -129,7 +151,7 @@ def emit_run(run, fmt: Format, view: View, fields, rows: int, precision: int,
         else:
             from lstmcalc.render.table import run_view
 
-            view_ = run_view(run, precision, source, rows, readings, seed)
+            view_ = run_view(run, precision, source, rows, readings, seed, ys)
         print_rich(view_, svg, html, title="lstmcalc unroll")
     elif fmt is Format.json:
         write_out(machine.run_json(run, fields, extra))
@@ -139,12 +161,12 @@ def emit_run(run, fmt: Format, view: View, fields, rows: int, precision: int,
         for line in machine.run_jsonl(run, fields, extra):
             write_out(line)
     else:
-        for chunk in machine.run_csv(run, fields):
+        for chunk in machine.run_csv(run, fields, ys if fields is None or "y" in fields else None):
             write_out(chunk)
 
 
 def stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, rng=None,
-            seed=None):
+           seed=None, layer=None):
     """One step per input row, each written (and flushed) before the next row is read."""
     import numpy as np
 
@@ -160,21 +182,19 @@ def stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, 
                 raise DataError(f"step {t}: {e}", source) from None
             h, c = s.h, s.c
             if not final:
+                zy, y = layer(s.h) if layer is not None else (None, None)
                 if fmt is Format.csv:
-                    lines = machine.csv_rows(s, fields, t)
+                    y_csv = y if fields is None or "y" in fields else None
+                    lines = machine.csv_rows(s, fields, t, y_csv)
                     if t == 1:
-                        lines.insert(0, machine.csv_header(s, fields, t=True))
+                        lines.insert(0, machine.csv_header(s, fields, t=True, y=y_csv))
                     write_out(machine._csv_text(lines))
                 else:
-                    extra = None
-                    if rng is not None:
-                        reading = cell.stochastic_reading(
-                            s, rng.random((*s.batch_shape, 3, s.cell.hidden_size))
-                            .astype(s.a.dtype))
-
-                        def extra(t, numbers, reading=reading):
-                            return {"stochastic": machine.reading_dict(
-                                0 if seed is None else seed, reading, numbers)}
+                    reading = None if rng is None else cell.stochastic_reading(
+                        s, rng.random((*s.batch_shape, 3, s.cell.hidden_size)).astype(s.a.dtype))
+                    extra = record_extra(0 if seed is None else seed,
+                                         None if reading is None else (lambda t: reading),
+                                         None if layer is None else (lambda t: (zy, y)), fields)
                     write_out(machine.jsonl_line(s, t, fields, extra))
             done = t
     except LstmcalcError as e:

@@ -23,7 +23,7 @@ from lstmcalc.cell import GATES, Run, Step
 
 # What --fields may name: the keys of a step object (t is always kept).
 FIELDS = ("x", "h_prev", "c_prev", "concatenated", "gates", "forget", "input", "candidate",
-          "output", "forget_times_c_prev", "input_times_candidate", "c", "tanh_c", "h")
+          "output", "forget_times_c_prev", "input_times_candidate", "c", "tanh_c", "h", "y")
 HEADER_KEYS = ("input_size", "hidden_size", "concat", "dtype", "batch_size")
 
 
@@ -102,8 +102,9 @@ def _yaml(obj) -> str:
     return yaml.safe_dump(obj, sort_keys=False, default_flow_style=None, width=2**16)
 
 
-def csv_columns(step: Step, fields=None) -> list[tuple[str, np.ndarray]]:
-    """(column prefix, (..., k) array) pairs; each becomes columns prefix[0], prefix[1], ..."""
+def csv_columns(step: Step, fields=None, y=None) -> list[tuple[str, np.ndarray]]:
+    """(column prefix, (..., k) array) pairs; each becomes columns prefix[0], prefix[1], ...
+    y: the output layer's y_t, when the config has one."""
     def keep(key):
         return fields is None or key in fields
 
@@ -112,18 +113,19 @@ def csv_columns(step: Step, fields=None) -> list[tuple[str, np.ndarray]]:
     for k, gate in enumerate(GATES):
         if keep(gate) or keep("gates"):
             cols += [(f"{gate}_pre", step.z[..., k, :]), (gate, step.a[..., k, :])]
-    return cols + [(name, arr) for name, arr in (("c", step.c), ("h", step.h)) if keep(name)]
+    cols += [(name, arr) for name, arr in (("c", step.c), ("h", step.h)) if keep(name)]
+    return cols + ([("y", y)] if y is not None and keep("y") else [])
 
 
-def csv_header(step: Step, fields=None, t: bool = False) -> list[str]:
+def csv_header(step: Step, fields=None, t: bool = False, y=None) -> list[str]:
     lead = (["t"] if t else []) + (["sequence"] if step.batch_shape else [])
-    return lead + [f"{name}[{j}]" for name, arr in csv_columns(step, fields)
+    return lead + [f"{name}[{j}]" for name, arr in csv_columns(step, fields, y)
                    for j in range(arr.shape[-1])]
 
 
-def csv_rows(step: Step, fields=None, t: int | None = None) -> list[list]:
+def csv_rows(step: Step, fields=None, t: int | None = None, y=None) -> list[list]:
     """One row per sequence of the batch (one row for a single sequence)."""
-    flat = [arr.reshape(-1, arr.shape[-1]) for _, arr in csv_columns(step, fields)]
+    flat = [arr.reshape(-1, arr.shape[-1]) for _, arr in csv_columns(step, fields, y)]
     values = numbers(np.concatenate(flat, axis=-1))  # (B, columns)
     lead = [t] if t is not None else []
     if step.batch_shape:
@@ -137,8 +139,8 @@ def _csv_text(rows: list[list]) -> str:
     return buffer.getvalue()
 
 
-def to_csv(step: Step) -> str:
-    return _csv_text([csv_header(step)] + csv_rows(step))
+def to_csv(step: Step, y=None) -> str:
+    return _csv_text([csv_header(step, y=y)] + csv_rows(step, y=y))
 
 
 FORMATTERS = {"json": to_json, "yaml": to_yaml, "csv": to_csv}
@@ -192,7 +194,9 @@ def run_jsonl(run: Run, fields=None, extra=None):
         yield jsonl_line(run.step(t), t + 1, fields, extra)
 
 
-def run_csv(run: Run, fields=None):
-    yield _csv_text([csv_header(run.step(0), fields, t=True)])
+def run_csv(run: Run, fields=None, ys=None):
+    """ys: the output layer's y for every step (T, ..., q), when the config has one."""
+    first = None if ys is None else ys[0]
+    yield _csv_text([csv_header(run.step(0), fields, t=True, y=first)])
     for t in range(run.T):
-        yield _csv_text(csv_rows(run.step(t), fields, t + 1))
+        yield _csv_text(csv_rows(run.step(t), fields, t + 1, None if ys is None else ys[t]))

@@ -233,8 +233,9 @@ def left_out_caption(shown: list) -> str | None:
 
 
 def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
-             readings=None, seed: int = 0):
-    """A sequence, step by step: x_t, the four gates, C_t and h_t, one unit per line."""
+             readings=None, seed: int = 0, ys=None):
+    """A sequence, step by step: x_t, the four gates, C_t and h_t (and y_t with an output
+    layer), one unit per line."""
     cell = run.cell
     parts: list[RenderableType] = [Text.assemble(
         ("lstmcalc unroll", "bold"), "  ", source or "",
@@ -246,6 +247,11 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
                       title=title, title_justify="left", title_style="bold")
         for name in ("t", "unit", "x_t", "f_t", "i_t", "g_t", "o_t", "C_t", "h_t"):
             table.add_column(name, justify="right")
+        outs = None
+        if ys is not None:
+            outs = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True)
+            for name in ("t", "k", "y_t"):
+                outs.add_column(name, justify="right")
         noisy = None
         if readings is not None:
             noisy = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
@@ -257,9 +263,9 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
         table.caption, table.caption_justify = left_out_caption(shown), "left"
         for t in shown:
             if t is None:
-                table.add_row("⋮")
-                if noisy is not None:
-                    noisy.add_row("⋮")
+                for tab in (table, noisy, outs):
+                    if tab is not None:
+                        tab.add_row("⋮")
                 continue
             idx = (t, *b)
             z_gap, a = run.a_gap[idx], run.a[idx]
@@ -270,12 +276,16 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
                 _column(run.c[idx], precision),
                 _column(run.h[idx], precision, run.h_gap[idx]),
             )
+            if outs is not None:
+                outs.add_row(str(t + 1), _units_column(ys.shape[-1]), _column(ys[idx], precision))
             if noisy is not None:
                 r = readings[t]
                 noisy.add_row(str(t + 1), _units_column(cell.hidden_size),
                               *(_column(r.on[b][k], 0) for k in range(3)),
                               _column(r.c[b], precision), _column(r.h[b], precision))
         parts += [Text(), table]
+        if outs is not None:
+            parts += [Text(), Text("Output layer y_t", style="bold"), outs]
         if noisy is not None:
             if table.caption:
                 noisy.caption, noisy.caption_justify = table.caption, "left"
