@@ -218,3 +218,10 @@ def test_overflow_names_the_gate(tmp_path):
     assert result.exit_code == 65
     assert result.stderr == "lstmcalc: error: candidate gate pre-activation of unit 1 is not " \
                             "finite (inf)\n"
+
+
+@pytest.mark.parametrize("command", [[], ["step"], ["unroll"], ["shapes"], ["init"], ["grad"]])
+def test_every_help_has_an_example(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert "Examples:" in result.stdout and "lstmcalc " in result.stdout.split("Examples:")[1]
