@@ -18,9 +18,9 @@ from lstmcalc.cell import GATES, OUTPUT_ACTIVATIONS, Cell, OutputLayer
 from lstmcalc.document import MAX_BYTES, Map, Node, Seq, number, parse, decode, read_input
 from lstmcalc.errors import DataError
 
-TOP_KEYS = ("x", "h", "c", "concat", "gates", "sequence", "output_layer")
+TOP_KEYS = ("x", "h", "c", "concat", "gates", "sequence", "output_layer", "forget_bias")
 OUTPUT_KEYS = ("W", "b", "activation")
-GATE_KEYS = ("W", "Wx", "Wh", "b")
+GATE_KEYS = ("W", "Wx", "Wh", "b", "bh")
 GATE_ALIASES = {"f": "forget", "i": "input", "g": "candidate", "c": "candidate", "o": "output"}
 BUILTIN_NAME = "founding.yaml"
 
@@ -38,6 +38,7 @@ class Spec:
     output: OutputLayer | None = None  # y_t = activation(W_y h_t + b_y)
     gate_names: tuple = ("forget", "input", "candidate", "output")  # as written, GATES order
     split: tuple = (False, False, False, False)  # gave Wx and Wh instead of W, GATES order
+    weights: object = None  # layouts.Weights: both biases and the forget bias kept apart
 
 
 def builtin_text() -> str:
@@ -214,6 +215,7 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
 
     W = np.zeros((4, n, m + n))
     b = np.zeros((4, n))
+    bh = np.zeros((4, n))  # a second bias (PyTorch's bias_hh, ONNX's Rb), added to b
     for k, gate in enumerate(GATES):
         written, entry = entries[gate]
         where = f"gates.{written}"
@@ -225,6 +227,8 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
             W[k] = np.hstack([Wx, Wh] if concat == ("x", "h") else [Wh, Wx])
         if "b" in entry:
             b[k] = check.vector(entry["b"], f"{where}.b", n, n_note)
+        if "bh" in entry:
+            bh[k] = check.vector(entry["bh"], f"{where}.bh", n, n_note)
 
     def optional(key, size, note):
         return check.vector_or_batch(top[key][1], key, size, note) if key in top else None
@@ -251,10 +255,19 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
         by = np.array(check.vector(layer["b"], "output_layer.b", q, f" (q = {q}, the rows of "
                                    "output_layer.W)")) if "b" in layer else np.zeros(q)
         output = OutputLayer(Wy, by, act.text)
-    return Spec(source, Cell(W, b, concat), optional("x", m, m_note), optional("h", n, n_note),
+    forget_bias = 0.0
+    if "forget_bias" in top:
+        forget_bias = number(top["forget_bias"][1], "forget_bias", source)
+    from lstmcalc.layouts import Weights
+
+    xs, hs = (slice(0, m), slice(m, m + n)) if concat == ("x", "h") else \
+        (slice(n, m + n), slice(0, n))
+    weights = Weights(W[:, :, xs], W[:, :, hs], b, bh, forget_bias)
+    return Spec(source, Cell(W, weights.stacked_bias(), concat), optional("x", m, m_note),
+                optional("h", n, n_note),
                 optional("c", n, n_note), sequence, output,
                 tuple(entries[g][0] for g in GATES),
-                tuple("W" not in entries[g][1] for g in GATES))
+                tuple("W" not in entries[g][1] for g in GATES), weights)
 
 
 def load_state(path: str, n: int, max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, np.ndarray]:

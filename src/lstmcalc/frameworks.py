@@ -1,0 +1,157 @@
+"""Reading and writing framework weight files: .npz (any layout), PyTorch state dicts (.pt,
+.pth) and ONNX models (.onnx). torch and onnx are optional extras, imported only here and
+only when such a file is read or written."""
+
+import io
+import os
+import re
+
+import numpy as np
+
+from lstmcalc import layouts
+from lstmcalc.document import STDIN, read_input
+from lstmcalc.errors import DataError, OutputError, UsageError
+
+SUFFIXES = (".npz", ".pt", ".pth", ".onnx")
+
+
+def is_weights_file(path: str | None) -> bool:
+    return path is not None and path != STDIN and path.lower().endswith(SUFFIXES)
+
+
+def _strip_prefix(arrays: dict) -> dict:
+    """'model.lstm.weight_ih_l0' -> 'weight_ih_l0', when every LSTM key shares one prefix."""
+    keys = [k for k in arrays if re.search(r"(weight|bias)_(ih|hh|hr)_l\d", k)]
+    prefixes = {k[: k.rfind(".") + 1] for k in keys}
+    if len(prefixes) == 1 and prefixes != {""}:
+        prefix = prefixes.pop()
+        return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    return arrays
+
+
+def _npz(data: bytes, source: str) -> dict:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"not a readable .npz file: {e}", source) from None
+
+
+def _torch(data: bytes, source: str) -> dict:
+    try:
+        import torch
+    except ImportError:
+        raise UsageError("reading a .pt file needs PyTorch: pip install 'lstmcalc[torch]'") \
+            from None
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise DataError(f"not a readable PyTorch state dict: {type(e).__name__}: {e}",
+                        source) from None
+    if hasattr(state, "state_dict"):
+        state = state.state_dict()
+    if not isinstance(state, dict):
+        raise DataError("a .pt file must hold a state dict (name -> tensor)", source)
+    return _strip_prefix({k: v.detach().cpu().double().numpy() for k, v in state.items()
+                          if hasattr(v, "detach")})
+
+
+def _onnx(data: bytes, source: str) -> tuple[dict, dict]:
+    """The LSTM node's inputs (W, R, B, P, initial_h, initial_c) as arrays, and its attributes."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise UsageError("reading a .onnx file needs onnx: pip install 'lstmcalc[onnx]'") \
+            from None
+    try:
+        model = onnx.load_from_string(data)
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"not a readable ONNX model: {e}", source) from None
+    nodes = [node for node in model.graph.node if node.op_type == "LSTM"]
+    if len(nodes) != 1:
+        raise DataError(f"the model has {len(nodes)} LSTM nodes; lstmcalc reads exactly one",
+                        source)
+    node = nodes[0]
+    tensors = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    names = ["X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"]
+    arrays = {}
+    for name, given in zip(names, node.input):
+        if given and name != "X" and name != "sequence_lens":
+            if given not in tensors:
+                raise DataError(f"the LSTM node's {name} ({given}) is not an initializer",
+                                source)
+            arrays[name] = tensors[given].astype(np.float64)
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    return arrays, attrs
+
+
+def _check_onnx_attributes(attrs: dict, source: str):
+    direction = attrs.get("direction", b"forward")
+    direction = direction.decode() if isinstance(direction, bytes) else direction
+    acts = [a.decode() if isinstance(a, bytes) else a for a in attrs.get("activations", [])]
+    refused = []
+    if direction != "forward":
+        refused.append(f"direction {direction}")
+    if acts and [a.lower() for a in acts] != ["sigmoid", "tanh", "tanh"]:
+        refused.append(f"activations {acts}")
+    if "clip" in attrs:
+        refused.append("clip")
+    if attrs.get("input_forget", 0):
+        refused.append("input_forget")
+    if attrs.get("layout", 0):
+        refused.append("layout 1 (batch first)")
+    if refused:
+        raise DataError(f"this LSTM node uses {', '.join(refused)}, which lstmcalc does not "
+                        "read yet (it reads the standard forward cell)", source)
+
+
+def load(path: str, layout: str | None, forget_bias: float, max_bytes: int):
+    """(Weights, layout, how the layout was chosen, initial (h, c) or (None, None))."""
+    source, data = read_input(path, max_bytes)
+    lower = path.lower()
+    initial = (None, None)
+    if lower.endswith((".pt", ".pth")):
+        arrays, fixed = _torch(data, source), "pytorch"
+    elif lower.endswith(".onnx"):
+        arrays, attrs = _onnx(data, source)
+        _check_onnx_attributes(attrs, source)
+        fixed = "onnx"
+        h0, c0 = arrays.pop("initial_h", None), arrays.pop("initial_c", None)
+        initial = (None if h0 is None else h0[0], None if c0 is None else c0[0])
+    else:
+        arrays, fixed = _npz(data, source), None
+    detected = layouts.detect(arrays)
+    if layout is None:
+        layout = fixed or detected
+        if layout is None:
+            raise DataError("cannot tell the layout from the array names "
+                            f"({', '.join(sorted(arrays))}); give --layout "
+                            f"({', '.join(layouts.LAYOUTS)})", source)
+        how = f"detected from the names ({layout})" if fixed is None else f"{layout} file"
+    else:
+        if fixed and layout != fixed:
+            raise UsageError(f"{path} is a {fixed} file; --layout {layout} does not fit it")
+        how = f"--layout {layout}"
+    try:
+        weights = layouts.from_arrays(layout, arrays, forget_bias)
+    except layouts.LayoutError as e:
+        raise DataError(str(e), source) from None
+    return weights, layout, how, initial
+
+
+def save_npz(target, layout: str, weights: layouts.Weights) -> bytes:
+    """The layout's arrays as .npz bytes (TF1's forget_bias kept as a 0-d array beside them)."""
+    arrays = layouts.to_arrays(layout, weights)
+    if layout == "tf1":
+        arrays["forget_bias"] = np.array(weights.forget_bias)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def ensure_writable_suffix(path: str, allowed: tuple[str, ...]):
+    if path != STDIN and not path.lower().endswith(allowed):
+        raise OutputError(f"cannot write this format to a file named so: use "
+                          f"{' or '.join(allowed)}", path)
+    return os.path.abspath(path)

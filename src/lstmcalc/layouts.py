@@ -1,0 +1,189 @@
+"""Framework weight layouts: PyTorch, Keras, ONNX and TF1, to and from lstmcalc's own.
+
+Pure NumPy over dicts of arrays named as each framework names them; reading and writing files
+happens elsewhere. lstmcalc keeps the gates in the order f, i, g, o. The traps:
+
+    pytorch  i, f, g, o   weight_ih_l0 (4n, m), weight_hh_l0 (4n, n);
+                          two biases, bias_ih_l0 + bias_hh_l0
+    keras    i, f, c, o   kernel (m, 4n), recurrent_kernel (n, 4n): transposed; one bias (4n)
+    onnx     i, o, f, c   W (1, 4n, m), R (1, 4n, n), with a direction axis;
+                          two biases, B (1, 8n) = [Wb, Rb]; peepholes P (1, 3n) in i, o, f
+    tf1      i, j, f, o   kernel (m + n, 4n) on [x, h]; one bias (4n), plus a constant
+                          forget_bias added to f (1.0 by default)
+
+Only the standard cell in one direction and one layer is read here; peepholes (ONNX P),
+projections and the other variants are refused by name rather than dropped.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LAYOUTS = ("pytorch", "keras", "onnx", "tf1")
+# For each layout: where lstmcalc's f, i, g, o sit among the framework's four gate blocks.
+ORDER = {"pytorch": [1, 0, 2, 3], "keras": [1, 0, 2, 3], "onnx": [2, 0, 3, 1],
+         "tf1": [2, 0, 1, 3]}
+
+
+class LayoutError(ValueError):
+    """The arrays do not fit the layout (a name missing, a shape wrong, a variant not read)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Weights:
+    """One cell's weights in lstmcalc's gate order, both biases kept apart (so that a layout
+    with two biases converts back exactly): Wx (4, n, m), Wh (4, n, n), bx, bh (4, n), and a
+    constant added to the forget gate's pre-activation (TF1's forget_bias)."""
+
+    Wx: np.ndarray
+    Wh: np.ndarray
+    bx: np.ndarray
+    bh: np.ndarray
+    forget_bias: float = 0.0
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        return self.Wx.shape[2], self.Wx.shape[1]  # m, n
+
+    def stacked_bias(self) -> np.ndarray:
+        """The one bias a cell computes with: bx + bh, with the forget bias on the f row (adding
+        zeros is exact, so a config with one bias computes with exactly that bias)."""
+        b = self.bx + self.bh
+        b[0] = b[0] + self.forget_bias
+        return b
+
+    def cell(self):
+        """The Cell these weights compute with, its columns in the order [x, h]."""
+        from lstmcalc.cell import Cell
+
+        return Cell(np.concatenate([self.Wx, self.Wh], axis=2), self.stacked_bias())
+
+
+def _blocks(arr: np.ndarray, layout: str, axis: int) -> np.ndarray:
+    """Split the 4n axis into the framework's four blocks and reorder them to f, i, g, o."""
+    parts = np.split(np.asarray(arr, dtype=np.float64), 4, axis=axis)
+    return np.stack([parts[k] for k in ORDER[layout]])
+
+
+def _unblocks(arr: np.ndarray, layout: str, axis: int) -> np.ndarray:
+    """The inverse of _blocks: lstmcalc's (4, ...) -> the framework's stacked 4n axis."""
+    parts = [None] * 4
+    for ours, theirs in enumerate(ORDER[layout]):
+        parts[theirs] = arr[ours]
+    return np.concatenate(parts, axis=axis)
+
+
+def _need(arrays: dict, names: list[str], layout: str):
+    missing = [name for name in names if name not in arrays]
+    if missing:
+        raise LayoutError(f"the {layout} layout needs {', '.join(missing)}; found "
+                          f"{', '.join(sorted(arrays)) or 'nothing'}")
+
+
+def _shape(name: str, arr: np.ndarray, shape: tuple):
+    if arr.shape != shape:
+        raise LayoutError(f"{name} has shape {arr.shape}, expected {shape}")
+
+
+def detect(names) -> str | None:
+    """The layout the array names belong to, or None when they do not say (or say two)."""
+    names = set(names)
+    found = []
+    if {"weight_ih_l0", "weight_hh_l0"} <= names:
+        found.append("pytorch")
+    if {"kernel", "recurrent_kernel"} <= names or {"arr_0", "arr_1", "arr_2"} <= names:
+        found.append("keras")
+    if {"W", "R"} <= names:
+        found.append("onnx")
+    if "kernel" in names and "recurrent_kernel" not in names:
+        found.append("tf1")
+    return found[0] if len(found) == 1 else None
+
+
+def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
+    """Weights from a framework's own arrays (forget_bias: TF1's constant)."""
+    a = {k: np.asarray(v) for k, v in arrays.items()}
+    if layout == "pytorch":
+        _need(a, ["weight_ih_l0", "weight_hh_l0"], layout)
+        extra = sorted(k for k in a if k.endswith(("_l1", "_reverse")) or k.startswith(
+            "weight_hr"))
+        if extra:
+            raise LayoutError(f"more than one layer, a direction or a projection ({extra[0]}) "
+                              "is not read yet: lstmcalc reads one standard cell")
+        wih, whh = a["weight_ih_l0"], a["weight_hh_l0"]
+        n4, m = wih.shape
+        n = n4 // 4
+        _shape("weight_hh_l0", whh, (4 * n, n))
+        bih = a.get("bias_ih_l0", np.zeros(4 * n))
+        bhh = a.get("bias_hh_l0", np.zeros(4 * n))
+        _shape("bias_ih_l0", bih, (4 * n,))
+        _shape("bias_hh_l0", bhh, (4 * n,))
+        return Weights(_blocks(wih, layout, 0), _blocks(whh, layout, 0),
+                       _blocks(bih, layout, 0), _blocks(bhh, layout, 0))
+    if layout == "keras":
+        if "kernel" not in a and "arr_0" in a:  # np.savez(f, *layer.get_weights())
+            a = {"kernel": a["arr_0"], "recurrent_kernel": a.get("arr_1"),
+                 **({"bias": a["arr_2"]} if "arr_2" in a else {})}
+        _need(a, ["kernel", "recurrent_kernel"], layout)
+        kernel, rec = a["kernel"], a["recurrent_kernel"]
+        m, n4 = kernel.shape
+        n = n4 // 4
+        _shape("recurrent_kernel", rec, (n, 4 * n))
+        bias = a.get("bias", np.zeros(4 * n))
+        _shape("bias", bias, (4 * n,))
+        return Weights(_blocks(kernel.T, layout, 0), _blocks(rec.T, layout, 0),
+                       _blocks(bias, layout, 0), np.zeros((4, n)))
+    if layout == "onnx":
+        _need(a, ["W", "R"], layout)
+        W, R = a["W"], a["R"]
+        if W.ndim != 3 or W.shape[0] != 1:
+            raise LayoutError(f"W has shape {W.shape}: lstmcalc reads one direction, "
+                              "(1, 4n, m)")
+        _, n4, m = W.shape
+        n = n4 // 4
+        _shape("R", R, (1, 4 * n, n))
+        B = a.get("B", np.zeros((1, 8 * n)))
+        _shape("B", B, (1, 8 * n))
+        if "P" in a and np.any(np.asarray(a["P"]) != 0):
+            raise LayoutError("P (peephole weights) is not read yet: lstmcalc reads the "
+                              "standard cell")
+        return Weights(_blocks(W[0], layout, 0), _blocks(R[0], layout, 0),
+                       _blocks(B[0, :4 * n], layout, 0), _blocks(B[0, 4 * n:], layout, 0))
+    if layout == "tf1":
+        _need(a, ["kernel"], layout)
+        kernel = a["kernel"]
+        rows, n4 = kernel.shape
+        n = n4 // 4
+        m = rows - n
+        if m < 1:
+            raise LayoutError(f"kernel has shape {kernel.shape}: expected (m + n, 4n)")
+        bias = a.get("bias", np.zeros(4 * n))
+        _shape("bias", bias, (4 * n,))
+        return Weights(_blocks(kernel[:m].T, layout, 0), _blocks(kernel[m:].T, layout, 0),
+                       _blocks(bias, layout, 0), np.zeros((4, n)), float(forget_bias))
+    raise LayoutError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+
+
+def to_arrays(layout: str, w: Weights) -> dict:
+    """A framework's own arrays from Weights. A layout with one bias gets bx + bh; TF1's
+    forget_bias stays a separate constant (the caller records it)."""
+    m, n = w.sizes
+    if layout == "pytorch":
+        return {"weight_ih_l0": _unblocks(w.Wx, layout, 0),
+                "weight_hh_l0": _unblocks(w.Wh, layout, 0),
+                "bias_ih_l0": _unblocks(w.bx, layout, 0),
+                "bias_hh_l0": _unblocks(w.bh, layout, 0)}
+    one_bias = w.bx + w.bh if np.any(w.bh) else w.bx
+    if layout == "keras":
+        return {"kernel": _unblocks(w.Wx, layout, 0).T,
+                "recurrent_kernel": _unblocks(w.Wh, layout, 0).T,
+                "bias": _unblocks(one_bias, layout, 0)}
+    if layout == "onnx":
+        return {"W": _unblocks(w.Wx, layout, 0)[None], "R": _unblocks(w.Wh, layout, 0)[None],
+                "B": np.concatenate([_unblocks(w.bx, layout, 0),
+                                     _unblocks(w.bh, layout, 0)])[None]}
+    if layout == "tf1":
+        kernel = np.concatenate([_unblocks(w.Wx, layout, 0), _unblocks(w.Wh, layout, 0)],
+                                axis=1).T
+        return {"kernel": kernel, "bias": _unblocks(one_bias, layout, 0)}
+    raise LayoutError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
