@@ -116,7 +116,8 @@ def test_missing_x(tmp_path):
     (tmp_path / "nox.yaml").write_text(text)
     result = run("step", str(tmp_path / "nox.yaml"))
     assert result.exit_code == 65
-    assert result.stderr.endswith("nox.yaml: no x in the config: step needs x_t, 1 numbers\n")
+    assert result.stderr.endswith("nox.yaml: no x in the config: step needs x_t, 1 numbers "
+                                  "(or --inputs FILE)\n")
 
 
 @pytest.mark.parametrize("args,status,message", [

@@ -35,3 +35,10 @@ class DType(str, enum.Enum):
 class Loss(str, enum.Enum):
     sum = "sum"
     mse = "mse"
+
+
+class Layout(str, enum.Enum):
+    pytorch = "pytorch"
+    keras = "keras"
+    onnx = "onnx"
+    tf1 = "tf1"

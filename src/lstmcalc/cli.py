@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from lstmcalc import __version__, output, present
-from lstmcalc.choices import DType, Format, InputFormat, Loss, View
+from lstmcalc.choices import DType, Format, InputFormat, Layout, Loss, View
 from lstmcalc.document import MAX_BYTES, STDIN
 from lstmcalc.errors import DataError, ExitStatus, LstmcalcError, UsageError
 
@@ -51,6 +51,23 @@ DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Floating-point type of
 StateOpt = Annotated[str | None, typer.Option(
     "--state", metavar="FILE|-", show_default=False,
     help="Read h_{t-1} and C_{t-1} from a previous JSON or YAML output (its h and c).")]
+InputsOpt = Annotated[str | None, typer.Option(
+    "--inputs", "-i", metavar="FILE|-", show_default=False,
+    help="The sequence x_1..x_T: CSV, TSV or whitespace rows, JSONL, a JSON or YAML list (of "
+         "rows, or of sequences for a batch), or .npy (T, m) or (T, B, m). Default: the "
+         "config's sequence.")]
+InputFormatOpt = Annotated[InputFormat | None, typer.Option(
+    "--input-format", show_default=False,
+    help="Format of --inputs; by default from its suffix (stdin: from its first line).")]
+
+
+LayoutOpt = Annotated[Layout | None, typer.Option(
+    "--layout", show_default=False,
+    help="The layout of a framework weight file (.npz, .pt, .onnx) given as CONFIG; by "
+         "default detected from its names.")]
+ForgetBiasOpt = Annotated[float | None, typer.Option(
+    "--forget-bias", metavar="X", show_default=False,
+    help="TF1's constant added to the forget gate (default 1.0, as TF1).")]
 MaxBytesOpt = Annotated[int, typer.Option(
     "--max-input-bytes", min=1, metavar="N", help="Refuse input files larger than this.")]
 
@@ -106,10 +123,21 @@ def _fail(status: int, message: str):
     raise typer.Exit(int(status)) from None
 
 
-def _load(path: str | None, max_bytes: int):
-    from lstmcalc import config
+def _load(path: str | None, max_bytes: int, layout=None, forget_bias: float | None = None):
+    """The spec of a config (YAML or JSON), or of a framework's weight file."""
+    from lstmcalc import config, frameworks
 
-    return config.load_builtin() if path is None else config.load(path, max_bytes)
+    if not frameworks.is_weights_file(path):
+        if layout is not None or forget_bias is not None:
+            raise UsageError("--layout and --forget-bias are for framework weight files "
+                             f"({', '.join(frameworks.SUFFIXES)})")
+        return config.load_builtin() if path is None else config.load(path, max_bytes)
+    if forget_bias is not None and (layout or None) not in (None, Layout.tf1):
+        raise UsageError("--forget-bias goes with the tf1 layout")
+    weights, chosen, how, (h0, c0) = frameworks.load(
+        path, layout.value if layout else None, forget_bias, max_bytes)
+    return config.Spec(f"{path} ({how})", weights.cell(), None, h0, c0, None, None,
+                       weights=weights)
 
 
 SvgOpt = Annotated[str | None, typer.Option(
@@ -150,6 +178,10 @@ Examples:
   lstmcalc step cfg.yaml | lstmcalc step cfg.yaml --state -    two steps, chained""")
 def step(
     config_path: ConfigArg = None,
+    inputs: Annotated[str | None, typer.Option(
+        "--inputs", "-i", metavar="FILE|-", show_default=False,
+        help="x_t from a file (one row, any unroll --inputs format) instead of the config's x; "
+             "needed with a framework weight file.")] = None,
     fmt: FormatOpt = Format.auto,
     precision: PrecisionOpt = 4,
     dtype: DTypeOpt = DType.float64,
@@ -173,6 +205,8 @@ def step(
     seed: SeedOpt = None,
     svg: SvgOpt = None,
     html: HtmlOpt = None,
+    layout: LayoutOpt = None,
+    forget_bias: ForgetBiasOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Run one LSTM cell step and show every gate: pre-activation, activation, meaning."""
@@ -187,22 +221,32 @@ def step(
             raise UsageError("--tolerance goes with --expect")
         if seed is not None and not stochastic:
             raise UsageError("--seed goes with --stochastic")
-        _stdin_once(**{"CONFIG": config_path, "--state": state, "--expect": expect})
+        _stdin_once(**{"CONFIG": config_path, "--state": state, "--expect": expect,
+                       "--inputs": inputs})
         from lstmcalc import files
 
-        out = files.prepare({"svg": svg, "html": html}, [config_path, state, expect])
-        spec = _load(config_path, max_input_bytes)
-        if spec.x is None:
+        out = files.prepare({"svg": svg, "html": html}, [config_path, state, expect, inputs])
+        spec = _load(config_path, max_input_bytes, layout, forget_bias)
+        x = spec.x
+        if inputs is not None:
+            from lstmcalc import sequences
+
+            xs = sequences.read(inputs, None, False, spec.cell.input_size, max_input_bytes)
+            if xs.shape[0] != 1:
+                raise DataError(f"step takes one row, the input has {xs.shape[0]}: use lstmcalc "
+                                "unroll for a sequence", inputs)
+            x = xs[0]
+        if x is None:
             hint = " (it has a sequence: use lstmcalc unroll)" if spec.sequence is not None \
                 else ""
             raise DataError(f"no x in the config: step needs x_t, {spec.cell.input_size} "
-                            f"numbers{hint}", spec.source)
+                            f"numbers (or --inputs FILE){hint}", spec.source)
         h, c = spec.h, spec.c
         if state is not None:
             from lstmcalc import config
 
             h, c = config.load_state(state, spec.cell.hidden_size, max_input_bytes)
-        result = cell.step(spec.cell.astype(dtype.value), spec.x, h, c)
+        result = cell.step(spec.cell.astype(dtype.value), x, h, c)
         extras = present.step_extras(result, spec, derivatives, stochastic, seed)
 
         checks = None
@@ -262,16 +306,6 @@ def main():
     sys.exit(status if isinstance(status, int) else 0)
 
 
-InputsOpt = Annotated[str | None, typer.Option(
-    "--inputs", "-i", metavar="FILE|-", show_default=False,
-    help="The sequence x_1..x_T: CSV, TSV or whitespace rows, JSONL, a JSON or YAML list (of "
-         "rows, or of sequences for a batch), or .npy (T, m) or (T, B, m). Default: the "
-         "config's sequence.")]
-InputFormatOpt = Annotated[InputFormat | None, typer.Option(
-    "--input-format", show_default=False,
-    help="Format of --inputs; by default from its suffix (stdin: from its first line).")]
-
-
 def _fields(text: str | None) -> frozenset | None:
     from lstmcalc.render.machine import FIELDS
 
@@ -327,6 +361,8 @@ def unroll(
              "pip install 'lstmcalc[plot]').")] = None,
     svg: SvgOpt = None,
     html: HtmlOpt = None,
+    layout: LayoutOpt = None,
+    forget_bias: ForgetBiasOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Run a sequence x_1..x_T through the cell, carrying h and C from step to step."""
@@ -351,7 +387,7 @@ def unroll(
             require_matplotlib()
         out = files.prepare({"state": state_out, "plot": plot, "svg": svg, "html": html},
                             [config_path, inputs, state])
-        spec = _load(config_path, max_input_bytes)
+        spec = _load(config_path, max_input_bytes, layout, forget_bias)
         the_cell = spec.cell.astype(dtype.value)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
@@ -406,13 +442,14 @@ def unroll(
             if rng is not None:
                 u = rng.random((run.T, *run.batch_shape, 3, n)).astype(run.a.dtype)
                 readings = [cell.stochastic_reading(run.step(t), u[t]) for t in range(run.T)]
-            present.emit_run(run, fmt, view, chosen, rows, precision, inputs or spec.source,
+            label = spec.source + (f", inputs {inputs}" if inputs else "")
+            present.emit_run(run, fmt, view, chosen, rows, precision, label,
                              readings, 0 if seed is None else seed, out.get("svg"),
                              out.get("html"), spec.output)
             if "plot" in out:
                 from lstmcalc.render.plot import png
 
-                out["plot"].commit(png(run, f"lstmcalc unroll {inputs or spec.source}"))
+                out["plot"].commit(png(run, f"lstmcalc unroll {label}"))
         if "state" in out:
             out["state"].commit(present.state_text(the_cell, h_last, c_last))
 
@@ -434,6 +471,8 @@ def shapes(
         "--hidden-size", "-n", min=1, max=100_000, show_default=False,
         help="n, the hidden units (instead of a config).")] = None,
     fmt: FormatOpt = Format.auto,
+    layout: LayoutOpt = None,
+    forget_bias: ForgetBiasOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """The size of every variable, the parameter count, and whether C_t and h_t match."""
@@ -446,7 +485,7 @@ def shapes(
         if sizes_given:
             m, n, concat, layer, source = input_size, hidden_size, ("x", "h"), None, None
         else:
-            spec = _load(config_path, max_input_bytes)
+            spec = _load(config_path, max_input_bytes, layout, forget_bias)
             m, n = spec.cell.input_size, spec.cell.hidden_size
             concat, layer, source = spec.cell.concat, spec.output, spec.source
         fmt = output.resolve(fmt)
@@ -566,6 +605,8 @@ def grad(
     rows: Annotated[int, typer.Option(
         "--rows", min=2, metavar="N", help="Steps shown in a table.")] = 20,
     precision: PrecisionOpt = 4,
+    layout: LayoutOpt = None,
+    forget_bias: ForgetBiasOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Backpropagate through one step or a whole sequence: dL/d of every weight, input and
@@ -589,7 +630,7 @@ def grad(
         if fmt is Format.csv:
             raise UsageError("grad writes table, json or yaml (its gradients are nested)")
 
-        spec = _load(config_path, max_input_bytes)
+        spec = _load(config_path, max_input_bytes, layout, forget_bias)
         the_cell = spec.cell.astype(np.float64)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
@@ -607,6 +648,7 @@ def grad(
             raise DataError("no input: give --inputs FILE, or x or a sequence in the config",
                             spec.source)
         run = cell.unroll(the_cell, xs, h0, c0)
+        label = spec.source + (f", inputs {inputs}" if inputs else "")
 
         if upstream is not None:
             dh_out, dc_last = config.load_upstream(upstream, run, max_input_bytes)
@@ -645,11 +687,11 @@ def grad(
             if view is View.heatmap:
                 from lstmcalc.render.heatmap import grad_heatmap_view
 
-                output.print_rich(grad_heatmap_view(run, grads, inputs or spec.source))
+                output.print_rich(grad_heatmap_view(run, grads, label))
             else:
                 output.print_rich(grad_render.grad_view(run, grads, loss_info, spec.gate_names,
                                                   spec.split, products, precision,
-                                                  inputs or spec.source, rows, summary))
+                                                  label, rows, summary))
         else:
             from lstmcalc.render import machine
 
@@ -663,3 +705,65 @@ def grad(
             raise typer.Exit(int(ExitStatus.DIFFERENCES))
 
 
+
+
+@app.command(epilog="""\b
+Examples:
+  lstmcalc convert lstm.pt --to keras -o keras.npz
+  lstmcalc convert keras.npz --from keras --to yaml -o cell.yaml
+  lstmcalc convert cell.yaml --to onnx -o cell.onnx
+  lstmcalc convert tf1.npz --from tf1 --forget-bias 1.0 --to pytorch -o torch.npz""")
+def convert(
+    source: Annotated[str, typer.Argument(
+        metavar="SRC", help="A framework weight file (.npz, .pt, .onnx) or a config (YAML, "
+                            "JSON).", show_default=False)],
+    to: Annotated[str, typer.Option(
+        "--to", metavar="LAYOUT|yaml|json",
+        help="pytorch, keras, onnx or tf1 (written as .npz with that framework's names, or as "
+             ".pt / .onnx by the -o suffix), or a yaml or json config.", show_default=False)],
+    from_: Annotated[Layout | None, typer.Option(
+        "--from", show_default=False,
+        help="The layout of SRC when its names do not tell (a weight file only).")] = None,
+    forget_bias: ForgetBiasOpt = None,
+    target: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE", show_default=False,
+        help="Write here (atomically); text formats go to stdout without it.")] = None,
+    max_input_bytes: MaxBytesOpt = MAX_BYTES,
+):
+    """Convert LSTM weights between PyTorch, Keras, ONNX, TF1 and lstmcalc configs."""
+    with reported():
+        from lstmcalc import files, frameworks, layouts
+
+        kinds = (*layouts.LAYOUTS, "yaml", "json")
+        if to not in kinds:
+            raise UsageError(f"--to {to!r}: choose from {', '.join(kinds)}")
+        out = files.prepare({"out": target}, [source])
+        spec = _load(source, max_input_bytes, from_, forget_bias)
+        weights = spec.weights
+        if to in ("yaml", "json"):
+            data = frameworks.config_text(weights, source, as_json=to == "json")
+        else:
+            suffix = (target or "").lower()
+            if to == "pytorch" and suffix.endswith((".pt", ".pth")):
+                data = frameworks.pt_bytes(weights)
+            elif to == "onnx" and suffix.endswith(".onnx"):
+                data = frameworks.onnx_bytes(weights)
+            elif target is None or suffix.endswith(".npz"):
+                data = frameworks.save_npz(None, to, weights)
+                if target is None and output.stdout_is_terminal():
+                    raise UsageError("a .npz is binary: give -o FILE.npz (or pipe stdout)")
+            else:
+                raise UsageError(f"-o {target}: --to {to} writes .npz"
+                                 + {"pytorch": ", .pt or .pth", "onnx": " or .onnx"}.get(to, ""))
+            if weights.forget_bias and to != "tf1":
+                sys.stderr.write(f"lstmcalc: note: the forget bias {weights.forget_bias} is "
+                                 f"added to the forget gate's b for {to}\n")
+        if target is None:
+            if isinstance(data, bytes):
+                sys.stdout.flush()
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+            else:
+                output.write_out(data)
+        else:
+            out["out"].commit(data)

@@ -106,8 +106,9 @@ def _check_onnx_attributes(attrs: dict, source: str):
                         "read yet (it reads the standard forward cell)", source)
 
 
-def load(path: str, layout: str | None, forget_bias: float, max_bytes: int):
-    """(Weights, layout, how the layout was chosen, initial (h, c) or (None, None))."""
+def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: int):
+    """(Weights, layout, how the layout was chosen, initial (h, c) or (None, None)).
+    forget_bias: TF1's constant; None takes the file's own (as convert writes it) or 1.0."""
     source, data = read_input(path, max_bytes)
     lower = path.lower()
     initial = (None, None)
@@ -133,8 +134,11 @@ def load(path: str, layout: str | None, forget_bias: float, max_bytes: int):
         if fixed and layout != fixed:
             raise UsageError(f"{path} is a {fixed} file; --layout {layout} does not fit it")
         how = f"--layout {layout}"
+    if layout == "tf1" and forget_bias is None:
+        forget_bias = float(arrays.pop("forget_bias", 1.0))
+    arrays.pop("forget_bias", None)
     try:
-        weights = layouts.from_arrays(layout, arrays, forget_bias)
+        weights = layouts.from_arrays(layout, arrays, 1.0 if forget_bias is None else forget_bias)
     except layouts.LayoutError as e:
         raise DataError(str(e), source) from None
     return weights, layout, how, initial
@@ -155,3 +159,87 @@ def ensure_writable_suffix(path: str, allowed: tuple[str, ...]):
         raise OutputError(f"cannot write this format to a file named so: use "
                           f"{' or '.join(allowed)}", path)
     return os.path.abspath(path)
+
+
+def _yaml_number(v: float) -> str:
+    """repr, spelled so that YAML 1.1 reads a float back: 1e-05 -> 1.0e-05."""
+    text = repr(float(v))
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        text = f"{mantissa}e{exponent if exponent[0] in '+-' else '+' + exponent}"
+    elif "." not in text:
+        text += ".0"
+    return text
+
+
+def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
+    """A config (YAML or JSON) holding exactly these weights: both biases, the forget bias."""
+    import json
+
+    from lstmcalc.cell import GATES
+
+    gates = {}
+    for k, gate in enumerate(GATES):
+        entry = {"W": np.concatenate([weights.Wx[k], weights.Wh[k]], axis=1), "b": weights.bx[k]}
+        if np.any(weights.bh):
+            entry["bh"] = weights.bh[k]
+        gates[gate] = entry
+    if as_json:
+        obj = {"concat": ["x", "h"]}
+        if weights.forget_bias:
+            obj["forget_bias"] = weights.forget_bias
+        obj["gates"] = {g: {key: arr.tolist() for key, arr in e.items()} for g, e in gates.items()}
+        return json.dumps(obj, indent=1) + "\n"
+    m, n = weights.sizes
+    lines = [f"# converted by lstmcalc from {source}: m = {m}, n = {n}",
+             "concat: [x, h]    # every W is n x (m + n): Wx's columns, then Wh's"]
+    if weights.forget_bias:
+        lines.append(f"forget_bias: {_yaml_number(weights.forget_bias)}    "
+                     "# added to the forget gate's pre-activation")
+    lines.append("gates:")
+    for gate, entry in gates.items():
+        lines.append(f"  {gate}:")
+        for key, arr in entry.items():
+            if arr.ndim == 2:
+                rows = (",\n" + " " * 8).join(
+                    "[" + ", ".join(_yaml_number(v) for v in row) + "]" for row in arr)
+                lines.append(f"    {key}: [{rows}]")
+            else:
+                lines.append(f"    {key}: [" + ", ".join(_yaml_number(v) for v in arr) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def pt_bytes(weights: layouts.Weights) -> bytes:
+    """A PyTorch state dict of nn.LSTM(m, n) names, as torch.save writes it."""
+    try:
+        import torch
+    except ImportError:
+        raise UsageError("writing a .pt file needs PyTorch: pip install 'lstmcalc[torch]'") \
+            from None
+    state = {k: torch.from_numpy(np.ascontiguousarray(v))
+             for k, v in layouts.to_arrays("pytorch", weights).items()}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def onnx_bytes(weights: layouts.Weights) -> bytes:
+    """An ONNX model with one LSTM node (X: (T, B, m) float64 -> Y, Y_h, Y_c)."""
+    try:
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        raise UsageError("writing a .onnx file needs onnx: pip install 'lstmcalc[onnx]'") \
+            from None
+    m, n = weights.sizes
+    arrays = layouts.to_arrays("onnx", weights)
+    inits = [numpy_helper.from_array(np.ascontiguousarray(arrays[k]), k) for k in ("W", "R", "B")]
+    node = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], hidden_size=n)
+    graph = helper.make_graph(
+        [node], "lstmcalc", [helper.make_tensor_value_info("X", TensorProto.DOUBLE,
+                                                           ["T", "B", m])],
+        [helper.make_tensor_value_info(name, TensorProto.DOUBLE, None)
+         for name in ("Y", "Y_h", "Y_c")], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    return model.SerializeToString()

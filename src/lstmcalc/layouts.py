@@ -166,8 +166,13 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
 
 def to_arrays(layout: str, w: Weights) -> dict:
     """A framework's own arrays from Weights. A layout with one bias gets bx + bh; TF1's
-    forget_bias stays a separate constant (the caller records it)."""
+    forget_bias stays a separate constant (the caller records it), other layouts get it added
+    to the forget gate's bias."""
     m, n = w.sizes
+    if layout != "tf1" and w.forget_bias:
+        bx = w.bx.copy()
+        bx[0] = bx[0] + w.forget_bias
+        w = Weights(w.Wx, w.Wh, bx, w.bh)
     if layout == "pytorch":
         return {"weight_ih_l0": _unblocks(w.Wx, layout, 0),
                 "weight_hh_l0": _unblocks(w.Wh, layout, 0),

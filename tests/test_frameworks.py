@@ -1,0 +1,253 @@
+"""Framework weights: every layout round-trips exactly, and lstmcalc computes what PyTorch, ONNX
+Runtime, Keras and (by its documented equations) TF1 compute with the same weights."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lstmcalc import layouts
+from lstmcalc.cell import unroll
+from lstmcalc.cli import app
+
+runner = CliRunner()
+
+
+def random_weights(seed=0, m=3, n=4, two_biases=True, forget_bias=0.0):
+    rng = np.random.default_rng(seed)
+    return layouts.Weights(rng.normal(size=(4, n, m)), rng.normal(size=(4, n, n)),
+                           rng.normal(size=(4, n)),
+                           rng.normal(size=(4, n)) if two_biases else np.zeros((4, n)),
+                           forget_bias)
+
+
+@pytest.mark.parametrize("layout", layouts.LAYOUTS)
+def test_arrays_round_trip_exactly(layout):
+    two = layout in ("pytorch", "onnx")
+    w = random_weights(two_biases=two, forget_bias=1.0 if layout == "tf1" else 0.0)
+    back = layouts.from_arrays(layout, layouts.to_arrays(layout, w), forget_bias=w.forget_bias)
+    for name in ("Wx", "Wh", "bx", "bh"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(w, name))
+    assert back.forget_bias == w.forget_bias
+
+
+def test_detection_and_refusals():
+    assert layouts.detect(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0"]) == "pytorch"
+    assert layouts.detect(["kernel", "recurrent_kernel", "bias"]) == "keras"
+    assert layouts.detect(["arr_0", "arr_1", "arr_2"]) == "keras"
+    assert layouts.detect(["W", "R", "B"]) == "onnx"
+    assert layouts.detect(["kernel", "bias"]) == "tf1"
+    assert layouts.detect(["something"]) is None
+    arrays = layouts.to_arrays("pytorch", random_weights())
+    with pytest.raises(layouts.LayoutError, match="more than one layer"):
+        layouts.from_arrays("pytorch", {**arrays, "weight_ih_l1": arrays["weight_ih_l0"]})
+    onnx_arrays = layouts.to_arrays("onnx", random_weights())
+    with pytest.raises(layouts.LayoutError, match="P \\(peephole weights\\) is not read yet"):
+        layouts.from_arrays("onnx", {**onnx_arrays, "P": np.ones((1, 12))})
+    with pytest.raises(layouts.LayoutError, match="weight_hh_l0 has shape"):
+        layouts.from_arrays("pytorch", {**arrays, "weight_hh_l0": np.zeros((16, 3))})
+
+
+# through the command line: files in, files out -------------------------------------------------
+
+def save_npz(path, arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+@pytest.mark.parametrize("via", ["yaml", "json"])
+@pytest.mark.parametrize("layout", layouts.LAYOUTS)
+def test_convert_round_trips_through_configs_exactly(tmp_path, layout, via):
+    two = layout in ("pytorch", "onnx")
+    w = random_weights(seed=3, two_biases=two, forget_bias=1.0 if layout == "tf1" else 0.0)
+    arrays = layouts.to_arrays(layout, w)
+    if layout == "tf1":
+        arrays["forget_bias"] = np.array(1.0)
+    src = save_npz(tmp_path / "src.npz", arrays)
+    mid, back = str(tmp_path / f"mid.{via}"), str(tmp_path / "back.npz")
+    r = runner.invoke(app, ["convert", src, "--from", layout, "--to", via, "-o", mid])
+    assert r.exit_code == 0, r.stderr
+    r = runner.invoke(app, ["convert", mid, "--to", layout, "-o", back])
+    assert r.exit_code == 0, r.stderr
+    with np.load(back) as f:
+        for name, arr in arrays.items():
+            np.testing.assert_array_equal(f[name], arr)
+
+
+def test_convert_every_layout_to_every_other_computes_the_same(tmp_path):
+    w = random_weights(seed=4)
+    xs = np.random.default_rng(5).normal(size=(7, 3))
+    np.save(tmp_path / "xs.npy", xs)
+    ref = unroll(w.cell(), xs).h
+    src = save_npz(tmp_path / "torch.npz", layouts.to_arrays("pytorch", w))
+    for layout in layouts.LAYOUTS:
+        out = str(tmp_path / f"{layout}.npz")
+        assert runner.invoke(app, ["convert", src, "--to", layout, "-o", out]).exit_code == 0
+        res = json.loads(runner.invoke(app, ["unroll", out, "--layout", layout, "-i",
+                                             str(tmp_path / "xs.npy"), "-f", "json"]).stdout)
+        np.testing.assert_allclose([s["h"] for s in res["steps"]], ref, rtol=1e-13, atol=1e-15)
+
+
+def test_weights_file_errors(tmp_path):
+    src = save_npz(tmp_path / "odd.npz", {"alpha": np.zeros(3)})
+    r = runner.invoke(app, ["unroll", src, "-i", "-"], input="1,2,3\n")
+    assert r.exit_code == 65 and "cannot tell the layout from the array names (alpha)" in r.stderr
+    r = runner.invoke(app, ["step", "--layout", "keras"])
+    assert r.exit_code == 2 and "--layout and --forget-bias are for framework weight files" \
+        in r.stderr
+    good = save_npz(tmp_path / "k.npz",
+                    layouts.to_arrays("keras", random_weights(two_biases=False)))
+    r = runner.invoke(app, ["step", good])
+    assert r.exit_code == 65 and "(or --inputs FILE)" in r.stderr
+    r = runner.invoke(app, ["convert", good, "--to", "caffe"])
+    assert r.exit_code == 2 and "choose from pytorch, keras, onnx, tf1, yaml, json" in r.stderr
+
+
+# against the frameworks themselves -------------------------------------------------------------
+
+def test_pytorch_state_dict_and_npz_against_nn_lstm(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 4, dtype=torch.float64)
+    torch.save(lstm.state_dict(), tmp_path / "lstm.pt")
+    x = torch.randn(9, 2, 3, dtype=torch.float64)
+    h0, c0 = torch.randn(1, 2, 4, dtype=torch.float64), torch.randn(1, 2, 4, dtype=torch.float64)
+    with torch.no_grad():
+        y, _ = lstm(x, (h0, c0))
+    np.save(tmp_path / "x.npy", x.numpy())
+    (tmp_path / "state.json").write_text(json.dumps({"h": h0[0].tolist(), "c": c0[0].tolist()}))
+    for path in ("lstm.pt",):
+        r = runner.invoke(app, ["unroll", str(tmp_path / path), "-i", str(tmp_path / "x.npy"),
+                                "--state", str(tmp_path / "state.json"), "-f", "json"])
+        assert r.exit_code == 0, r.stderr
+        h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])
+        np.testing.assert_allclose(h, y.numpy(), rtol=1e-12, atol=1e-12)
+    table = runner.invoke(app, ["unroll", str(tmp_path / "lstm.pt"), "-i",
+                                str(tmp_path / "x.npy"), "-f", "table"],
+                          env={"COLUMNS": "300"}).stdout
+    assert "(pytorch file)" in table
+
+
+def test_onnx_model_against_onnx_runtime(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(7)
+    m, n, T, B = 3, 5, 8, 2
+    W = rng.normal(size=(1, 4 * n, m)).astype(np.float32)
+    R = rng.normal(size=(1, 4 * n, n)).astype(np.float32)
+    Bias = rng.normal(size=(1, 8 * n)).astype(np.float32)
+    h0 = rng.normal(size=(1, B, n)).astype(np.float32)
+    c0 = rng.normal(size=(1, B, n)).astype(np.float32)
+    inits = [numpy_helper.from_array(a, k) for a, k in
+             ((W, "W"), (R, "R"), (Bias, "B"), (h0, "h0"), (c0, "c0"))]
+    node = helper.make_node("LSTM", ["X", "W", "R", "B", "", "h0", "c0"], ["Y", "Y_h", "Y_c"],
+                            hidden_size=n)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
+        "X", TensorProto.FLOAT, [T, B, m])], [helper.make_tensor_value_info(
+            "Y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.save(model, tmp_path / "m.onnx")
+    x = rng.normal(size=(T, B, m)).astype(np.float32)
+    (y,) = ort.InferenceSession(str(tmp_path / "m.onnx")).run(["Y"], {"X": x})
+    np.save(tmp_path / "x.npy", x)
+    for dtype, tol in (("float64", 1e-5), ("float32", 1e-5)):
+        r = runner.invoke(app, ["unroll", str(tmp_path / "m.onnx"), "-i",
+                                str(tmp_path / "x.npy"), "-f", "json", "--dtype", dtype])
+        assert r.exit_code == 0, r.stderr
+        h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])  # initial_h, c from model
+        np.testing.assert_allclose(h, y[:, 0], rtol=tol, atol=tol)
+
+
+def test_keras_weights_against_keras(tmp_path):
+    pytest.importorskip("torch")
+    code = """
+import os, sys, json
+os.environ["KERAS_BACKEND"] = "torch"
+import numpy as np, keras
+keras.config.set_floatx("float64")
+layer = keras.layers.LSTM(4, return_sequences=True)
+x = np.random.default_rng(0).normal(size=(2, 6, 3))
+y = layer(x).detach().numpy()
+np.savez(sys.argv[1], *layer.get_weights())
+np.save(sys.argv[2], np.transpose(x, (1, 0, 2)))
+np.save(sys.argv[3], np.transpose(y, (1, 0, 2)))
+"""
+    paths = [str(tmp_path / name) for name in ("keras.npz", "x.npy", "y.npy")]
+    result = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True,
+                            env={**os.environ, "KERAS_BACKEND": "torch"})
+    if result.returncode and b"No module named 'keras'" in result.stderr:
+        pytest.skip("keras is not installed")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    r = runner.invoke(app, ["unroll", paths[0], "-i", paths[1], "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    h = np.array([s["h"] for s in out["steps"]])
+    np.testing.assert_allclose(h, np.load(paths[2]), rtol=1e-12, atol=1e-12)
+
+
+def tf1_reference(kernel, bias, forget_bias, xs):
+    """TensorFlow 1's LSTMCell (no peepholes, no projection), written from its documentation:
+    i, j, f, o = split([x, h] @ kernel + bias); c = c sigma(f + forget_bias) + sigma(i) tanh(j);
+    h = tanh(c) sigma(o)."""
+    def sig(v):
+        return 1 / (1 + np.exp(-v))
+    n = kernel.shape[1] // 4
+    h, c, out = np.zeros(n), np.zeros(n), []
+    for x in xs:
+        i, j, f, o = np.split(np.concatenate([x, h]) @ kernel + bias, 4)
+        c = c * sig(f + forget_bias) + sig(i) * np.tanh(j)
+        h = np.tanh(c) * sig(o)
+        out.append(h)
+    return np.array(out)
+
+
+def test_tf1_layout_against_its_documented_equations(tmp_path):
+    rng = np.random.default_rng(9)
+    kernel, bias = rng.normal(size=(7, 16)), rng.normal(size=16)
+    xs = rng.normal(size=(5, 3))
+    np.save(tmp_path / "x.npy", xs)
+    src = save_npz(tmp_path / "tf1.npz", {"kernel": kernel, "bias": bias})
+    for fb in (1.0, 0.25):
+        r = runner.invoke(app, ["unroll", src, "--layout", "tf1", "--forget-bias", str(fb), "-i",
+                                str(tmp_path / "x.npy"), "-f", "json"])
+        assert r.exit_code == 0, r.stderr
+        h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])
+        np.testing.assert_allclose(h, tf1_reference(kernel, bias, fb, xs), rtol=1e-12,
+                                   atol=1e-14)
+
+
+def test_written_pt_and_onnx_files_read_back(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    w = random_weights(seed=11)
+    src = save_npz(tmp_path / "t.npz", layouts.to_arrays("pytorch", w))
+    for to, name in (("pytorch", "w.pt"), ("onnx", "w.onnx")):
+        out = str(tmp_path / name)
+        assert runner.invoke(app, ["convert", src, "--to", to, "-o", out]).exit_code == 0
+        back = str(tmp_path / f"{name}.npz")
+        r = runner.invoke(app, ["convert", out, "--to", "pytorch", "-o", back])
+        assert r.exit_code == 0, r.stderr
+        with np.load(back) as f:
+            for key, arr in layouts.to_arrays("pytorch", w).items():
+                np.testing.assert_array_equal(f[key], arr)
+
+
+def test_shapes_reads_a_weights_file(tmp_path):
+    src = save_npz(tmp_path / "k.npz", layouts.to_arrays("keras", random_weights(m=5, n=2)))
+    out = json.loads(runner.invoke(app, ["shapes", src, "-f", "json"]).stdout)
+    assert out["input_size"] == 5 and out["hidden_size"] == 2
+
+
+def test_product_never_imports_torch_or_onnx_for_npz(tmp_path):
+    src = save_npz(tmp_path / "k.npz", layouts.to_arrays("keras", random_weights()))
+    code = ("import sys; from lstmcalc.cli import main; sys.argv = ['lstmcalc', 'shapes', "
+            f"{src!r}, '-f', 'json']\ntry: main()\nexcept SystemExit: pass\n"
+            "sys.stderr.write(','.join(m for m in ('torch', 'onnx') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert result.stderr == b""
