@@ -358,3 +358,18 @@ def test_internal_error_is_70_and_debug_shows_the_traceback(tmp_path):
     err = result.stderr.decode()
     assert result.returncode == 70 and "Traceback (most recent call last)" in err
     assert "do-not-print" not in err  # no local variables, ever
+
+
+def test_convert_never_overwrites_its_source(tmp_path):
+    import numpy as np
+
+    src = tmp_path / "k.npz"
+    rng = np.random.default_rng(0)
+    np.savez(src, kernel=rng.normal(size=(3, 8)), recurrent_kernel=rng.normal(size=(2, 8)),
+             bias=rng.normal(size=8))
+    before = src.read_bytes()
+    one_line_error(lstmcalc("convert", str(src), "--to", "pytorch", "-o", str(src)), 73,
+                   r"refusing to write .*k.npz: it is the input")
+    assert src.read_bytes() == before
+    result = lstmcalc("convert", str(src), "--to", "yaml")
+    assert result.returncode == 0 and result.stdout.startswith(b"# converted by lstmcalc")
