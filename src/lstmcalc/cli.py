@@ -61,6 +61,11 @@ InputFormatOpt = Annotated[InputFormat | None, typer.Option(
     help="Format of --inputs; by default from its suffix (stdin: from its first line).")]
 
 
+BatchFirstOpt = Annotated[bool, typer.Option(
+    "--batch-first", help="A 3-d .npy input is (B, T, m), not (T, B, m).")]
+RowsOpt = Annotated[int, typer.Option(
+    "--rows", min=2, metavar="N",
+    help="Steps shown in a table; a longer sequence shows its first and last N/2.")]
 LayoutOpt = Annotated[Layout | None, typer.Option(
     "--layout", show_default=False,
     help="The layout of a framework weight file (.npz, .pt, .onnx) given as CONFIG; by "
@@ -269,7 +274,7 @@ def step(
             if fmt in (Format.json, Format.jsonl):
                 output.write_out(machine.dumps(obj) + "\n")
             elif fmt is Format.yaml:
-                output.write_out(machine._yaml(obj))
+                output.write_out(machine.yaml_text(obj))
             else:
                 if derivatives or stochastic:
                     raise UsageError("--format csv holds the step's own columns (and y); use "
@@ -331,8 +336,7 @@ def unroll(
     config_path: ConfigArg = None,
     inputs: InputsOpt = None,
     input_format: InputFormatOpt = None,
-    batch_first: Annotated[bool, typer.Option(
-        "--batch-first", help="A 3-d .npy input is (B, T, m), not (T, B, m).")] = False,
+    batch_first: BatchFirstOpt = False,
     fmt: FormatOpt = Format.auto,
     view: Annotated[View, typer.Option(
         "--view", help="For the table format: a table of steps, or a heat map of units × time."
@@ -348,9 +352,7 @@ def unroll(
     state_out: Annotated[str | None, typer.Option(
         "--state-out", metavar="FILE", show_default=False,
         help="Save the final h and C as JSON (atomically), for --state to resume from.")] = None,
-    rows: Annotated[int, typer.Option(
-        "--rows", min=2, metavar="N", help="Steps shown in a table; a longer sequence shows "
-                                           "its first and last N/2.")] = 20,
+    rows: RowsOpt = 20,
     precision: PrecisionOpt = 4,
     dtype: DTypeOpt = DType.float64,
     stochastic: StochasticOpt = False,
@@ -513,11 +515,11 @@ def shapes(
             obj["shapes"].update({"W_y": [q, n], "b_y": [q], "y": [q]})
             obj["parameters"]["output_layer"] = q * n + q
         if fmt is Format.yaml:
-            output.write_out(machine._yaml(obj))
+            output.write_out(machine.yaml_text(obj))
         elif fmt is Format.csv:
             rows = [["variable", "shape"]] + [[k, "x".join(map(str, v))]
                                              for k, v in obj["shapes"].items()]
-            output.write_out(machine._csv_text(rows))
+            output.write_out(machine.csv_text(rows))
         else:
             output.write_out(machine.dumps(obj) + "\n")
 
@@ -577,8 +579,7 @@ def grad(
     config_path: ConfigArg = None,
     inputs: InputsOpt = None,
     input_format: InputFormatOpt = None,
-    batch_first: Annotated[bool, typer.Option(
-        "--batch-first", help="A 3-d .npy input is (B, T, m), not (T, B, m).")] = False,
+    batch_first: BatchFirstOpt = False,
     state: StateOpt = None,
     loss: Annotated[Loss | None, typer.Option(
         "--loss", show_default=False,
@@ -602,8 +603,7 @@ def grad(
     view: Annotated[View, typer.Option(
         "--view", help="For the table format: tables, or a heat map of dL/dz and dL/dC over "
                        "time.")] = View.table,
-    rows: Annotated[int, typer.Option(
-        "--rows", min=2, metavar="N", help="Steps shown in a table.")] = 20,
+    rows: RowsOpt = 20,
     precision: PrecisionOpt = 4,
     layout: LayoutOpt = None,
     forget_bias: ForgetBiasOpt = None,
@@ -700,7 +700,7 @@ def grad(
             obj = grad_render.grad_dict(run, grads, loss_info, spec.gate_names, spec.split,
                                         products, summary, conv)
             output.write_out(machine.dumps(obj) + "\n" if fmt is not Format.yaml else
-                      machine._yaml(obj))
+                      machine.yaml_text(obj))
         if summary is not None and not summary["passed"]:
             raise typer.Exit(int(ExitStatus.DIFFERENCES))
 
@@ -749,7 +749,7 @@ def convert(
             elif to == "onnx" and suffix.endswith(".onnx"):
                 data = frameworks.onnx_bytes(weights)
             elif target is None or suffix.endswith(".npz"):
-                data = frameworks.save_npz(None, to, weights)
+                data = frameworks.save_npz(to, weights)
                 if target is None and output.stdout_is_terminal():
                     raise UsageError("a .npz is binary: give -o FILE.npz (or pipe stdout)")
             else:

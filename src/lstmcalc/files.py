@@ -65,10 +65,6 @@ class AtomicFile:
         self.done = True
 
 
-def write_atomic(path: str, data: str | bytes) -> None:
-    AtomicFile(path).commit(data)
-
-
 def prepare(outputs: dict[str, str | None], inputs: list[str | None]) -> dict[str, AtomicFile]:
     """{name: AtomicFile} for every output path given, checked against the inputs and probed
     for writing before any work is done."""

@@ -3,14 +3,13 @@
 only when such a file is read or written."""
 
 import io
-import os
 import re
 
 import numpy as np
 
 from lstmcalc import layouts
 from lstmcalc.document import STDIN, read_input
-from lstmcalc.errors import DataError, OutputError, UsageError
+from lstmcalc.errors import DataError, UsageError
 
 SUFFIXES = (".npz", ".pt", ".pth", ".onnx")
 
@@ -144,7 +143,7 @@ def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: in
     return weights, layout, how, initial
 
 
-def save_npz(target, layout: str, weights: layouts.Weights) -> bytes:
+def save_npz(layout: str, weights: layouts.Weights) -> bytes:
     """The layout's arrays as .npz bytes (TF1's forget_bias kept as a 0-d array beside them)."""
     arrays = layouts.to_arrays(layout, weights)
     if layout == "tf1":
@@ -152,13 +151,6 @@ def save_npz(target, layout: str, weights: layouts.Weights) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
-
-
-def ensure_writable_suffix(path: str, allowed: tuple[str, ...]):
-    if path != STDIN and not path.lower().endswith(allowed):
-        raise OutputError(f"cannot write this format to a file named so: use "
-                          f"{' or '.join(allowed)}", path)
-    return os.path.abspath(path)
 
 
 def _yaml_number(v: float) -> str:

@@ -96,14 +96,14 @@ def emit_final(the_cell, h, c, T: int, fmt: Format):
 
     obj = machine.final_dict(the_cell, h, c, T)
     if fmt is Format.yaml:
-        write_out(machine._yaml(obj))
+        write_out(machine.yaml_text(obj))
     elif fmt is Format.csv:
         rows = [["steps"] + [f"h[{j}]" for j in range(h.shape[-1])]
                 + [f"c[{j}]" for j in range(c.shape[-1])]]
         for hb, cb in zip(machine.numbers(h.reshape(-1, h.shape[-1])),
                           machine.numbers(c.reshape(-1, c.shape[-1]))):
             rows.append([T] + [repr(v) for v in hb + cb])
-        write_out(machine._csv_text(rows))
+        write_out(machine.csv_text(rows))
     elif fmt is Format.table:
         from lstmcalc.render.table import final_view
 
@@ -188,7 +188,7 @@ def stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, 
                     lines = machine.csv_rows(s, fields, t, y_csv)
                     if t == 1:
                         lines.insert(0, machine.csv_header(s, fields, t=True, y=y_csv))
-                    write_out(machine._csv_text(lines))
+                    write_out(machine.csv_text(lines))
                 else:
                     reading = None if rng is None else cell.stochastic_reading(
                         s, rng.random((*s.batch_shape, 3, s.cell.hidden_size)).astype(s.a.dtype))

@@ -93,10 +93,10 @@ def to_json(step: Step) -> str:
 
 
 def to_yaml(step: Step) -> str:
-    return _yaml(step_dict(step))
+    return yaml_text(step_dict(step))
 
 
-def _yaml(obj) -> str:
+def yaml_text(obj) -> str:
     import yaml  # only when YAML is asked for
 
     return yaml.safe_dump(obj, sort_keys=False, default_flow_style=None, width=2**16)
@@ -133,14 +133,14 @@ def csv_rows(step: Step, fields=None, t: int | None = None, y=None) -> list[list
     return [lead + [repr(v) for v in values[0]]]
 
 
-def _csv_text(rows: list[list]) -> str:
+def csv_text(rows: list[list]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue()
 
 
 def to_csv(step: Step, y=None) -> str:
-    return _csv_text([csv_header(step, y=y)] + csv_rows(step, y=y))
+    return csv_text([csv_header(step, y=y)] + csv_rows(step, y=y))
 
 
 FORMATTERS = {"json": to_json, "yaml": to_yaml, "csv": to_csv}
@@ -186,7 +186,7 @@ def run_json(run: Run, fields=None, extra=None) -> str:
 
 
 def run_yaml(run: Run, fields=None, extra=None) -> str:
-    return _yaml(run_dict(run, fields, numbers, extra))
+    return yaml_text(run_dict(run, fields, numbers, extra))
 
 
 def run_jsonl(run: Run, fields=None, extra=None):
@@ -197,6 +197,6 @@ def run_jsonl(run: Run, fields=None, extra=None):
 def run_csv(run: Run, fields=None, ys=None):
     """ys: the output layer's y for every step (T, ..., q), when the config has one."""
     first = None if ys is None else ys[0]
-    yield _csv_text([csv_header(run.step(0), fields, t=True, y=first)])
+    yield csv_text([csv_header(run.step(0), fields, t=True, y=first)])
     for t in range(run.T):
-        yield _csv_text(csv_rows(run.step(t), fields, t + 1, None if ys is None else ys[t]))
+        yield csv_text(csv_rows(run.step(t), fields, t + 1, None if ys is None else ys[t]))
