@@ -251,3 +251,86 @@ def test_product_never_imports_torch_or_onnx_for_npz(tmp_path):
             "sys.stderr.write(','.join(m for m in ('torch', 'onnx') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert result.stderr == b""
+
+
+# stacked layers and directions -----------------------------------------------------------------
+
+@pytest.mark.parametrize("layers,bidirectional", [(2, False), (1, True), (3, True)])
+def test_pytorch_stacks_against_nn_lstm(tmp_path, layers, bidirectional):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(layers)
+    lstm = torch.nn.LSTM(3, 4, num_layers=layers, bidirectional=bidirectional,
+                         dtype=torch.float64)
+    torch.save(lstm.state_dict(), tmp_path / "s.pt")
+    x = torch.randn(7, 2, 3, dtype=torch.float64)
+    with torch.no_grad():
+        y, (h, c) = lstm(x)
+    np.save(tmp_path / "x.npy", x.numpy())
+    r = runner.invoke(app, ["unroll", str(tmp_path / "s.pt"), "-i", str(tmp_path / "x.npy"),
+                            "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["num_layers"] == layers
+    assert out["directions"] == (["forward", "reverse"] if bidirectional else ["forward"])
+    np.testing.assert_allclose(out["output"], y.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out["h"], h.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out["c"], c.numpy(), rtol=1e-12, atol=1e-12)
+    final = json.loads(runner.invoke(app, ["unroll", str(tmp_path / "s.pt"), "-i",
+                                           str(tmp_path / "x.npy"), "--final"]).stdout)
+    assert final["h"] == out["h"] and "layers" not in final
+    lines = runner.invoke(app, ["unroll", str(tmp_path / "s.pt"), "-i",
+                                str(tmp_path / "x.npy"), "-f", "jsonl", "--fields", "h"]).stdout
+    records = [json.loads(ln) for ln in lines.splitlines()]
+    assert len(records) == 7 * layers * (2 if bidirectional else 1)
+    assert {(rec["layer"], rec["direction"]) for rec in records} == {
+        (k + 1, d) for k in range(layers)
+        for d in (("forward", "reverse") if bidirectional else ("forward",))}
+
+
+@pytest.mark.parametrize("direction", ["bidirectional", "reverse"])
+def test_onnx_directions_against_onnx_runtime(tmp_path, direction):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(8)
+    m, n, T, B = 2, 3, 6, 1
+    D = 2 if direction == "bidirectional" else 1
+    W = rng.normal(size=(D, 4 * n, m)).astype(np.float32)
+    R = rng.normal(size=(D, 4 * n, n)).astype(np.float32)
+    Bias = rng.normal(size=(D, 8 * n)).astype(np.float32)
+    inits = [numpy_helper.from_array(a, k) for a, k in ((W, "W"), (R, "R"), (Bias, "B"))]
+    node = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], hidden_size=n,
+                            direction=direction)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
+        "X", TensorProto.FLOAT, [T, B, m])], [helper.make_tensor_value_info(
+            "Y", TensorProto.FLOAT, None), helper.make_tensor_value_info(
+            "Y_h", TensorProto.FLOAT, None)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]),
+              tmp_path / "m.onnx")
+    x = rng.normal(size=(T, B, m)).astype(np.float32)
+    y, y_h = ort.InferenceSession(str(tmp_path / "m.onnx")).run(["Y", "Y_h"], {"X": x})
+    np.save(tmp_path / "x.npy", x)
+    r = runner.invoke(app, ["unroll", str(tmp_path / "m.onnx"), "-i", str(tmp_path / "x.npy"),
+                            "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    # ONNX's Y is (T, D, B, n); lstmcalc's output is (T, B, D n)
+    ours = np.array(out["output"]).reshape(T, B, D, n).transpose(0, 2, 1, 3)
+    np.testing.assert_allclose(ours, y, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["h"], y_h, rtol=1e-5, atol=1e-5)
+
+
+def test_stacks_refuse_what_they_do_not_do_yet(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save(torch.nn.LSTM(3, 2, num_layers=2, dtype=torch.float64).state_dict(),
+               tmp_path / "s.pt")
+    (tmp_path / "x.csv").write_text("1,2,3\n")
+    for args, needle in ((["grad"], "grad does not handle stacked"),
+                         (["convert", "--to", "yaml"], "convert reads one cell yet"),
+                         (["shapes"], "shapes shows one cell yet"),
+                         (["unroll", "-i", str(tmp_path / "x.csv"), "-f", "csv"],
+                          "--format csv: not available yet")):
+        command, rest = args[0], args[1:]
+        r = runner.invoke(app, [command, str(tmp_path / "s.pt"), *rest])
+        assert r.exit_code == 2 and needle in r.stderr, (args, r.stderr)

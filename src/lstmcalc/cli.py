@@ -139,10 +139,16 @@ def _load(path: str | None, max_bytes: int, layout=None, forget_bias: float | No
         return config.load_builtin() if path is None else config.load(path, max_bytes)
     if forget_bias is not None and (layout or None) not in (None, Layout.tf1):
         raise UsageError("--forget-bias goes with the tf1 layout")
-    weights, chosen, how, (h0, c0) = frameworks.load(
+    stack, directions, chosen, how, (h0, c0) = frameworks.load(
         path, layout.value if layout else None, forget_bias, max_bytes)
-    return config.Spec(f"{path} ({how})", weights.cell(), None, h0, c0, None, None,
-                       weights=weights)
+    weights = stack[0][0]
+    layers = f", {len(stack)} layers" if len(stack) > 1 else ""
+    dirs = "" if directions == ("forward",) else f", {'+'.join(directions)}"
+    single = len(stack) == 1 and directions == ("forward",)
+    return config.Spec(f"{path} ({how}{layers}{dirs})", weights.cell(), None,
+                       None if h0 is None else (h0[0] if single else h0),
+                       None if c0 is None else (c0[0] if single else c0), None, None,
+                       weights=weights, stack=stack, directions=directions)
 
 
 SvgOpt = Annotated[str | None, typer.Option(
@@ -216,6 +222,8 @@ def step(
 ):
     """Run one LSTM cell step and show every gate: pre-activation, activation, meaning."""
     with reported():
+        import numpy as np
+
         from lstmcalc import cell
         from lstmcalc.render import machine
 
@@ -247,6 +255,18 @@ def step(
             raise DataError(f"no x in the config: step needs x_t, {spec.cell.input_size} "
                             f"numbers (or --inputs FILE){hint}", spec.source)
         h, c = spec.h, spec.c
+        if spec.is_stack:
+            given = [name for name, value in (
+                ("--state", state), ("--explain", explain), ("--derivatives", derivatives),
+                ("--diagram", diagram), ("--expect", expect), ("--stochastic", stochastic),
+                ("--svg", svg), ("--html", html), ("--format csv", fmt is Format.csv)) if value]
+            if given:
+                raise UsageError(f"{', '.join(given)}: not available yet for stacked or "
+                                 "bidirectional LSTMs")
+            cells = [[w.cell().astype(dtype.value) for w in layer] for layer in spec.stack]
+            sr = cell.stack_unroll(cells, spec.directions, np.asarray(x)[None], h, c)
+            present.emit_stack(sr, fmt, View.table, None, 20, precision, spec.source, False)
+            return
         if state is not None:
             from lstmcalc import config
 
@@ -393,6 +413,14 @@ def unroll(
         the_cell = spec.cell.astype(dtype.value)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
+        if spec.is_stack:
+            given = [name for name, value in (("--state", state), ("--state-out", state_out),
+                                              ("--stochastic", stochastic), ("--plot", plot),
+                                              ("--svg", svg), ("--html", html),
+                                              ("--format csv", fmt is Format.csv)) if value]
+            if given:
+                raise UsageError(f"{', '.join(given)}: not available yet for stacked or "
+                                 "bidirectional LSTMs")
         if state is not None:
             h0, c0 = config.load_state(state, n, max_input_bytes)
         rng = None
@@ -405,7 +433,7 @@ def unroll(
         if inputs is not None:
             in_fmt = sequences.format_of(inputs, input_format and input_format.value)
         streaming = in_fmt in (*sequences.LINE_FORMATS, "auto") and plot is None and (
-            final or fmt in (Format.jsonl, Format.csv))
+            final or fmt in (Format.jsonl, Format.csv)) and not spec.is_stack
         if streaming:
             with sequences.open_lines(inputs) as (source, lines):
                 if in_fmt == "auto":
@@ -433,6 +461,11 @@ def unroll(
             raise DataError(f"rows have {xs.shape[-1]} values, expected {m} (m = {m})",
                             inputs or spec.source)
 
+        if spec.is_stack:
+            cells = [[w.cell().astype(dtype.value) for w in layer] for layer in spec.stack]
+            sr = cell.stack_unroll(cells, spec.directions, xs, spec.h, spec.c)
+            present.emit_stack(sr, fmt, view, chosen, rows, precision, spec.source, final)
+            return
         if final:
             h_all, c_last = cell.outputs(the_cell, xs, h0, c0)
             h_last, T = h_all[-1], xs.shape[0]
@@ -488,6 +521,9 @@ def shapes(
             m, n, concat, layer, source = input_size, hidden_size, ("x", "h"), None, None
         else:
             spec = _load(config_path, max_input_bytes, layout, forget_bias)
+            if spec.is_stack:
+                raise UsageError("shapes shows one cell yet: this file holds "
+                                 f"{len(spec.stack)} layers, {'+'.join(spec.directions)}")
             m, n = spec.cell.input_size, spec.cell.hidden_size
             concat, layer, source = spec.cell.concat, spec.output, spec.source
         fmt = output.resolve(fmt)
@@ -631,6 +667,8 @@ def grad(
             raise UsageError("grad writes table, json or yaml (its gradients are nested)")
 
         spec = _load(config_path, max_input_bytes, layout, forget_bias)
+        if spec.is_stack:
+            raise UsageError("grad does not handle stacked or bidirectional LSTMs yet")
         the_cell = spec.cell.astype(np.float64)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
@@ -739,6 +777,8 @@ def convert(
             raise UsageError(f"--to {to!r}: choose from {', '.join(kinds)}")
         out = files.prepare({"out": target}, [source])
         spec = _load(source, max_input_bytes, from_, forget_bias)
+        if spec.is_stack:
+            raise UsageError("convert reads one cell yet, not stacked or bidirectional LSTMs")
         weights = spec.weights
         if to in ("yaml", "json"):
             data = frameworks.config_text(weights, source, as_json=to == "json")

@@ -39,6 +39,13 @@ class Spec:
     gate_names: tuple = ("forget", "input", "candidate", "output")  # as written, GATES order
     split: tuple = (False, False, False, False)  # gave Wx and Wh instead of W, GATES order
     weights: object = None  # layouts.Weights: both biases and the forget bias kept apart
+    stack: list | None = None  # [[Weights per direction] per layer], for more than one cell
+    directions: tuple = ("forward",)
+
+    @property
+    def is_stack(self) -> bool:
+        return self.stack is not None and (len(self.stack) > 1 or
+                                           self.directions != ("forward",))
 
 
 def builtin_text() -> str:

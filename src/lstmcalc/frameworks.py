@@ -90,8 +90,6 @@ def _check_onnx_attributes(attrs: dict, source: str):
     direction = direction.decode() if isinstance(direction, bytes) else direction
     acts = [a.decode() if isinstance(a, bytes) else a for a in attrs.get("activations", [])]
     refused = []
-    if direction != "forward":
-        refused.append(f"direction {direction}")
     if acts and [a.lower() for a in acts] != ["sigmoid", "tanh", "tanh"]:
         refused.append(f"activations {acts}")
     if "clip" in attrs:
@@ -106,7 +104,10 @@ def _check_onnx_attributes(attrs: dict, source: str):
 
 
 def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: int):
-    """(Weights, layout, how the layout was chosen, initial (h, c) or (None, None)).
+    """(stack, directions, layout, how the layout was chosen, initial (h, c) or (None, None)).
+
+    stack[k][d] is the Weights of layer k, direction directions[d]; one standard cell is
+    [[weights]] with ("forward",). Initial states come as (L D, ..., n), PyTorch's order.
     forget_bias: TF1's constant; None takes the file's own (as convert writes it) or 1.0."""
     source, data = read_input(path, max_bytes)
     lower = path.lower()
@@ -118,7 +119,10 @@ def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: in
         _check_onnx_attributes(attrs, source)
         fixed = "onnx"
         h0, c0 = arrays.pop("initial_h", None), arrays.pop("initial_c", None)
-        initial = (None if h0 is None else h0[0], None if c0 is None else c0[0])
+        initial = (h0, c0)
+        onnx_direction = attrs.get("direction", b"forward")
+        onnx_direction = onnx_direction.decode() if isinstance(onnx_direction, bytes) \
+            else onnx_direction
     else:
         arrays, fixed = _npz(data, source), None
     detected = layouts.detect(arrays)
@@ -137,10 +141,13 @@ def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: in
         forget_bias = float(arrays.pop("forget_bias", 1.0))
     arrays.pop("forget_bias", None)
     try:
-        weights = layouts.from_arrays(layout, arrays, 1.0 if forget_bias is None else forget_bias)
+        stack, directions = layouts.stack_from_arrays(
+            layout, arrays, 1.0 if forget_bias is None else forget_bias)
     except layouts.LayoutError as e:
         raise DataError(str(e), source) from None
-    return weights, layout, how, initial
+    if fixed == "onnx" and onnx_direction == "reverse":
+        directions = ("reverse",)
+    return stack, directions, layout, how, initial
 
 
 def save_npz(layout: str, weights: layouts.Weights) -> bytes:

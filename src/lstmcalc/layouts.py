@@ -108,8 +108,8 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
         extra = sorted(k for k in a if k.endswith(("_l1", "_reverse")) or k.startswith(
             "weight_hr"))
         if extra:
-            raise LayoutError(f"more than one layer, a direction or a projection ({extra[0]}) "
-                              "is not read yet: lstmcalc reads one standard cell")
+            raise LayoutError(f"more than one layer, a direction or a projection ({extra[0]}): "
+                              "read these with stack_from_arrays")
         wih, whh = a["weight_ih_l0"], a["weight_hh_l0"]
         n4, m = wih.shape
         n = n4 // 4
@@ -192,3 +192,43 @@ def to_arrays(layout: str, w: Weights) -> dict:
                                 axis=1).T
         return {"kernel": kernel, "bias": _unblocks(one_bias, layout, 0)}
     raise LayoutError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+
+
+def stack_from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0):
+    """Several layers and directions: ([[Weights per direction] per layer], directions).
+
+    PyTorch names layer k's arrays *_l{k} and the backward direction *_l{k}_reverse; ONNX
+    stacks the directions on W's first axis (forward, then reverse). Directions are
+    ("forward",), ("reverse",) or ("forward", "reverse")."""
+    a = dict(arrays)
+    if layout == "pytorch":
+        if any(k.startswith("weight_hr") for k in a):
+            raise LayoutError("weight_hr (a projection, proj_size) is not read yet: lstmcalc "
+                              "reads the standard cell")
+        layers = sorted({int(k.split("_l")[1].split("_")[0]) for k in a
+                         if k.startswith("weight_ih_l")})
+        if layers != list(range(len(layers))) or not layers:
+            raise LayoutError(f"the pytorch layout needs weight_ih_l0, weight_ih_l1, ...; found "
+                              f"{', '.join(sorted(a))}")
+        reverse = any(k.endswith("_reverse") for k in a)
+        out = []
+        for k in layers:
+            per = []
+            for suffix in ("", "_reverse") if reverse else ("",):
+                names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                sub = {f"{name}_l0": a[f"{name}_l{k}{suffix}"] for name in names
+                       if f"{name}_l{k}{suffix}" in a}
+                per.append(from_arrays("pytorch", sub))
+            out.append(per)
+        return out, ("forward", "reverse") if reverse else ("forward",)
+    if layout == "onnx":
+        W = np.asarray(a.get("W", np.zeros((0, 0, 0))))
+        if W.ndim != 3 or W.shape[0] not in (1, 2):
+            return [[from_arrays(layout, a, forget_bias)]], ("forward",)
+        per = []
+        for d in range(W.shape[0]):
+            sub = {k: np.asarray(v)[d:d + 1] for k, v in a.items()
+                   if k in ("W", "R", "B", "P")}
+            per.append(from_arrays("onnx", sub))
+        return [per], ("forward", "reverse") if W.shape[0] == 2 else ("forward",)
+    return [[from_arrays(layout, a, forget_bias)]], ("forward",)

@@ -207,3 +207,63 @@ def stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, 
     if final:
         emit_final(the_cell, h, c, t, fmt)
     return h, c
+
+
+def stack_dict(sr, fields, numbers, final: bool) -> dict:
+    """The JSON of a stacked or bidirectional run: every layer and direction's run, the last
+    layer's output, and the final states in PyTorch's (L D, ..., n) order."""
+    from lstmcalc.render import machine
+
+    first = sr.runs[0][0]
+    out = machine.header(first.cell, first.batch_shape)
+    out["num_layers"] = len(sr.runs)
+    out["directions"] = list(sr.directions)
+    if not final:
+        out["layers"] = [{"layer": k + 1, "direction": direction,
+                          **machine.run_dict(run, fields, numbers)}
+                         for k, layer in enumerate(sr.runs)
+                         for run, direction in zip(layer, sr.directions)]
+        out["output"] = numbers(sr.output[-1])
+    out["h"], out["c"] = numbers(sr.final_h), numbers(sr.final_c)
+    return out
+
+
+def emit_stack(sr, fmt: Format, view: View, fields, rows: int, precision: int, source: str,
+               final: bool):
+    from lstmcalc.render import machine
+
+    if fmt is Format.table:
+        from rich.console import Group
+        from rich.text import Text
+
+        parts = [Text.assemble(("lstmcalc unroll", "bold"), "  ", source,
+                               f"  ({len(sr.runs)} layers, {', '.join(sr.directions)})")]
+        for k, layer in enumerate(sr.runs):
+            for run, direction in zip(layer, sr.directions):
+                note = "" if direction == "forward" else \
+                    "  (t counts this direction's steps: it reads the sequence from its end)"
+                parts += [Text(), Text(f"Layer {k + 1}, {direction}{note}", style="bold")]
+                if final:
+                    from lstmcalc.render.table import final_view
+
+                    parts.append(final_view(run.cell, run.h[-1], run.c[-1], run.T))
+                elif view is View.heatmap:
+                    from lstmcalc.render.heatmap import heatmap_view
+
+                    parts.append(heatmap_view(run, source))
+                else:
+                    from lstmcalc.render.table import run_view
+
+                    parts.append(run_view(run, precision, source, rows))
+        print_rich(Group(*parts), title="lstmcalc unroll")
+    elif fmt is Format.jsonl and not final:
+        for k, layer in enumerate(sr.runs):
+            for run, direction in zip(layer, sr.directions):
+                def where(t, numbers, k=k, direction=direction):
+                    return {"layer": k + 1, "direction": direction}
+                for line in machine.run_jsonl(run, fields, where):
+                    write_out(line)
+    elif fmt is Format.yaml:
+        write_out(machine.yaml_text(stack_dict(sr, fields, machine.numbers, final)))
+    else:  # json (and jsonl --final, one line)
+        write_out(machine.dumps(stack_dict(sr, fields, machine._for_json(), final)) + "\n")
