@@ -242,3 +242,37 @@ def test_a_long_stream_runs_in_constant_memory(cfg, tmp_path):
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert p.returncode == 0, p.stderr
     assert int(peak.read_text()) / 1024 < 150  # VmHWM is in KiB
+
+
+def test_file_streams_in_chunks_with_the_same_bits_and_errors(cfg, tmp_path):
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(600, 3))
+    text = "\n".join(",".join(repr(float(v)) for v in row) for row in rows) + "\n"
+    (tmp_path / "xs.csv").write_text(text)
+    from_file = proc("unroll", cfg, "-i", str(tmp_path / "xs.csv"), "-f", "jsonl", "--fields",
+                     "h,c")
+    from_pipe = proc("unroll", cfg, "-i", "-", "-f", "jsonl", "--fields", "h,c",
+                     input=text.encode())
+    assert from_file.returncode == 0 and from_file.stdout == from_pipe.stdout
+    # a bad line inside a chunk: every line before it is written, and the error says where
+    lines = text.splitlines()
+    lines[299] = "1,oops,3"
+    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    bad = proc("unroll", cfg, "-i", str(tmp_path / "bad.csv"), "-f", "jsonl", "--fields", "h")
+    assert bad.returncode == 65
+    assert [json.loads(ln)["t"] for ln in bad.stdout.decode().splitlines()] == \
+        list(range(1, 300))
+    assert bad.stderr.decode().endswith("bad.csv:300:3: value 2 of the row, 'oops', is not a "
+                                        "number (stopped here; the 299 steps before it were "
+                                        "written)\n")
+
+
+def test_file_stream_overflow_names_the_absolute_step(tmp_path):
+    text = "x: [1]\ngates:\n" + "".join(f"  {g}: {{W: [[{w}, 0]]}}\n" for g, w in
+                                        zip("figo", ["0", "1.0e+300", "0", "0"]))
+    (tmp_path / "big.yaml").write_text(text)
+    (tmp_path / "xs.csv").write_text("0\n" * 299 + "1.0e+10\n" + "0\n" * 5)
+    r = proc("unroll", str(tmp_path / "big.yaml"), "-i", str(tmp_path / "xs.csv"), "-f",
+             "jsonl", "--fields", "h")
+    assert r.returncode == 65 and len(r.stdout.decode().splitlines()) == 299
+    assert "step 300: input gate pre-activation of unit 1 is not finite" in r.stderr.decode()

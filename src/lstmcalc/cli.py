@@ -441,9 +441,11 @@ def unroll(
                     in_fmt = sequences.sniff(first)
                     lines = itertools.chain([first], lines)
                 if in_fmt in sequences.LINE_FORMATS:
+                    # a file gives its rows without waiting: compute them 256 at a time
+                    chunk = 256 if sequences.is_regular_file(lines) else 1
                     result = present.stream(the_cell, sequences.rows(lines, in_fmt, source, m),
                                             source, h0, c0, fmt, chosen, final, rng, seed,
-                                            spec.output)
+                                            spec.output, chunk)
                 else:  # a JSON or YAML document after all
                     xs = sequences._document("".join(lines), source, in_fmt)
             if in_fmt in sequences.LINE_FORMATS:

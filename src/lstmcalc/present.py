@@ -165,47 +165,83 @@ def emit_run(run, fmt: Format, view: View, fields, rows: int, precision: int,
             write_out(chunk)
 
 
+def _chunks(rows, size: int):
+    """Lists of up to `size` rows. A bad row ends its chunk early: the rows before it come
+    out first, and its error is raised on the next call."""
+    chunk = []
+    try:
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    except LstmcalcError:
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
+        yield chunk
+
+
 def stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, rng=None,
-           seed=None, layer=None):
-    """One step per input row, each written (and flushed) before the next row is read."""
+           seed=None, layer=None, chunk: int = 1):
+    """Steps as rows arrive, each line written (and flushed) before more input is read.
+
+    chunk: rows computed together (a regular file can give many without waiting; a pipe gives
+    one at a time). A chunk is one unroll, which computes bit for bit what its steps one by one
+    would; a value that stops being finite sends the chunk through step by step instead, so
+    that the error names its own step after the lines before it are written."""
     import numpy as np
 
     from lstmcalc import cell
     from lstmcalc.render import machine
 
     done = 0
+
+    def emit(s, t):
+        zy, y = layer(s.h) if layer is not None else (None, None)
+        if fmt is Format.csv:
+            y_csv = y if fields is None or "y" in fields else None
+            lines = machine.csv_rows(s, fields, t, y_csv)
+            if t == 1:
+                lines.insert(0, machine.csv_header(s, fields, t=True, y=y_csv))
+            write_out(machine.csv_text(lines))
+        else:
+            reading = None if rng is None else cell.stochastic_reading(
+                s, rng.random((*s.batch_shape, 3, s.cell.hidden_size)).astype(s.a.dtype))
+            extra = record_extra(0 if seed is None else seed,
+                                 None if reading is None else (lambda t: reading),
+                                 None if layer is None else (lambda t: (zy, y)), fields)
+            write_out(machine.jsonl_line(s, t, fields, extra))
+
     try:
-        for t, x in enumerate(rows, start=1):
+        for block in _chunks(rows, chunk):
             try:
-                s = cell.step(the_cell, np.asarray(x), h, c)
-            except cell.NonFiniteError as e:
-                raise DataError(f"step {t}: {e}", source) from None
-            h, c = s.h, s.c
-            if not final:
-                zy, y = layer(s.h) if layer is not None else (None, None)
-                if fmt is Format.csv:
-                    y_csv = y if fields is None or "y" in fields else None
-                    lines = machine.csv_rows(s, fields, t, y_csv)
-                    if t == 1:
-                        lines.insert(0, machine.csv_header(s, fields, t=True, y=y_csv))
-                    write_out(machine.csv_text(lines))
+                run = cell.unroll(the_cell, np.asarray(block), h, c)
+                steps = [run.step(j) for j in range(run.T)]
+            except cell.NonFiniteError:
+                steps = None
+            for j in range(len(block)):
+                t = done + 1
+                if steps is None:
+                    try:
+                        s = cell.step(the_cell, np.asarray(block[j]), h, c)
+                    except cell.NonFiniteError as e:
+                        raise DataError(f"step {t}: {e}", source) from None
                 else:
-                    reading = None if rng is None else cell.stochastic_reading(
-                        s, rng.random((*s.batch_shape, 3, s.cell.hidden_size)).astype(s.a.dtype))
-                    extra = record_extra(0 if seed is None else seed,
-                                         None if reading is None else (lambda t: reading),
-                                         None if layer is None else (lambda t: (zy, y)), fields)
-                    write_out(machine.jsonl_line(s, t, fields, extra))
-            done = t
+                    s = steps[j]
+                h, c = s.h, s.c
+                if not final:
+                    emit(s, t)
+                done = t
     except LstmcalcError as e:
         written = "" if final else f"; the {done} steps before it were written"
         e.message += f" (stopped here{written})"
         raise
-    t = done
-    if t == 0:
+    if done == 0:
         raise DataError("the input holds no rows", source)
     if final:
-        emit_final(the_cell, h, c, t, fmt)
+        emit_final(the_cell, h, c, done, fmt)
     return h, c
 
 

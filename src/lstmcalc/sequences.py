@@ -232,6 +232,17 @@ def read(path: str, fmt: str | None = None, batch_first: bool = False,
     return arr
 
 
+def is_regular_file(stream) -> bool:
+    """Whether a stream reads a regular file (which never makes a reader wait), not a pipe."""
+    import os
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+
+
 @contextlib.contextmanager
 def open_lines(path: str):
     """(display name, an iterator of text lines) for streaming; stdin is read as it arrives."""
