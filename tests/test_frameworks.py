@@ -46,8 +46,14 @@ def test_detection_and_refusals():
     with pytest.raises(layouts.LayoutError, match="more than one layer"):
         layouts.from_arrays("pytorch", {**arrays, "weight_ih_l1": arrays["weight_ih_l0"]})
     onnx_arrays = layouts.to_arrays("onnx", random_weights())
-    with pytest.raises(layouts.LayoutError, match="P \\(peephole weights\\) is not read yet"):
-        layouts.from_arrays("onnx", {**onnx_arrays, "P": np.ones((1, 12))})
+    P = np.arange(12.0)[None] + 1  # ONNX order i, o, f
+    w = layouts.from_arrays("onnx", {**onnx_arrays, "P": P})
+    np.testing.assert_array_equal(w.variant.peephole, [[9, 10, 11, 12], [1, 2, 3, 4],
+                                                       [5, 6, 7, 8]])  # f, i, o
+    np.testing.assert_array_equal(layouts.to_arrays("onnx", w)["P"], P)
+    with pytest.raises(layouts.LayoutError, match="the pytorch layout cannot hold this cell's "
+                                                  "peepholes"):
+        layouts.to_arrays("pytorch", w)
     with pytest.raises(layouts.LayoutError, match="weight_hh_l0 has shape"):
         layouts.from_arrays("pytorch", {**arrays, "weight_hh_l0": np.zeros((16, 3))})
 
@@ -334,3 +340,60 @@ def test_stacks_refuse_what_they_do_not_do_yet(tmp_path):
         command, rest = args[0], args[1:]
         r = runner.invoke(app, [command, str(tmp_path / "s.pt"), *rest])
         assert r.exit_code == 2 and needle in r.stderr, (args, r.stderr)
+
+
+# variants, against ONNX Runtime --------------------------------------------------------------
+
+VARIANTS = {
+    "peepholes": dict(P=True),
+    "clip": dict(clip=0.7),
+    "input_forget": dict(input_forget=1),
+    "hard_sigmoid_relu": dict(activations=["HardSigmoid", "Relu", "Softsign"],
+                              activation_alpha=[0.25], activation_beta=[0.45]),
+    "everything": dict(P=True, clip=1.5, input_forget=1,
+                       activations=["HardSigmoid", "Tanh", "Softsign"]),
+    "bidirectional_peepholes": dict(P=True, direction="bidirectional"),
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_onnx_variants_against_onnx_runtime(tmp_path, name):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    spec = dict(VARIANTS[name])
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    m, n, T, B = 3, 4, 7, 2
+    D = 2 if spec.get("direction") == "bidirectional" else 1
+    arrays = {"W": rng.normal(size=(D, 4 * n, m)), "R": rng.normal(size=(D, 4 * n, n)) * 0.5,
+              "B": rng.normal(size=(D, 8 * n))}
+    inputs = ["X", "W", "R", "B"]
+    if spec.pop("P", False):
+        arrays["P"] = rng.normal(size=(D, 3 * n))
+        inputs += ["", "", "", "P"]
+    if "activations" in spec:
+        spec["activations"] = spec["activations"] * D
+    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in arrays.items()]
+    node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], hidden_size=n, **spec)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
+        "X", TensorProto.FLOAT, [T, B, m])], [helper.make_tensor_value_info(
+            "Y", TensorProto.FLOAT, None), helper.make_tensor_value_info(
+            "Y_c", TensorProto.FLOAT, None)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]),
+              tmp_path / "m.onnx")
+    x = rng.normal(size=(T, B, m)).astype(np.float32)
+    y, y_c = ort.InferenceSession(str(tmp_path / "m.onnx")).run(["Y", "Y_c"], {"X": x})
+    np.save(tmp_path / "x.npy", x)
+    for dtype in ("float64", "float32"):
+        r = runner.invoke(app, ["unroll", str(tmp_path / "m.onnx"), "-i",
+                                str(tmp_path / "x.npy"), "-f", "json", "--dtype", dtype])
+        assert r.exit_code == 0, r.stderr
+        out = json.loads(r.stdout)
+        if D == 1:
+            h = np.array([s["h"] for s in out["steps"]])
+            np.testing.assert_allclose(h, y[:, 0], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(out["c"], y_c[0], rtol=1e-5, atol=1e-5)
+        else:
+            ours = np.array(out["output"]).reshape(T, B, D, n).transpose(0, 2, 1, 3)
+            np.testing.assert_allclose(ours, y, rtol=1e-5, atol=1e-5)

@@ -15,7 +15,8 @@ from functools import cached_property
 
 import numpy as np
 
-from lstmcalc.activations import sigmoid, sigmoid_complement, subnormal_below, tanh, tanh_gap
+from lstmcalc.activations import (SIGMOID, TANH, Activation, sigmoid, sigmoid_complement,
+                                  subnormal_below, tanh, tanh_gap)
 
 GATES = ("forget", "input", "candidate", "output")
 F, I, G, O = range(4)
@@ -34,6 +35,42 @@ class NonFiniteError(ArithmeticError):
         super().__init__(f"{what} is not finite ({value})")
 
 
+class Unsupported(ValueError):
+    """A combination the core does not compute (yet); it says so instead of guessing."""
+
+
+@dataclass(frozen=True, eq=False)
+class Variant:
+    """What a cell does beyond the standard equations.
+
+    peephole (3, n): p_f and p_i add p ⊙ C_{t-1} to z_f and z_i, p_o adds p_o ⊙ C_t to z_o;
+    coupled: f = 1 - i (ONNX input_forget); clip: every gate pre-activation is clipped to
+    [-clip, clip] (ONNX clip); cell_clip: C_t is clipped to [-cell_clip, cell_clip] (TF1);
+    gate, candidate, cell: the activations of f, i, o; of g; and of C_t in h_t."""
+
+    peephole: np.ndarray | None = None
+    coupled: bool = False
+    clip: float | None = None
+    cell_clip: float | None = None
+    gate: Activation = SIGMOID
+    candidate: Activation = TANH
+    cell: Activation = TANH
+
+    def describe(self) -> list[str]:
+        out = []
+        if self.peephole is not None:
+            out.append("peepholes")
+        if self.coupled:
+            out.append("coupled gates (f = 1 − i)")
+        if self.clip is not None:
+            out.append(f"pre-activations clipped to ±{self.clip:g}")
+        if self.cell_clip is not None:
+            out.append(f"C_t clipped to ±{self.cell_clip:g}")
+        if (self.gate, self.candidate, self.cell) != (SIGMOID, TANH, TANH):
+            out.append(f"activations {self.gate!r} / {self.candidate!r} / {self.cell!r}")
+        return out
+
+
 @dataclass(frozen=True, eq=False)
 class Cell:
     """The weights of one cell.
@@ -44,6 +81,7 @@ class Cell:
     W: np.ndarray
     b: np.ndarray
     concat: tuple[str, str] = ("x", "h")
+    variant: Variant | None = None  # None: the standard cell
 
     def __post_init__(self):
         W = np.array(self.W, dtype=np.result_type(np.asarray(self.W).dtype, np.float32))
@@ -60,6 +98,20 @@ class Cell:
         object.__setattr__(self, "W", W)
         object.__setattr__(self, "b", b)
         object.__setattr__(self, "concat", tuple(self.concat))
+        v = self.variant
+        if v is not None:
+            if v.peephole is not None:
+                p = np.array(v.peephole, dtype=W.dtype)
+                if p.shape != (3, W.shape[1]):
+                    raise ShapeError(f"peepholes must have shape (3, n) = (3, {W.shape[1]}), "
+                                     f"got {p.shape}")
+                _require_finite(p, "peephole")
+                p.setflags(write=False)
+                v = Variant(p, v.coupled, v.clip, v.cell_clip, v.gate, v.candidate, v.cell)
+            if not (v.peephole is not None or v.coupled or v.clip is not None
+                    or v.cell_clip is not None or v.describe()):
+                v = None  # nothing beyond the standard cell: the fast path serves it
+            object.__setattr__(self, "variant", v)
 
     @property
     def hidden_size(self) -> int:
@@ -96,7 +148,11 @@ class Cell:
     def astype(self, dtype) -> "Cell":
         if np.dtype(dtype) == self.dtype:
             return self
-        return Cell(self.W.astype(dtype), self.b.astype(dtype), self.concat)
+        v = self.variant
+        if v is not None and v.peephole is not None:
+            v = Variant(v.peephole.astype(dtype), v.coupled, v.clip, v.cell_clip, v.gate,
+                        v.candidate, v.cell)
+        return Cell(self.W.astype(dtype), self.b.astype(dtype), self.concat, v)
 
     @cached_property
     def _loop(self) -> "_LoopWeights":
@@ -320,6 +376,84 @@ def _surely_safe(cell: Cell, xs: np.ndarray) -> bool:
         return bool((x_max * lw.reach_x + lw.reach_bh).max() < lw.limit)
 
 
+def _recur_variant(cell: Cell, xs, h0, c0):
+    """The recurrence of a variant cell, every intermediate kept (T, B, ...). z is what each
+    gate's activation sees: with its peephole term, after clipping."""
+    T, B, m = xs.shape
+    n, dtype, v = cell.hidden_size, cell.dtype, cell.variant
+    WT = cell.W.reshape(4 * n, -1).T
+    WxT = np.ascontiguousarray(WT[cell.columns("x")])
+    WhT = np.ascontiguousarray(WT[cell.columns("h")])
+    rows = _BLOCK64 if dtype == np.float64 else B
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = _project(xs.reshape(T * B, m), WxT, cell.b.reshape(-1), rows).reshape(T, B, 4, n)
+    a = np.empty_like(z)
+    fc, ig, c, tc, h = (np.empty((T, B, n), dtype) for _ in range(5))
+    h_prev, c_prev = h0, c0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(T):
+            zt = z[t]
+            zt += (h_prev @ WhT).reshape(B, 4, n)
+            if v.peephole is not None:
+                zt[:, F] += v.peephole[0] * c_prev
+                zt[:, I] += v.peephole[1] * c_prev
+            if v.clip is not None:
+                np.clip(zt[:, :O], -v.clip, v.clip, out=zt[:, :O])
+            a[t, :, I] = v.gate(zt[:, I])
+            a[t, :, F] = 1 - a[t, :, I] if v.coupled else v.gate(zt[:, F])
+            a[t, :, G] = v.candidate(zt[:, G])
+            fc[t] = a[t, :, F] * c_prev
+            ig[t] = a[t, :, I] * a[t, :, G]
+            c[t] = fc[t] + ig[t]
+            if v.cell_clip is not None:
+                np.clip(c[t], -v.cell_clip, v.cell_clip, out=c[t])
+            if v.peephole is not None:
+                zt[:, O] += v.peephole[2] * c[t]
+            if v.clip is not None:
+                np.clip(zt[:, O], -v.clip, v.clip, out=zt[:, O])
+            a[t, :, O] = v.gate(zt[:, O])
+            tc[t] = v.cell(c[t])
+            h[t] = a[t, :, O] * tc[t]
+            h_prev, c_prev = h[t], c[t]
+    if v.coupled:
+        z[:, :, F] = np.nan  # f has no pre-activation of its own
+        check = z[:, :, [I, G, O]]
+    else:
+        check = z
+    bad = ~np.isfinite(check)
+    if bad.any():
+        t, b_, k, j = (int(q) for q in np.argwhere(bad)[0])
+        gate = [1, 2, 3][k] if v.coupled else k
+        where = (f" at step {t + 1}" if T > 1 else "") + (f" (sequence {b_ + 1})" if B > 1
+                                                          else "")
+        raise NonFiniteError(f"{GATES[gate]} gate pre-activation of unit {j + 1}{where}",
+                             (t, b_, gate, j), float(z[t, b_, gate, j]))
+    _require_finite(c, "C_t")
+    return z, a, fc, ig, c, tc, h
+
+
+def _unroll_variant(cell: Cell, xs, h0, c0) -> Run:
+    xs, h0, c0, batch = _inputs(cell, xs, h0, c0)
+    z, a, fc, ig, c, tc, h = _recur_variant(cell, xs, h0, c0)
+    T, n, v = xs.shape[0], cell.hidden_size, cell.variant
+    a_gap = np.empty_like(a)
+    with np.errstate(invalid="ignore"):
+        for k in (F, I, O):
+            a_gap[:, :, k] = v.gate.gap(z[:, :, k])
+        a_gap[:, :, G] = v.candidate.gap(z[:, :, G])
+    if v.coupled:
+        a_gap[:, :, F] = 1 - np.abs(a[:, :, F])
+    tc_gap = v.cell.gap(c)
+    h_gap = 1 - np.abs(h)
+    shape = (T, *batch, n)
+    z4 = np.nan_to_num(z, nan=0.0).reshape(T, *batch, 4, n) if v.coupled else \
+        z.reshape(T, *batch, 4, n)
+    return Run(cell, xs.reshape(T, *batch, -1), h0.reshape(*batch, n), c0.reshape(*batch, n),
+               z4, a.reshape(T, *batch, 4, n), a_gap.reshape(T, *batch, 4, n),
+               fc.reshape(shape), ig.reshape(shape), c.reshape(shape), tc.reshape(shape),
+               tc_gap.reshape(shape), h.reshape(shape), h_gap.reshape(shape))
+
+
 def _run(cell: Cell, xs, h0, c0, stored: bool):
     xs, h0, c0, batch = _inputs(cell, xs, h0, c0)
     T, B = xs.shape[:2]
@@ -341,6 +475,8 @@ def _run(cell: Cell, xs, h0, c0, stored: bool):
 
 def unroll(cell: Cell, xs, h0=None, c0=None) -> Run:
     """Run x_1..x_T (xs of shape (T, ..., m)) through the cell, keeping every intermediate."""
+    if cell.variant is not None:
+        return _unroll_variant(cell, xs, h0, c0)
     xs, h0, c0, batch, (z, a, fc, ig, c, tc, h) = _run(cell, xs, h0, c0, stored=True)
     T, n = xs.shape[0], cell.hidden_size
     z4, a4 = z.reshape(T, *batch, 4, n), a.reshape(T, *batch, 4, n)
@@ -360,6 +496,9 @@ def outputs(cell: Cell, xs, h0=None, c0=None) -> tuple[np.ndarray, np.ndarray]:
     """h_t for every step (T, ..., n) and the final C_T (..., n), as nn.LSTM returns them.
 
     The same arithmetic as unroll(), bit for bit, without keeping the intermediates."""
+    if cell.variant is not None:
+        run = _unroll_variant(cell, xs, h0, c0)
+        return run.h, run.c[-1]
     xs, h0, c0, batch, (_, _, _, _, c, _, h) = _run(cell, xs, h0, c0, stored=False)
     n = cell.hidden_size
     return h.reshape(xs.shape[0], *batch, n), c[-1].reshape(*batch, n)
@@ -457,6 +596,9 @@ def backward(run: Run, dh_out, dc_last=None) -> Grads:
     The derivatives use the distances the forward pass kept, so that they stay exact where the
     gates saturate: sigma' = a (1 - a) with 1 - a from a_gap, tanh' = gap (2 - gap)."""
     cell = run.cell
+    if cell.variant is not None:
+        raise Unsupported("gradients of a variant cell (" + ", ".join(cell.variant.describe())
+                          + ") are not computed yet")
     T, n, dtype = run.T, cell.hidden_size, cell.dtype
     batch = run.batch_shape
     B = int(np.prod(batch, dtype=int))
@@ -587,3 +729,23 @@ def stack_unroll(cells: list, directions: tuple, xs, h0=None, c0=None) -> StackR
         layer_input = np.concatenate(outs, axis=-1)
         outputs.append(layer_input)
     return StackRun(runs, tuple(directions), outputs)
+
+
+def gate_slopes(result) -> np.ndarray:
+    """The slope of each gate's activation at its pre-activation (..., 4, n), for a Step or a
+    Run; a coupled forget gate (f = 1 - i) has the input gate's slope, negated."""
+    v = result.cell.variant
+    z = result.z
+    if v is None:
+        from lstmcalc.activations import sigmoid_derivative, tanh_derivative
+
+        out = sigmoid_derivative(z)
+        out[..., G, :] = tanh_derivative(z[..., G, :])
+        return out
+    out = np.empty_like(z)
+    for k in (F, I, O):
+        out[..., k, :] = v.gate.derivative(z[..., k, :])
+    out[..., G, :] = v.candidate.derivative(z[..., G, :])
+    if v.coupled:
+        out[..., F, :] = -out[..., I, :]
+    return out

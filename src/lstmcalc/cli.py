@@ -113,6 +113,8 @@ def reported():
         raise
     except Exception as e:  # noqa: BLE001 - the edge: anything else is our bug
         core = sys.modules.get("lstmcalc.cell")
+        if core is not None and isinstance(e, core.Unsupported):
+            _fail(ExitStatus.USAGE, f"error: {e}")
         if core is not None and isinstance(e, (core.NonFiniteError, core.ShapeError)):
             _fail(ExitStatus.DATA, f"error: {e}")
         if _debug:

@@ -85,22 +85,50 @@ def _onnx(data: bytes, source: str) -> tuple[dict, dict]:
     return arrays, attrs
 
 
-def _check_onnx_attributes(attrs: dict, source: str):
-    direction = attrs.get("direction", b"forward")
-    direction = direction.decode() if isinstance(direction, bytes) else direction
-    acts = [a.decode() if isinstance(a, bytes) else a for a in attrs.get("activations", [])]
-    refused = []
-    if acts and [a.lower() for a in acts] != ["sigmoid", "tanh", "tanh"]:
-        refused.append(f"activations {acts}")
-    if "clip" in attrs:
-        refused.append("clip")
-    if attrs.get("input_forget", 0):
-        refused.append("input_forget")
+_ONNX_ACTIVATIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu",
+                     "softsign": "softsign", "hardsigmoid": "hard_sigmoid", "affine": "affine"}
+_ONNX_DEFAULTS = {"hard_sigmoid": (0.2, 0.5), "affine": (1.0, 0.0)}
+
+
+def _onnx_variant(attrs: dict, source: str, directions: int):
+    """The Variant per direction an LSTM node's attributes ask for (None: the standard cell)."""
+    from lstmcalc.activations import Activation
+    from lstmcalc.cell import Variant
+
+    def text(v):
+        return v.decode() if isinstance(v, bytes) else v
+
     if attrs.get("layout", 0):
-        refused.append("layout 1 (batch first)")
-    if refused:
-        raise DataError(f"this LSTM node uses {', '.join(refused)}, which lstmcalc does not "
-                        "read yet (it reads the standard forward cell)", source)
+        raise DataError("this LSTM node uses layout 1 (batch first), which lstmcalc does not "
+                        "read yet", source)
+    names = [text(a).lower() for a in attrs.get("activations", [])]
+    alphas = list(attrs.get("activation_alpha", []))
+    betas = list(attrs.get("activation_beta", []))
+    acts = []
+    for name in names:
+        if name not in _ONNX_ACTIVATIONS:
+            raise DataError(f"the LSTM node's activation {name!r} is not one lstmcalc computes "
+                            f"({', '.join(_ONNX_ACTIVATIONS)})", source)
+        ours = _ONNX_ACTIVATIONS[name]
+        if ours in _ONNX_DEFAULTS:
+            da, db = _ONNX_DEFAULTS[ours]
+            acts.append(Activation(ours, alphas.pop(0) if alphas else da,
+                                   betas.pop(0) if betas else db))
+        else:
+            acts.append(Activation(ours))
+    if acts and len(acts) != 3 * directions:
+        raise DataError(f"the LSTM node lists {len(acts)} activations, expected "
+                        f"{3 * directions}", source)
+    clip = attrs.get("clip")
+    coupled = bool(attrs.get("input_forget", 0))
+    out = []
+    for d in range(directions):
+        gate, cand, cell = acts[3 * d: 3 * d + 3] if acts else (None, None, None)
+        kwargs = {k: v for k, v in (("gate", gate), ("candidate", cand), ("cell", cell))
+                  if v is not None}
+        variant = Variant(coupled=coupled, clip=None if clip is None else float(clip), **kwargs)
+        out.append(variant if variant.describe() else None)
+    return out
 
 
 def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: int):
@@ -116,7 +144,6 @@ def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: in
         arrays, fixed = _torch(data, source), "pytorch"
     elif lower.endswith(".onnx"):
         arrays, attrs = _onnx(data, source)
-        _check_onnx_attributes(attrs, source)
         fixed = "onnx"
         h0, c0 = arrays.pop("initial_h", None), arrays.pop("initial_c", None)
         initial = (h0, c0)
@@ -145,9 +172,25 @@ def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: in
             layout, arrays, 1.0 if forget_bias is None else forget_bias)
     except layouts.LayoutError as e:
         raise DataError(str(e), source) from None
-    if fixed == "onnx" and onnx_direction == "reverse":
-        directions = ("reverse",)
+    if fixed == "onnx":
+        if onnx_direction == "reverse":
+            directions = ("reverse",)
+        stack = [[_with_variant(w, v) for w, v in zip(layer, _onnx_variant(
+            attrs, source, len(layer)))] for layer in stack]
     return stack, directions, layout, how, initial
+
+
+def _with_variant(weights: layouts.Weights, variant) -> layouts.Weights:
+    """weights with the node's attributes joined to its peepholes (if any)."""
+    from lstmcalc.cell import Variant
+
+    peephole = weights.variant.peephole if weights.variant is not None else None
+    if variant is None and peephole is None:
+        return weights
+    v = variant or Variant()
+    joined = Variant(peephole, v.coupled, v.clip, v.cell_clip, v.gate, v.candidate, v.cell)
+    return layouts.Weights(weights.Wx, weights.Wh, weights.bx, weights.bh,
+                           weights.forget_bias, joined)
 
 
 def save_npz(layout: str, weights: layouts.Weights) -> bytes:

@@ -40,6 +40,7 @@ class Weights:
     bx: np.ndarray
     bh: np.ndarray
     forget_bias: float = 0.0
+    variant: object = None  # cell.Variant: peepholes, coupling, clipping, activations
 
     @property
     def sizes(self) -> tuple[int, int]:
@@ -56,7 +57,8 @@ class Weights:
         """The Cell these weights compute with, its columns in the order [x, h]."""
         from lstmcalc.cell import Cell
 
-        return Cell(np.concatenate([self.Wx, self.Wh], axis=2), self.stacked_bias())
+        return Cell(np.concatenate([self.Wx, self.Wh], axis=2), self.stacked_bias(),
+                    variant=self.variant)
 
 
 def _blocks(arr: np.ndarray, layout: str, axis: int) -> np.ndarray:
@@ -144,11 +146,17 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
         _shape("R", R, (1, 4 * n, n))
         B = a.get("B", np.zeros((1, 8 * n)))
         _shape("B", B, (1, 8 * n))
+        variant = None
         if "P" in a and np.any(np.asarray(a["P"]) != 0):
-            raise LayoutError("P (peephole weights) is not read yet: lstmcalc reads the "
-                              "standard cell")
+            from lstmcalc.cell import Variant
+
+            P = np.asarray(a["P"], dtype=np.float64)
+            _shape("P", P, (1, 3 * n))
+            i_, o_, f_ = np.split(P[0], 3)  # ONNX keeps the peepholes as i, o, f
+            variant = Variant(peephole=np.stack([f_, i_, o_]))
         return Weights(_blocks(W[0], layout, 0), _blocks(R[0], layout, 0),
-                       _blocks(B[0, :4 * n], layout, 0), _blocks(B[0, 4 * n:], layout, 0))
+                       _blocks(B[0, :4 * n], layout, 0), _blocks(B[0, 4 * n:], layout, 0),
+                       variant=variant)
     if layout == "tf1":
         _need(a, ["kernel"], layout)
         kernel = a["kernel"]
@@ -169,6 +177,12 @@ def to_arrays(layout: str, w: Weights) -> dict:
     forget_bias stays a separate constant (the caller records it), other layouts get it added
     to the forget gate's bias."""
     m, n = w.sizes
+    v = w.variant
+    if v is not None and (layout != "onnx" or v.coupled or v.clip is not None
+                          or v.cell_clip is not None or len(v.describe()) > (
+                              1 if v.peephole is not None else 0)):
+        raise LayoutError(f"the {layout} layout cannot hold this cell's "
+                          f"{', '.join(v.describe())}")
     if layout != "tf1" and w.forget_bias:
         bx = w.bx.copy()
         bx[0] = bx[0] + w.forget_bias
@@ -184,9 +198,13 @@ def to_arrays(layout: str, w: Weights) -> dict:
                 "recurrent_kernel": _unblocks(w.Wh, layout, 0).T,
                 "bias": _unblocks(one_bias, layout, 0)}
     if layout == "onnx":
-        return {"W": _unblocks(w.Wx, layout, 0)[None], "R": _unblocks(w.Wh, layout, 0)[None],
-                "B": np.concatenate([_unblocks(w.bx, layout, 0),
-                                     _unblocks(w.bh, layout, 0)])[None]}
+        out = {"W": _unblocks(w.Wx, layout, 0)[None], "R": _unblocks(w.Wh, layout, 0)[None],
+               "B": np.concatenate([_unblocks(w.bx, layout, 0),
+                                    _unblocks(w.bh, layout, 0)])[None]}
+        if v is not None and v.peephole is not None:
+            f_, i_, o_ = v.peephole
+            out["P"] = np.concatenate([i_, o_, f_])[None]
+        return out
     if layout == "tf1":
         kernel = np.concatenate([_unblocks(w.Wx, layout, 0), _unblocks(w.Wh, layout, 0)],
                                 axis=1).T

@@ -59,6 +59,11 @@ def _inline(arr) -> str:
 
 
 def diagram_view(step: Step, b: tuple = ()) -> Text:
+    if step.cell.variant is not None:
+        from lstmcalc.cell import Unsupported
+
+        raise Unsupported("--diagram draws the standard cell only, not "
+                          + ", ".join(step.cell.variant.describe()))
     a, gap = step.a[b], step.a_gap[b]
     n = step.cell.hidden_size
     rows = min(n, MAX_LISTED) if n <= MAX_LISTED else 3

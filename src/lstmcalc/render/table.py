@@ -11,9 +11,23 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from lstmcalc.activations import sigmoid_derivative, tanh_derivative
-from lstmcalc.cell import GATES, Step
+from lstmcalc.cell import GATES, Step, gate_slopes
 from lstmcalc.render.numbers import honest, percent, sci
+
+
+def _max_slope(cell, gate: str) -> float:
+    """The largest slope the gate's activation has (0.25 for sigmoid, 1 for tanh, alpha for a
+    hard sigmoid), against which a unit's slope says 'saturated'."""
+    v = cell.variant
+    if v is None:
+        return 1.0 if gate == "candidate" else 0.25
+    act = v.candidate if gate == "candidate" else v.gate
+    if act.name == "sigmoid":
+        return 0.25
+    if act.name in ("hard_sigmoid", "hard_sigmoid_keras", "hard_sigmoid_tf2", "affine"):
+        return abs(act.alpha) or 1.0
+    return 1.0
+
 
 SYMBOL = {"forget": "f", "input": "i", "candidate": "g", "output": "o"}
 WEIGHT = {"forget": "W_f", "input": "W_i", "candidate": "W_c", "output": "W_o"}
@@ -113,7 +127,7 @@ def concat_line(step: Step, precision: int, b: tuple) -> Text:
     )
 
 
-def _note(gate: str, unit: int, a: float, gap: float, z: float) -> str:
+def _note(gate: str, unit: int, a: float, gap: float, slope: float, bound: float) -> str:
     if gate == "forget":
         note = f"keeps {percent(a, gap)} of C_{{t-1}}[{unit}]"
     elif gate == "input":
@@ -123,9 +137,7 @@ def _note(gate: str, unit: int, a: float, gap: float, z: float) -> str:
     else:
         note = f"proposes {a:+.3g} for C_t[{unit}]" if abs(a) < 0.9995 else \
             f"proposes {'+' if a > 0 else '-'}1 (to {sci(gap)}) for C_t[{unit}]"
-    slope = tanh_derivative(z) if gate == "candidate" else sigmoid_derivative(z)
-    bound = 1.0 if gate == "candidate" else 0.25
-    if slope < SATURATED * bound:
+    if abs(slope) < SATURATED * bound:
         note += "; saturated"
     return note
 
@@ -136,9 +148,13 @@ def gate_table(step: Step, gate: str, precision: int, b: tuple) -> _Section:
     table = _Section(gate, f"z = {WEIGHT[gate]}·v+{BIAS[gate]}", f"{SYMBOL[gate]} = {fn}(z)",
                      "meaning")
     z, a, gap = step.z[b][k], step.a[b][k], step.a_gap[b][k]
+    slopes = gate_slopes(step)[b][k]
+    bound = _max_slope(step.cell, gate)
+    coupled = gate == "forget" and step.cell.variant is not None and step.cell.variant.coupled
     for j in range(step.cell.hidden_size):
-        table.add_row(str(j + 1), honest(z[j], precision), honest(a[j], precision, gap[j]),
-                      _note(gate, j + 1, float(a[j]), float(gap[j]), float(z[j])))
+        table.add_row(str(j + 1), "—" if coupled else honest(z[j], precision),
+                      honest(a[j], precision, gap[j]),
+                      _note(gate, j + 1, float(a[j]), float(gap[j]), float(slopes[j]), bound))
     return table
 
 
@@ -172,6 +188,10 @@ def step_view(step: Step, precision: int = 4, source: str | None = None) -> Rend
     if source:
         parts.append(Text.assemble(("lstmcalc step", "bold"), "  ", source,
                                    f"  ({step.cell.dtype}, {precision} decimals)"))
+    if step.cell.variant is not None:
+        parts.append(Text("Variant: " + "; ".join(step.cell.variant.describe())
+                          + ". The gate titles below show the standard formulas.",
+                          style="yellow"))
     parts.append(shapes_panel(step))
     for b in np.ndindex(*step.batch_shape):
         if step.batch_shape:

@@ -48,6 +48,11 @@ def _units(n: int):
 def explain_view(step: Step, precision: int = 4, b: tuple = ()) -> RenderableType:
     """Each pre-activation as one works it by hand, then each Hadamard product by element."""
     cell = step.cell
+    if cell.variant is not None:
+        from lstmcalc.cell import Unsupported
+
+        raise Unsupported("--explain writes out the standard cell only, not "
+                          + ", ".join(cell.variant.describe()))
     v = step.v[b]
     shown_v = [plain(float(x), precision) for x in v]
     if len(shown_v) > 12:
@@ -142,6 +147,11 @@ def _slope(d: float) -> str:
 
 def derivative_arrays(step: Step) -> dict:
     """Per gate the slope of its activation at z; dc_dc_prev = f; dh_dc = o (1 - tanh^2 C)."""
+    if step.cell.variant is not None:
+        from lstmcalc.cell import Unsupported
+
+        raise Unsupported("--derivatives covers the standard cell only, not "
+                          + ", ".join(step.cell.variant.describe()))
     out = {}
     for k, gate in enumerate(GATES):
         z = step.z[..., k, :]
