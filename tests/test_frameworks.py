@@ -397,3 +397,52 @@ def test_onnx_variants_against_onnx_runtime(tmp_path, name):
         else:
             ours = np.array(out["output"]).reshape(T, B, D, n).transpose(0, 2, 1, 3)
             np.testing.assert_allclose(ours, y, rtol=1e-5, atol=1e-5)
+
+
+def test_variant_configs_round_trip_through_onnx_and_yaml(tmp_path):
+    pytest.importorskip("onnx")
+    text = """\
+x: [0.5, -1.0]
+coupled: true
+clip: 2.5
+peepholes: {input: [0.1, -0.2], output: [0.3, 0.05]}
+activations: {gates: {name: hard_sigmoid, alpha: 0.25, beta: 0.375}, candidate: tanh, cell: softsign}
+gates:
+  input: {W: [[0.1, 0.2, 0.3, 0.4], [0.5, -0.6, 0.7, -0.8]], b: [0.1, 0.2]}
+  candidate: {W: [[1.0, -1.0, 0.5, 0.25], [0.2, 0.1, -0.3, 0.4]]}
+  output: {W: [[0.3, 0.3, -0.3, 0.3], [0.0, 1.0, 0.0, -1.0]], b: [-0.5, 0.5]}
+"""
+    (tmp_path / "v.yaml").write_text(text)
+    (tmp_path / "xs.csv").write_text("1,2\n-1,0.5\n0,0\n")
+    onnx_path, back = str(tmp_path / "v.onnx"), str(tmp_path / "back.yaml")
+    r = runner.invoke(app, ["convert", str(tmp_path / "v.yaml"), "--to", "onnx", "-o",
+                            onnx_path])
+    assert r.exit_code == 0, r.stderr
+    assert runner.invoke(app, ["convert", onnx_path, "--to", "yaml", "-o", back]).exit_code == 0
+    results = []
+    for src in (str(tmp_path / "v.yaml"), onnx_path, back):
+        r = runner.invoke(app, ["unroll", src, "-i", str(tmp_path / "xs.csv"), "-f", "json"])
+        assert r.exit_code == 0, r.stderr
+        results.append([s["h"] for s in json.loads(r.stdout)["steps"]])
+    # bit for bit (ONNX keeps attributes such as alpha in float32: these values are exact there)
+    assert results[0] == results[1] == results[2]
+    table = runner.invoke(app, ["step", str(tmp_path / "v.yaml"), "-f", "table"],
+                          env={"COLUMNS": "200"}).stdout
+    assert "Variant: peepholes; coupled gates (f = 1 − i); pre-activations clipped to ±2.5; " \
+        "activations hard_sigmoid(0.25, 0.375) / tanh / softsign" in table
+    r = runner.invoke(app, ["step", str(tmp_path / "v.yaml"), "-f", "table", "--explain"])
+    assert r.exit_code == 2 and "--explain writes out the standard cell only" in r.stderr
+
+
+@pytest.mark.parametrize("extra,message", [
+    ("coupled: 1\n", "coupled must be true or false"),
+    ("clip: -1.0\n", "clip must be positive, got -1"),
+    ("activations: {gates: swish}\n", "activations.gates must be one of sigmoid, tanh"),
+    ("peepholes: {forget: [1, 2]}\n", "peepholes.forget has 2 entries, expected 3"),
+])
+def test_variant_config_errors(tmp_path, extra, message):
+    from lstmcalc.config import builtin_text
+
+    (tmp_path / "c.yaml").write_text(builtin_text() + extra)
+    r = runner.invoke(app, ["step", str(tmp_path / "c.yaml"), "-f", "json"])
+    assert r.exit_code == 65 and message in r.stderr, r.stderr

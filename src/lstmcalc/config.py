@@ -18,7 +18,9 @@ from lstmcalc.cell import GATES, OUTPUT_ACTIVATIONS, Cell, OutputLayer
 from lstmcalc.document import MAX_BYTES, Map, Node, Seq, number, parse, decode, read_input
 from lstmcalc.errors import DataError
 
-TOP_KEYS = ("x", "h", "c", "concat", "gates", "sequence", "output_layer", "forget_bias")
+TOP_KEYS = ("x", "h", "c", "concat", "gates", "sequence", "output_layer", "forget_bias",
+            "peepholes", "coupled", "clip", "cell_clip", "activations")
+ACTIVATION_ROLES = ("gates", "candidate", "cell")
 OUTPUT_KEYS = ("W", "b", "activation")
 GATE_KEYS = ("W", "Wx", "Wh", "b", "bh")
 GATE_ALIASES = {"f": "forget", "i": "input", "g": "candidate", "c": "candidate", "o": "output"}
@@ -175,14 +177,25 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
             check.fail(node, "concat must be [x, h] or [h, x]")
         concat = tuple(parts)
 
+    coupled = False
+    if "coupled" in top:
+        node = top["coupled"][1]
+        if getattr(node, "tag", None) != "tag:yaml.org,2002:bool":
+            check.fail(node, "coupled must be true or false")
+        coupled = node.text.lower() in ("true", "yes", "on", "y")
     gates_node = top["gates"][1]
     gates = check.mapping(gates_node, "gates", GATES, GATE_ALIASES)
-    missing = [g for g in GATES if g not in gates]
+    if coupled and "forget" in gates:
+        check.fail(gates[("forget")][1], "coupled: true makes f = 1 - i: give no forget gate")
+    missing = [g for g in GATES if g not in gates and not (coupled and g == "forget")]
     if missing:
         check.fail(gates_node, f"gates: missing {', '.join(repr(g) for g in missing)} "
                                f"(expected {', '.join(GATES)})")
     entries = {}
     for gate in GATES:
+        if gate not in gates:  # the forget gate of a coupled cell
+            entries[gate] = (gate, {})
+            continue
         written, node = gates[gate]
         entry = {key: value for key, (_, value) in
                  check.mapping(node, f"gates.{written}", GATE_KEYS).items()}
@@ -195,7 +208,7 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
         entries[gate] = (written, entry)
 
     # n from the forget gate's rows; m from x, else the sequence, else the forget gate's columns.
-    f_written, f_entry = entries["forget"]
+    f_written, f_entry = entries["input" if coupled else "forget"]
     f_matrix = f_entry.get("W", f_entry.get("Wx"))
     if not isinstance(f_matrix, Seq) or not f_matrix.items:
         check.matrix(f_matrix, f"gates.{f_written}.{'W' if 'W' in f_entry else 'Wx'}", None, None)
@@ -226,6 +239,8 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
     for k, gate in enumerate(GATES):
         written, entry = entries[gate]
         where = f"gates.{written}"
+        if not entry:  # a coupled cell's forget gate: no weights of its own
+            continue
         if "W" in entry:
             W[k] = check.matrix(entry["W"], f"{where}.W", n, m + n, n_note, mn_note)
         else:
@@ -269,12 +284,61 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
 
     xs, hs = (slice(0, m), slice(m, m + n)) if concat == ("x", "h") else \
         (slice(n, m + n), slice(0, n))
-    weights = Weights(W[:, :, xs], W[:, :, hs], b, bh, forget_bias)
-    return Spec(source, Cell(W, weights.stacked_bias(), concat), optional("x", m, m_note),
+    variant = _variant(top, check, n, n_note, coupled, source)
+    weights = Weights(W[:, :, xs], W[:, :, hs], b, bh, forget_bias, variant)
+    return Spec(source, Cell(W, weights.stacked_bias(), concat, variant), optional("x", m, m_note),
                 optional("h", n, n_note),
                 optional("c", n, n_note), sequence, output,
                 tuple(entries[g][0] for g in GATES),
                 tuple("W" not in entries[g][1] for g in GATES), weights)
+
+
+def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, source: str):
+    """The cell variant the config asks for, or None for the standard cell."""
+    from lstmcalc.activations import Activation
+    from lstmcalc.cell import Variant
+
+    peephole = None
+    if "peepholes" in top:
+        node = top["peepholes"][1]
+        given = check.mapping(node, "peepholes", ("forget", "input", "output"),
+                              {"f": "forget", "i": "input", "o": "output"})
+        if coupled and "forget" in given:
+            check.fail(given["forget"][1], "coupled: true gives f no pre-activation, so no "
+                                           "forget peephole")
+        peephole = np.zeros((3, n))
+        for k, gate in enumerate(("forget", "input", "output")):
+            if gate in given:
+                peephole[k] = check.vector(given[gate][1], f"peepholes.{given[gate][0]}", n,
+                                           n_note)
+
+    def positive(key):
+        if key not in top:
+            return None
+        value = number(top[key][1], key, source)
+        if value <= 0:
+            check.fail(top[key][1], f"{key} must be positive, got {value:g}")
+        return value
+
+    roles = {}
+    if "activations" in top:
+        given = check.mapping(top["activations"][1], "activations", ACTIVATION_ROLES)
+        for role, (written, node) in given.items():
+            if isinstance(node, Map):
+                spec = check.mapping(node, f"activations.{written}", ("name", "alpha", "beta"))
+                name_node = spec.get("name", (None, node))[1]
+                params = {k: number(spec[k][1], f"activations.{written}.{k}", source)
+                          for k in ("alpha", "beta") if k in spec}
+            else:
+                name_node, params = node, {}
+            name = getattr(name_node, "text", None)
+            if name not in Activation.NAMES:
+                check.fail(name_node, f"activations.{written} must be one of "
+                                      f"{', '.join(Activation.NAMES)}")
+            roles[{"gates": "gate", "candidate": "candidate", "cell": "cell"}[role]] = \
+                Activation(name, **params)
+    variant = Variant(peephole, coupled, positive("clip"), positive("cell_clip"), **roles)
+    return variant if variant.describe() else None
 
 
 def load_state(path: str, n: int, max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, np.ndarray]:

@@ -222,16 +222,39 @@ def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
 
     from lstmcalc.cell import GATES
 
+    v = weights.variant
     gates = {}
     for k, gate in enumerate(GATES):
+        if v is not None and v.coupled and gate == "forget":
+            continue  # f = 1 - i has no weights of its own
         entry = {"W": np.concatenate([weights.Wx[k], weights.Wh[k]], axis=1), "b": weights.bx[k]}
         if np.any(weights.bh):
             entry["bh"] = weights.bh[k]
         gates[gate] = entry
+    extras = {}  # the variant's keys
+    if v is not None:
+        if v.peephole is not None:
+            extras["peepholes"] = {g: v.peephole[k] for k, g in
+                                   enumerate(("forget", "input", "output"))
+                                   if not (v.coupled and g == "forget")}
+        if v.coupled:
+            extras["coupled"] = True
+        for key in ("clip", "cell_clip"):
+            if getattr(v, key) is not None:
+                extras[key] = getattr(v, key)
+        roles = {"gates": v.gate, "candidate": v.candidate, "cell": v.cell}
+        if [repr(a) for a in roles.values()] != ["sigmoid", "tanh", "tanh"]:
+            extras["activations"] = {
+                role: act.name if act.name not in ("hard_sigmoid", "affine") else
+                {"name": act.name, "alpha": act.alpha, "beta": act.beta}
+                for role, act in roles.items()}
     if as_json:
         obj = {"concat": ["x", "h"]}
         if weights.forget_bias:
             obj["forget_bias"] = weights.forget_bias
+        for key, value in extras.items():
+            obj[key] = {g: arr.tolist() for g, arr in value.items()} if key == "peepholes" \
+                else value
         obj["gates"] = {g: {key: arr.tolist() for key, arr in e.items()} for g, e in gates.items()}
         return json.dumps(obj, indent=1) + "\n"
     m, n = weights.sizes
@@ -240,6 +263,21 @@ def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
     if weights.forget_bias:
         lines.append(f"forget_bias: {_yaml_number(weights.forget_bias)}    "
                      "# added to the forget gate's pre-activation")
+    for key, value in extras.items():
+        if key == "peepholes":
+            lines.append("peepholes:    # f and i see C_{t-1}, o sees C_t")
+            lines += [f"  {g}: [" + ", ".join(_yaml_number(x) for x in arr) + "]"
+                      for g, arr in value.items()]
+        elif key == "coupled":
+            lines.append("coupled: true    # f = 1 - i")
+        elif key == "activations":
+            lines.append("activations:")
+            for role, act in value.items():
+                lines.append(f"  {role}: {act}" if isinstance(act, str) else
+                             f"  {role}: {{name: {act['name']}, alpha: "
+                             f"{_yaml_number(act['alpha'])}, beta: {_yaml_number(act['beta'])}}}")
+        else:
+            lines.append(f"{key}: {_yaml_number(value)}")
     lines.append("gates:")
     for gate, entry in gates.items():
         lines.append(f"  {gate}:")
@@ -275,9 +313,40 @@ def onnx_bytes(weights: layouts.Weights) -> bytes:
         raise UsageError("writing a .onnx file needs onnx: pip install 'lstmcalc[onnx]'") \
             from None
     m, n = weights.sizes
-    arrays = layouts.to_arrays("onnx", weights)
-    inits = [numpy_helper.from_array(np.ascontiguousarray(arrays[k]), k) for k in ("W", "R", "B")]
-    node = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], hidden_size=n)
+    v = weights.variant
+    plain = layouts.Weights(weights.Wx, weights.Wh, weights.bx, weights.bh, weights.forget_bias)
+    arrays = layouts.to_arrays("onnx", plain)
+    names = ["W", "R", "B"]
+    inputs = ["X", "W", "R", "B"]
+    attrs = {"hidden_size": n}
+    if v is not None:
+        if v.cell_clip is not None:
+            raise UsageError("ONNX's LSTM has no cell-state clip: this cell cannot be written "
+                             "as .onnx")
+        if v.peephole is not None:
+            f_, i_, o_ = v.peephole
+            arrays["P"] = np.concatenate([i_, o_, f_])[None]
+            names.append("P")
+            inputs += ["", "", "", "P"]
+        if v.clip is not None:
+            attrs["clip"] = float(v.clip)
+        if v.coupled:
+            attrs["input_forget"] = 1
+        onnx_names = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
+                      "softsign": "Softsign", "hard_sigmoid": "HardSigmoid", "affine": "Affine",
+                      "hard_sigmoid_keras": "HardSigmoid", "hard_sigmoid_tf2": "HardSigmoid",
+                      "identity": "Affine"}
+        acts = (v.gate, v.candidate, v.cell)
+        if [repr(a) for a in acts] != ["sigmoid", "tanh", "tanh"]:
+            attrs["activations"] = [onnx_names[a.name] for a in acts]
+            with_params = [a for a in acts if onnx_names[a.name] in ("HardSigmoid", "Affine")]
+            if with_params:
+                attrs["activation_alpha"] = [float(a.alpha) if a.name != "identity" else 1.0
+                                             for a in with_params]
+                attrs["activation_beta"] = [float(a.beta) if a.name != "identity" else 0.0
+                                            for a in with_params]
+    inits = [numpy_helper.from_array(np.ascontiguousarray(arrays[k]), k) for k in names]
+    node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], **attrs)
     graph = helper.make_graph(
         [node], "lstmcalc", [helper.make_tensor_value_info("X", TensorProto.DOUBLE,
                                                            ["T", "B", m])],
