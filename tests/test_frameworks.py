@@ -406,7 +406,10 @@ x: [0.5, -1.0]
 coupled: true
 clip: 2.5
 peepholes: {input: [0.1, -0.2], output: [0.3, 0.05]}
-activations: {gates: {name: hard_sigmoid, alpha: 0.25, beta: 0.375}, candidate: tanh, cell: softsign}
+activations:
+  gates: {name: hard_sigmoid, alpha: 0.25, beta: 0.375}
+  candidate: tanh
+  cell: softsign
 gates:
   input: {W: [[0.1, 0.2, 0.3, 0.4], [0.5, -0.6, 0.7, -0.8]], b: [0.1, 0.2]}
   candidate: {W: [[1.0, -1.0, 0.5, 0.25], [0.2, 0.1, -0.3, 0.4]]}
