@@ -13,6 +13,7 @@ from helpers import cell_from_torch
 from lstmcalc import gradcheck
 from lstmcalc.cell import Cell, backward, forget_products, loss_mse, loss_sum, unroll
 from lstmcalc.cli import app
+from lstmcalc.config import builtin_text
 
 FIXTURES = json.loads((pathlib.Path(__file__).parent / "fixtures" / "torch_grad.json")
                       .read_text())
@@ -172,3 +173,120 @@ def test_grad_tables_and_heatmap_on_a_50_step_sequence(tmp_path):
     r = runner.invoke(app, ["grad", "-i", str(tmp_path / "xs.csv"), "-f", "table", "--view",
                             "heatmap"])
     assert r.exit_code == 0 and "dL/dz, forget gate" in r.stdout and "dL/dC_t" in r.stdout
+
+
+# variants: against PyTorch autograd through an independent implementation ---------------------
+
+def torch_variant_run(torch, W, b, P, coupled, clip, cell_clip, acts, x, h0, c0):
+    """The variant cell written directly in torch (autograd gives the reference gradients)."""
+    def act(name, z):
+        if name == "sigmoid":
+            return torch.sigmoid(z)
+        if name == "tanh":
+            return torch.tanh(z)
+        if name == "softsign":
+            return z / (1 + z.abs())
+        if name == "relu":
+            return torch.relu(z)
+        return torch.clamp(0.2 * z + 0.5, 0, 1)  # hard_sigmoid_keras
+    gate, cand, cellact = acts
+    h, c, hs = h0, c0, []
+    for t in range(x.shape[0]):
+        z = torch.cat([x[t], h], dim=-1) @ W.reshape(4 * W.shape[1], -1).T + b.reshape(-1)
+        zf, zi, zg, zo = z.chunk(4, dim=-1)
+        if P is not None:
+            zf, zi = zf + P[0] * c, zi + P[1] * c
+        if clip is not None:
+            zf, zi, zg = (torch.clamp(q, -clip, clip) for q in (zf, zi, zg))
+        i = act(gate, zi)
+        f = 1 - i if coupled else act(gate, zf)
+        c = f * c + i * act(cand, zg)
+        if cell_clip is not None:
+            c = torch.clamp(c, -cell_clip, cell_clip)
+        if P is not None:
+            zo = zo + P[2] * c
+        if clip is not None:
+            zo = torch.clamp(zo, -clip, clip)
+        h = act(gate, zo) * act(cellact, c)
+        hs.append(h)
+    return torch.stack(hs)
+
+
+VARIANT_CASES = {
+    "peepholes": dict(P=True),
+    "coupled": dict(coupled=True),
+    "peepholes_coupled": dict(P=True, coupled=True),
+    "clips": dict(clip=1.2, cell_clip=0.8),
+    "activations": dict(acts=("hard_sigmoid_keras", "softsign", "relu")),
+    "everything": dict(P=True, coupled=True, clip=2.0, cell_clip=1.5,
+                       acts=("sigmoid", "softsign", "tanh")),
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANT_CASES))
+def test_variant_gradients_against_autograd(name):
+    torch = pytest.importorskip("torch")
+    from lstmcalc.activations import Activation
+    from lstmcalc.cell import Variant
+
+    case = dict(VARIANT_CASES[name])
+    rng = np.random.default_rng(len(name))
+    m, n, B, T = 3, 4, 2, 6
+    W = rng.normal(0, 0.8, (4, n, m + n))
+    b = rng.normal(0, 0.5, (4, n))
+    P = rng.normal(0, 0.7, (3, n)) if case.get("P") else None
+    acts = case.get("acts", ("sigmoid", "tanh", "tanh"))
+    variant = Variant(P, case.get("coupled", False), case.get("clip"), case.get("cell_clip"),
+                      *(Activation(a) for a in acts))
+    x, h0, c0 = rng.normal(size=(T, B, m)), rng.normal(size=(B, n)), rng.normal(size=(B, n))
+    target = rng.normal(size=(T, B, n))
+    run = unroll(Cell(W, b, variant=variant), x, h0, c0)
+    value, dh, dc = loss_mse(run, target)
+    g = backward(run, dh, dc)
+
+    tt = {k: torch.tensor(v, requires_grad=True) for k, v in
+          dict(W=W, b=b, x=x, h0=h0, c0=c0, **({"P": P} if P is not None else {})).items()}
+    hs = torch_variant_run(torch, tt["W"], tt["b"], tt.get("P"), case.get("coupled", False),
+                           case.get("clip"), case.get("cell_clip"), acts, tt["x"], tt["h0"],
+                           tt["c0"])
+    np.testing.assert_allclose(run.h, hs.detach().numpy(), rtol=1e-12, atol=1e-13)
+    loss = ((hs - torch.tensor(target)) ** 2).mean()
+    loss.backward()
+    tol = dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g.dW, tt["W"].grad.numpy(), **tol)
+    np.testing.assert_allclose(g.db, tt["b"].grad.numpy(), **tol)
+    np.testing.assert_allclose(g.dx, tt["x"].grad.numpy(), **tol)
+    np.testing.assert_allclose(g.dh0, tt["h0"].grad.numpy(), **tol)
+    np.testing.assert_allclose(g.dc0, tt["c0"].grad.numpy(), **tol)
+    if P is not None:
+        np.testing.assert_allclose(g.dP, tt["P"].grad.numpy(), **tol)
+    if case.get("coupled"):
+        assert not g.dW[0].any() and not g.db[0].any()  # f = 1 - i has no weights of its own
+
+
+def test_variant_gradients_against_finite_differences():
+    from lstmcalc.activations import Activation
+    from lstmcalc.cell import Variant
+
+    rng = np.random.default_rng(12)
+    variant = Variant(rng.normal(0, 0.5, (3, 3)), False, None, None, Activation("sigmoid"),
+                      Activation("softsign"), Activation("tanh"))
+    cell = Cell(rng.normal(0, 0.7, (4, 3, 5)), rng.normal(0, 0.5, (4, 3)), variant=variant)
+    xs = rng.normal(size=(5, 2))
+    target = rng.normal(size=(5, 3))
+    run = unroll(cell, xs)
+    g = backward(run, *loss_mse(run, target)[1:])
+    summary = gradcheck.check(cell, xs, None, None, lambda r: loss_mse(r, target)[0], g.dW,
+                              g.db, dP=g.dP)
+    assert summary["parameters"] == 4 * 3 * 5 + 4 * 3 + 3 * 3
+    assert summary["passed"] and summary["max_relative_error"] < 1e-6
+
+
+def test_grad_command_on_a_variant_config(tmp_path):
+    text = builtin_text() + "peepholes: {f: [0.1, 0.2, 0.3], o: [-0.1, 0.0, 0.1]}\n"
+    (tmp_path / "p.yaml").write_text(text)
+    r = runner.invoke(app, ["grad", str(tmp_path / "p.yaml"), "--check", "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out["gradients"]["peepholes"]) == {"forget", "input", "output"}
+    assert out["check"]["passed"] and out["check"]["parameters"] == 84 + 9

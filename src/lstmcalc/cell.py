@@ -587,6 +587,7 @@ class Grads:
     dz: np.ndarray  # (T, ..., 4, n)
     dh: np.ndarray  # (T, ..., n)
     dc: np.ndarray  # (T, ..., n)
+    dP: np.ndarray | None = None  # (3, n): the peepholes' gradients (f, i, o), if any
 
 
 def backward(run: Run, dh_out, dc_last=None) -> Grads:
@@ -597,8 +598,7 @@ def backward(run: Run, dh_out, dc_last=None) -> Grads:
     gates saturate: sigma' = a (1 - a) with 1 - a from a_gap, tanh' = gap (2 - gap)."""
     cell = run.cell
     if cell.variant is not None:
-        raise Unsupported("gradients of a variant cell (" + ", ".join(cell.variant.describe())
-                          + ") are not computed yet")
+        return _backward_variant(run, dh_out, dc_last)
     T, n, dtype = run.T, cell.hidden_size, cell.dtype
     batch = run.batch_shape
     B = int(np.prod(batch, dtype=int))
@@ -749,3 +749,74 @@ def gate_slopes(result) -> np.ndarray:
     if v.coupled:
         out[..., F, :] = -out[..., I, :]
     return out
+
+
+def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:
+    """backward() for a variant cell: peepholes, coupling, clipping and other activations.
+    A clipped pre-activation or cell state passes no gradient (the clip is flat there)."""
+    cell, v = run.cell, run.cell.variant
+    T, n, m, dtype = run.T, cell.hidden_size, cell.input_size, cell.dtype
+    batch = run.batch_shape
+    B = int(np.prod(batch, dtype=int))
+    dh_out = np.broadcast_to(np.asarray(dh_out, dtype), (T, *batch, n)).reshape(T, B, n)
+    dc_next = np.zeros((B, n), dtype) if dc_last is None else \
+        np.broadcast_to(np.asarray(dc_last, dtype), (*batch, n)).reshape(B, n).copy()
+    z = run.z.reshape(T, B, 4, n)
+    a = run.a.reshape(T, B, 4, n)
+    c = run.c.reshape(T, B, n)
+    c_raw = (run.fc + run.ig).reshape(T, B, n)  # C_t before its clip
+    c_prev_all = np.concatenate([run.c0.reshape(1, B, n), c[:-1]])
+    h_prev_all = np.concatenate([run.h0.reshape(1, B, n), run.h.reshape(T, B, n)[:-1]])
+    x = run.x.reshape(T, B, m)
+    W2 = cell.W.reshape(4 * n, m + n)
+    xs, hs = cell.columns("x"), cell.columns("h")
+    slope = np.empty_like(z)
+    for k in (F, I, O):
+        slope[:, :, k] = v.gate.derivative(z[:, :, k])
+    slope[:, :, G] = v.candidate.derivative(z[:, :, G])
+    if v.clip is not None:  # z as stored is after the clip: at the bound it was cut off
+        slope = np.where(np.abs(z) < v.clip, slope, 0.0)
+    cell_slope = v.cell.derivative(c)
+    c_pass = np.ones_like(c) if v.cell_clip is None else \
+        (np.abs(c_raw) < v.cell_clip).astype(dtype)
+    P = v.peephole
+    dz = np.zeros((T, B, 4, n), dtype)
+    dh_tot = np.empty((T, B, n), dtype)
+    dc_tot = np.empty((T, B, n), dtype)
+    dx = np.empty((T, B, m), dtype)
+    dP = None if P is None else np.zeros((3, n), dtype)
+    dh_next = np.zeros((B, n), dtype)
+    for t in range(T - 1, -1, -1):
+        f, i, g, o = a[t, :, F], a[t, :, I], a[t, :, G], a[t, :, O]
+        dh = dh_out[t] + dh_next
+        dz[t, :, O] = dh * run.tanh_c.reshape(T, B, n)[t] * slope[t, :, O]
+        dc = dc_next + dh * o * cell_slope[t]
+        if P is not None:
+            dc = dc + dz[t, :, O] * P[2]  # o saw p_o C_t
+        dh_tot[t], dc_tot[t] = dh, dc
+        dc = dc * c_pass[t]  # through the cell clip
+        df = dc * c_prev_all[t]
+        di = dc * g
+        if v.coupled:
+            di = di - df  # f = 1 - i
+        else:
+            dz[t, :, F] = df * slope[t, :, F]
+        dz[t, :, I] = di * slope[t, :, I]
+        dz[t, :, G] = dc * i * slope[t, :, G]
+        dc_next = dc * f
+        if P is not None:
+            dc_next = dc_next + dz[t, :, F] * P[0] + dz[t, :, I] * P[1]
+            dP[0] += (dz[t, :, F] * c_prev_all[t]).sum(axis=0)
+            dP[1] += (dz[t, :, I] * c_prev_all[t]).sum(axis=0)
+            dP[2] += (dz[t, :, O] * c[t]).sum(axis=0)
+        dv = dz[t].reshape(B, 4 * n) @ W2
+        dx[t] = dv[:, xs]
+        dh_next = dv[:, hs]
+    dz2 = dz.reshape(T * B, 4 * n)
+    parts = {"x": x.reshape(T * B, m), "h": h_prev_all.reshape(T * B, n)}
+    vv = np.concatenate([parts[p] for p in cell.concat], axis=1)
+    shape = (T, *batch)
+    return Grads((dz2.T @ vv).reshape(4, n, m + n), dz2.sum(axis=0).reshape(4, n),
+                 dx.reshape(*shape, m), dh_next.reshape(*batch, n), dc_next.reshape(*batch, n),
+                 dz.reshape(*shape, 4, n), dh_tot.reshape(*shape, n), dc_tot.reshape(*shape, n),
+                 dP)

@@ -720,7 +720,7 @@ def grad(
             from lstmcalc import gradcheck
 
             summary = gradcheck.check(the_cell, xs, h0, c0, lambda r: loss_fn(r)[0],
-                                      grads.dW, grads.db, check_samples)
+                                      grads.dW, grads.db, check_samples, dP=grads.dP)
         loss_info = {"kind": kind, "value": value}
 
         from lstmcalc.render import grad as grad_render

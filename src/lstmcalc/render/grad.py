@@ -40,6 +40,9 @@ def grad_dict(run, grads, loss: dict, names, split, products, check=None,
                   for name, entry in weight_grads(cell, grads, names, split).items()},
         "x": numbers(grads.dx), "h0": numbers(grads.dh0), "c0": numbers(grads.dc0),
     }
+    if grads.dP is not None:
+        out["gradients"]["peepholes"] = {g: numbers(grads.dP[k]) for k, g in
+                                         enumerate(("forget", "input", "output"))}
     out["steps"] = steps
     out["cell_path"] = {"dc_norm": [float(v) for v in dc_norm],
                         "forget_product_mean": [float(products[t].mean())
@@ -135,6 +138,10 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
             inputs.add_row("⋮")
             continue
         inputs.add_row(str(t + 1), _grad_column(grads.dx[(t, *b)], num))
+    if grads.dP is not None:
+        parts += [Text(), Text("dL/d(peepholes): " + "; ".join(
+            f"{g}: [{', '.join(num(v) for v in grads.dP[k])}]"
+            for k, g in enumerate(("forget", "input", "output"))))]
     parts += [Text(), Text("Inputs and initial state", style="bold"), inputs,
               Text(f"dL/dh_0 = [{', '.join(num(v) for v in grads.dh0[b])}]"),
               Text(f"dL/dC_0 = [{', '.join(num(v) for v in grads.dc0[b])}]")]
