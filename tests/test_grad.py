@@ -290,3 +290,73 @@ def test_grad_command_on_a_variant_config(tmp_path):
     out = json.loads(r.stdout)
     assert set(out["gradients"]["peepholes"]) == {"forget", "input", "output"}
     assert out["check"]["passed"] and out["check"]["parameters"] == 84 + 9
+
+
+def test_projection_against_nn_lstm_forward_and_autograd(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(5)
+    lstm = torch.nn.LSTM(3, 5, proj_size=2, dtype=torch.float64)
+    torch.save(lstm.state_dict(), tmp_path / "p.pt")
+    x = torch.randn(8, 2, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(1, 2, 2, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(1, 2, 5, dtype=torch.float64, requires_grad=True)
+    y, (hT, cT) = lstm(x, (h0, c0))
+    target = torch.randn(8, 2, 2, dtype=torch.float64)
+    ((y - target) ** 2).mean().backward()
+
+    from lstmcalc import frameworks
+
+    stack, _, _, _, _ = frameworks.load(str(tmp_path / "p.pt"), None, None, 10**8)
+    cell = stack[0][0].cell()
+    assert (cell.hidden_size, cell.state_size, cell.input_size) == (5, 2, 3)
+    run = unroll(cell, x.detach().numpy(), h0.detach().numpy()[0], c0.detach().numpy()[0])
+    np.testing.assert_allclose(run.h, y.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(run.c[-1], cT.detach().numpy()[0], rtol=1e-12, atol=1e-12)
+    g = backward(run, *loss_mse(run, target.numpy())[1:])
+    order = [1, 0, 2, 3]
+    dW = torch.cat([lstm.weight_ih_l0.grad, lstm.weight_hh_l0.grad], 1).reshape(4, 5, 5)[order]
+    tol = dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g.dW, dW.numpy(), **tol)
+    np.testing.assert_allclose(g.db, lstm.bias_ih_l0.grad.reshape(4, 5)[order].numpy(), **tol)
+    np.testing.assert_allclose(g.dWp, lstm.weight_hr_l0.grad.numpy(), **tol)
+    np.testing.assert_allclose(g.dx, x.grad.numpy(), **tol)
+    np.testing.assert_allclose(g.dh0, h0.grad.numpy()[0], **tol)
+    np.testing.assert_allclose(g.dc0, c0.grad.numpy()[0], **tol)
+    # the command line: tables and JSON with p beside n, and the check
+    np.save(tmp_path / "x.npy", x.detach().numpy())
+    out = json.loads(runner.invoke(app, ["unroll", str(tmp_path / "p.pt"), "-i",
+                                         str(tmp_path / "x.npy"), "-f", "json"]).stdout)
+    assert len(out["h"][0]) == 2 and len(out["c"][0]) == 5
+    assert len(out["steps"][0]["h_unprojected"][0]) == 5
+    table = runner.invoke(app, ["step", str(tmp_path / "p.pt"), "-i", "-", "-f", "table"],
+                          input="1,2,3\n", env={"COLUMNS": "120"}).stdout
+    assert "h_t has p = 2 entries while C_t keeps n = 5" in table and "h_t = W_hr m" in table
+    r = runner.invoke(app, ["grad", str(tmp_path / "p.pt"), "-i", str(tmp_path / "x.npy"),
+                            "--check", "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    checked = json.loads(r.stdout)
+    assert checked["check"]["passed"] and len(checked["gradients"]["projection"]) == 2
+    back = str(tmp_path / "back.npz")
+    assert runner.invoke(app, ["convert", str(tmp_path / "p.pt"), "--to", "pytorch", "-o",
+                               back]).exit_code == 0
+    with np.load(back) as f:
+        np.testing.assert_array_equal(f["weight_hr_l0"], lstm.weight_hr_l0.detach().numpy())
+
+
+@pytest.mark.parametrize("via", ["yaml", "json"])
+def test_projection_round_trips_through_configs(tmp_path, via):
+    pytest.importorskip("torch")
+    import torch
+
+    torch.manual_seed(6)
+    torch.save(torch.nn.LSTM(2, 4, proj_size=3, dtype=torch.float64).state_dict(),
+               tmp_path / "p.pt")
+    mid, back = str(tmp_path / f"p.{via}"), str(tmp_path / "back.npz")
+    assert runner.invoke(app, ["convert", str(tmp_path / "p.pt"), "--to", via, "-o",
+                               mid]).exit_code == 0
+    r = runner.invoke(app, ["convert", mid, "--to", "pytorch", "-o", back])
+    assert r.exit_code == 0, r.stderr
+    state = torch.load(tmp_path / "p.pt", weights_only=True)
+    with np.load(back) as f:
+        for key, tensor in state.items():
+            np.testing.assert_array_equal(f[key], tensor.numpy())

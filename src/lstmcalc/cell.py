@@ -10,7 +10,7 @@ Pure NumPy: nothing here prints, reads files or knows about any output format. E
 takes single vectors (shape (m,)) or batches (shape (B, m), or any leading batch shape).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -46,7 +46,9 @@ class Variant:
     peephole (3, n): p_f and p_i add p ⊙ C_{t-1} to z_f and z_i, p_o adds p_o ⊙ C_t to z_o;
     coupled: f = 1 - i (ONNX input_forget); clip: every gate pre-activation is clipped to
     [-clip, clip] (ONNX clip); cell_clip: C_t is clipped to [-cell_clip, cell_clip] (TF1);
-    gate, candidate, cell: the activations of f, i, o; of g; and of C_t in h_t."""
+    gate, candidate, cell: the activations of f, i, o; of g; and of C_t in h_t;
+    projection (p, n): h_t = W_hr (o ⊙ act(C_t)) has p entries while C_t keeps n (PyTorch's
+    proj_size, TF1's num_proj)."""
 
     peephole: np.ndarray | None = None
     coupled: bool = False
@@ -55,6 +57,7 @@ class Variant:
     gate: Activation = SIGMOID
     candidate: Activation = TANH
     cell: Activation = TANH
+    projection: np.ndarray | None = None
 
     def describe(self) -> list[str]:
         out = []
@@ -68,6 +71,8 @@ class Variant:
             out.append(f"C_t clipped to ±{self.cell_clip:g}")
         if (self.gate, self.candidate, self.cell) != (SIGMOID, TANH, TANH):
             out.append(f"activations {self.gate!r} / {self.candidate!r} / {self.cell!r}")
+        if self.projection is not None:
+            out.append(f"a projection to p = {self.projection.shape[0]}")
         return out
 
 
@@ -75,7 +80,8 @@ class Variant:
 class Cell:
     """The weights of one cell.
 
-    W has shape (4, n, m + n): W[F] is W_f, its columns in `concat` order; b has shape (4, n).
+    W has shape (4, n, m + r): W[F] is W_f, its columns in `concat` order; b has shape (4, n).
+    r, the size of h, is n, or p with a projection.
     """
 
     W: np.ndarray
@@ -86,8 +92,11 @@ class Cell:
     def __post_init__(self):
         W = np.array(self.W, dtype=np.result_type(np.asarray(self.W).dtype, np.float32))
         b = np.array(self.b, dtype=W.dtype)  # copies: the caller's arrays stay writable
-        if W.ndim != 3 or W.shape[0] != 4 or W.shape[2] <= W.shape[1]:
-            raise ShapeError(f"W must have shape (4, n, m + n) with m >= 1, got {W.shape}")
+        proj = None if self.variant is None else self.variant.projection
+        r = W.shape[1] if proj is None or W.ndim != 3 else np.shape(proj)[0]
+        if W.ndim != 3 or W.shape[0] != 4 or W.shape[2] <= r:
+            raise ShapeError(f"W must have shape (4, n, m + {'p' if proj is not None else 'n'}) "
+                             f"with m >= 1, got {W.shape}")
         if b.shape != W.shape[:2]:
             raise ShapeError(f"b must have shape {W.shape[:2]}, got {b.shape}")
         if sorted(self.concat) != ["h", "x"]:
@@ -107,9 +116,16 @@ class Cell:
                                      f"got {p.shape}")
                 _require_finite(p, "peephole")
                 p.setflags(write=False)
-                v = Variant(p, v.coupled, v.clip, v.cell_clip, v.gate, v.candidate, v.cell)
-            if not (v.peephole is not None or v.coupled or v.clip is not None
-                    or v.cell_clip is not None or v.describe()):
+                v = replace(v, peephole=p)
+            if v.projection is not None:
+                p = np.array(v.projection, dtype=W.dtype)
+                if p.ndim != 2 or p.shape[1] != W.shape[1]:
+                    raise ShapeError(f"the projection must have shape (p, n) = (p, {W.shape[1]}), "
+                                     f"got {p.shape}")
+                _require_finite(p, "projection")
+                p.setflags(write=False)
+                v = replace(v, projection=p)
+            if not v.describe():
                 v = None  # nothing beyond the standard cell: the fast path serves it
             object.__setattr__(self, "variant", v)
 
@@ -118,8 +134,14 @@ class Cell:
         return self.W.shape[1]
 
     @property
+    def state_size(self) -> int:
+        """r, the entries of h: n, or p with a projection (C always has n)."""
+        v = self.variant
+        return self.W.shape[1] if v is None or v.projection is None else v.projection.shape[0]
+
+    @property
     def input_size(self) -> int:
-        return self.W.shape[2] - self.W.shape[1]
+        return self.W.shape[2] - self.state_size
 
     @property
     def dtype(self):
@@ -127,11 +149,14 @@ class Cell:
 
     @property
     def parameter_count(self) -> int:
-        return self.W.size + self.b.size
+        v = self.variant
+        extra = 0 if v is None else sum(a.size for a in (v.peephole, v.projection)
+                                        if a is not None)
+        return self.W.size + self.b.size + extra
 
     def columns(self, part: str) -> slice:
-        """Where x or h sits among the m + n columns of every W."""
-        m, n = self.input_size, self.hidden_size
+        """Where x or h sits among the m + r columns of every W."""
+        m, n = self.input_size, self.state_size
         first = self.concat[0]
         width = {"x": m, "h": n}
         start = 0 if part == first else width[first]
@@ -149,9 +174,9 @@ class Cell:
         if np.dtype(dtype) == self.dtype:
             return self
         v = self.variant
-        if v is not None and v.peephole is not None:
-            v = Variant(v.peephole.astype(dtype), v.coupled, v.clip, v.cell_clip, v.gate,
-                        v.candidate, v.cell)
+        if v is not None:
+            v = replace(v, **{k: getattr(v, k).astype(dtype) for k in ("peephole", "projection")
+                              if getattr(v, k) is not None})
         return Cell(self.W.astype(dtype), self.b.astype(dtype), self.concat, v)
 
     @cached_property
@@ -201,8 +226,9 @@ class Step:
     c: np.ndarray  # (..., n)       C_t
     tanh_c: np.ndarray  # (..., n)
     tanh_c_gap: np.ndarray  # (..., n)
-    h: np.ndarray  # (..., n)       h_t
-    h_gap: np.ndarray  # (..., n)
+    h: np.ndarray  # (..., r)       h_t (r = n, or p with a projection)
+    h_gap: np.ndarray  # (..., r)
+    m: np.ndarray | None = None  # (..., n)  o * act(C_t) before a projection, if there is one
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -279,6 +305,7 @@ class Run:
     tanh_c_gap: np.ndarray
     h: np.ndarray
     h_gap: np.ndarray
+    m: np.ndarray | None = None  # (T, ..., n) before a projection, if there is one
 
     @property
     def T(self) -> int:
@@ -296,21 +323,21 @@ class Run:
         v = np.concatenate([{"x": x, "h": h_prev}[part] for part in self.cell.concat], axis=-1)
         return Step(self.cell, x, h_prev, c_prev, v, self.z[t], self.a[t], self.a_gap[t],
                     self.fc[t], self.ig[t], self.c[t], self.tanh_c[t], self.tanh_c_gap[t],
-                    self.h[t], self.h_gap[t])
+                    self.h[t], self.h_gap[t], None if self.m is None else self.m[t])
 
 
 def _inputs(cell: Cell, xs, h0, c0):
-    """Validated arrays: xs (T, B, m), h0 and c0 (B, n), and the batch shape (...)."""
-    m, n, dtype = cell.input_size, cell.hidden_size, cell.dtype
+    """Validated arrays: xs (T, B, m), h0 (B, r) and c0 (B, n), and the batch shape (...)."""
+    m, n, r, dtype = cell.input_size, cell.hidden_size, cell.state_size, cell.dtype
     xs = _vector(xs, m, dtype, "x", "m")
     if xs.ndim < 2 or xs.shape[0] == 0:
         raise ShapeError(f"a sequence needs shape (T, m) with T >= 1, got {xs.shape}")
-    h0 = np.zeros(n, dtype) if h0 is None else _vector(h0, n, dtype, "h", "n")
+    h0 = np.zeros(r, dtype) if h0 is None else _vector(h0, r, dtype, "h", "n" if r == n else "p")
     c0 = np.zeros(n, dtype) if c0 is None else _vector(c0, n, dtype, "c", "n")
     batch = np.broadcast_shapes(xs.shape[1:-1], h0.shape[:-1], c0.shape[:-1])
     T, B = xs.shape[0], int(np.prod(batch, dtype=int))
     xs = np.broadcast_to(xs, (T,) + batch + (m,)).reshape(T, B, m)
-    h0 = np.ascontiguousarray(np.broadcast_to(h0, batch + (n,)).reshape(B, n))
+    h0 = np.ascontiguousarray(np.broadcast_to(h0, batch + (r,)).reshape(B, r))
     c0 = np.ascontiguousarray(np.broadcast_to(c0, batch + (n,)).reshape(B, n))
     return xs, h0, c0, batch
 
@@ -380,7 +407,7 @@ def _recur_variant(cell: Cell, xs, h0, c0):
     """The recurrence of a variant cell, every intermediate kept (T, B, ...). z is what each
     gate's activation sees: with its peephole term, after clipping."""
     T, B, m = xs.shape
-    n, dtype, v = cell.hidden_size, cell.dtype, cell.variant
+    n, r, dtype, v = cell.hidden_size, cell.state_size, cell.dtype, cell.variant
     WT = cell.W.reshape(4 * n, -1).T
     WxT = np.ascontiguousarray(WT[cell.columns("x")])
     WhT = np.ascontiguousarray(WT[cell.columns("h")])
@@ -388,7 +415,8 @@ def _recur_variant(cell: Cell, xs, h0, c0):
     with np.errstate(over="ignore", invalid="ignore"):
         z = _project(xs.reshape(T * B, m), WxT, cell.b.reshape(-1), rows).reshape(T, B, 4, n)
     a = np.empty_like(z)
-    fc, ig, c, tc, h = (np.empty((T, B, n), dtype) for _ in range(5))
+    fc, ig, c, tc, mm = (np.empty((T, B, n), dtype) for _ in range(5))
+    h = mm if v.projection is None else np.empty((T, B, r), dtype)
     h_prev, c_prev = h0, c0
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(T):
@@ -413,7 +441,9 @@ def _recur_variant(cell: Cell, xs, h0, c0):
                 np.clip(zt[:, O], -v.clip, v.clip, out=zt[:, O])
             a[t, :, O] = v.gate(zt[:, O])
             tc[t] = v.cell(c[t])
-            h[t] = a[t, :, O] * tc[t]
+            mm[t] = a[t, :, O] * tc[t]
+            if v.projection is not None:
+                h[t] = mm[t] @ v.projection.T  # (B, p)
             h_prev, c_prev = h[t], c[t]
     if v.coupled:
         z[:, :, F] = np.nan  # f has no pre-activation of its own
@@ -429,13 +459,13 @@ def _recur_variant(cell: Cell, xs, h0, c0):
         raise NonFiniteError(f"{GATES[gate]} gate pre-activation of unit {j + 1}{where}",
                              (t, b_, gate, j), float(z[t, b_, gate, j]))
     _require_finite(c, "C_t")
-    return z, a, fc, ig, c, tc, h
+    return z, a, fc, ig, c, tc, h, (None if v.projection is None else mm)
 
 
 def _unroll_variant(cell: Cell, xs, h0, c0) -> Run:
     xs, h0, c0, batch = _inputs(cell, xs, h0, c0)
-    z, a, fc, ig, c, tc, h = _recur_variant(cell, xs, h0, c0)
-    T, n, v = xs.shape[0], cell.hidden_size, cell.variant
+    z, a, fc, ig, c, tc, h, mm = _recur_variant(cell, xs, h0, c0)
+    T, n, r, v = xs.shape[0], cell.hidden_size, cell.state_size, cell.variant
     a_gap = np.empty_like(a)
     with np.errstate(invalid="ignore"):
         for k in (F, I, O):
@@ -448,10 +478,11 @@ def _unroll_variant(cell: Cell, xs, h0, c0) -> Run:
     shape = (T, *batch, n)
     z4 = np.nan_to_num(z, nan=0.0).reshape(T, *batch, 4, n) if v.coupled else \
         z.reshape(T, *batch, 4, n)
-    return Run(cell, xs.reshape(T, *batch, -1), h0.reshape(*batch, n), c0.reshape(*batch, n),
+    return Run(cell, xs.reshape(T, *batch, -1), h0.reshape(*batch, r), c0.reshape(*batch, n),
                z4, a.reshape(T, *batch, 4, n), a_gap.reshape(T, *batch, 4, n),
                fc.reshape(shape), ig.reshape(shape), c.reshape(shape), tc.reshape(shape),
-               tc_gap.reshape(shape), h.reshape(shape), h_gap.reshape(shape))
+               tc_gap.reshape(shape), h.reshape(T, *batch, r), h_gap.reshape(T, *batch, r),
+               None if mm is None else mm.reshape(shape))
 
 
 def _run(cell: Cell, xs, h0, c0, stored: bool):
@@ -588,6 +619,7 @@ class Grads:
     dh: np.ndarray  # (T, ..., n)
     dc: np.ndarray  # (T, ..., n)
     dP: np.ndarray | None = None  # (3, n): the peepholes' gradients (f, i, o), if any
+    dWp: np.ndarray | None = None  # (p, n): the projection's gradient, if any
 
 
 def backward(run: Run, dh_out, dc_last=None) -> Grads:
@@ -756,9 +788,10 @@ def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:
     A clipped pre-activation or cell state passes no gradient (the clip is flat there)."""
     cell, v = run.cell, run.cell.variant
     T, n, m, dtype = run.T, cell.hidden_size, cell.input_size, cell.dtype
+    r = cell.state_size
     batch = run.batch_shape
     B = int(np.prod(batch, dtype=int))
-    dh_out = np.broadcast_to(np.asarray(dh_out, dtype), (T, *batch, n)).reshape(T, B, n)
+    dh_out = np.broadcast_to(np.asarray(dh_out, dtype), (T, *batch, r)).reshape(T, B, r)
     dc_next = np.zeros((B, n), dtype) if dc_last is None else \
         np.broadcast_to(np.asarray(dc_last, dtype), (*batch, n)).reshape(B, n).copy()
     z = run.z.reshape(T, B, 4, n)
@@ -766,10 +799,13 @@ def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:
     c = run.c.reshape(T, B, n)
     c_raw = (run.fc + run.ig).reshape(T, B, n)  # C_t before its clip
     c_prev_all = np.concatenate([run.c0.reshape(1, B, n), c[:-1]])
-    h_prev_all = np.concatenate([run.h0.reshape(1, B, n), run.h.reshape(T, B, n)[:-1]])
+    h_prev_all = np.concatenate([run.h0.reshape(1, B, r), run.h.reshape(T, B, r)[:-1]])
     x = run.x.reshape(T, B, m)
-    W2 = cell.W.reshape(4 * n, m + n)
+    W2 = cell.W.reshape(4 * n, m + r)
     xs, hs = cell.columns("x"), cell.columns("h")
+    Wp = v.projection
+    mm = None if Wp is None else run.m.reshape(T, B, n)
+    dWp = None if Wp is None else np.zeros_like(Wp)
     slope = np.empty_like(z)
     for k in (F, I, O):
         slope[:, :, k] = v.gate.derivative(z[:, :, k])
@@ -781,16 +817,20 @@ def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:
         (np.abs(c_raw) < v.cell_clip).astype(dtype)
     P = v.peephole
     dz = np.zeros((T, B, 4, n), dtype)
-    dh_tot = np.empty((T, B, n), dtype)
+    dh_tot = np.empty((T, B, r), dtype)
     dc_tot = np.empty((T, B, n), dtype)
     dx = np.empty((T, B, m), dtype)
     dP = None if P is None else np.zeros((3, n), dtype)
-    dh_next = np.zeros((B, n), dtype)
+    dh_next = np.zeros((B, r), dtype)
     for t in range(T - 1, -1, -1):
         f, i, g, o = a[t, :, F], a[t, :, I], a[t, :, G], a[t, :, O]
         dh = dh_out[t] + dh_next
-        dz[t, :, O] = dh * run.tanh_c.reshape(T, B, n)[t] * slope[t, :, O]
-        dc = dc_next + dh * o * cell_slope[t]
+        dm = dh
+        if Wp is not None:  # h = W_hr m
+            dWp += dh.T @ mm[t]
+            dm = dh @ Wp
+        dz[t, :, O] = dm * run.tanh_c.reshape(T, B, n)[t] * slope[t, :, O]
+        dc = dc_next + dm * o * cell_slope[t]
         if P is not None:
             dc = dc + dz[t, :, O] * P[2]  # o saw p_o C_t
         dh_tot[t], dc_tot[t] = dh, dc
@@ -813,10 +853,10 @@ def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:
         dx[t] = dv[:, xs]
         dh_next = dv[:, hs]
     dz2 = dz.reshape(T * B, 4 * n)
-    parts = {"x": x.reshape(T * B, m), "h": h_prev_all.reshape(T * B, n)}
+    parts = {"x": x.reshape(T * B, m), "h": h_prev_all.reshape(T * B, r)}
     vv = np.concatenate([parts[p] for p in cell.concat], axis=1)
     shape = (T, *batch)
-    return Grads((dz2.T @ vv).reshape(4, n, m + n), dz2.sum(axis=0).reshape(4, n),
-                 dx.reshape(*shape, m), dh_next.reshape(*batch, n), dc_next.reshape(*batch, n),
-                 dz.reshape(*shape, 4, n), dh_tot.reshape(*shape, n), dc_tot.reshape(*shape, n),
-                 dP)
+    return Grads((dz2.T @ vv).reshape(4, n, m + r), dz2.sum(axis=0).reshape(4, n),
+                 dx.reshape(*shape, m), dh_next.reshape(*batch, r), dc_next.reshape(*batch, n),
+                 dz.reshape(*shape, 4, n), dh_tot.reshape(*shape, r), dc_tot.reshape(*shape, n),
+                 dP, dWp)

@@ -272,7 +272,8 @@ def step(
         if state is not None:
             from lstmcalc import config
 
-            h, c = config.load_state(state, spec.cell.hidden_size, max_input_bytes)
+            h, c = config.load_state(state, spec.cell.hidden_size, max_input_bytes,
+                                     spec.cell.state_size)
         result = cell.step(spec.cell.astype(dtype.value), x, h, c)
         extras = present.step_extras(result, spec, derivatives, stochastic, seed)
 
@@ -424,7 +425,7 @@ def unroll(
                 raise UsageError(f"{', '.join(given)}: not available yet for stacked or "
                                  "bidirectional LSTMs")
         if state is not None:
-            h0, c0 = config.load_state(state, n, max_input_bytes)
+            h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
         rng = None
         if stochastic:
             import numpy as np
@@ -677,7 +678,7 @@ def grad(
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
         if state is not None:
-            h0, c0 = config.load_state(state, n, max_input_bytes)
+            h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
         if inputs is not None:
             in_fmt = sequences.format_of(inputs, input_format and input_format.value)
             xs = sequences.read(inputs, None if in_fmt == "auto" else in_fmt, batch_first, m,
@@ -720,7 +721,8 @@ def grad(
             from lstmcalc import gradcheck
 
             summary = gradcheck.check(the_cell, xs, h0, c0, lambda r: loss_fn(r)[0],
-                                      grads.dW, grads.db, check_samples, dP=grads.dP)
+                                      grads.dW, grads.db, check_samples, dP=grads.dP,
+                                      dWp=grads.dWp)
         loss_info = {"kind": kind, "value": value}
 
         from lstmcalc.render import grad as grad_render

@@ -19,7 +19,7 @@ from lstmcalc.document import MAX_BYTES, Map, Node, Seq, number, parse, decode, 
 from lstmcalc.errors import DataError
 
 TOP_KEYS = ("x", "h", "c", "concat", "gates", "sequence", "output_layer", "forget_bias",
-            "peepholes", "coupled", "clip", "cell_clip", "activations")
+            "peepholes", "coupled", "clip", "cell_clip", "activations", "projection")
 ACTIVATION_ROLES = ("gates", "candidate", "cell")
 OUTPUT_KEYS = ("W", "b", "activation")
 GATE_KEYS = ("W", "Wx", "Wh", "b", "bh")
@@ -214,6 +214,18 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
         check.matrix(f_matrix, f"gates.{f_written}.{'W' if 'W' in f_entry else 'Wx'}", None, None)
     n = len(f_matrix.items)
     n_note = f" (n = {n}, the rows of gates.{f_written})"
+    # r, the size of h: n, or p with a projection (h = W_hr (o * tanh(C)))
+    projection = None
+    r, r_note, r_name = n, n_note, "n"
+    if "projection" in top:
+        node = top["projection"][1]
+        proj = check.mapping(node, "projection", ("W",))
+        if "W" not in proj:
+            check.fail(node, "projection: missing W (p x n: h_t = W (o * tanh(C_t)))")
+        projection = np.array(check.matrix(proj["W"][1], "projection.W", None, n,
+                                           cols_note=n_note))
+        r = projection.shape[0]
+        r_note, r_name = f" (p = {r}, the rows of projection.W)", "p"
     m = None
     for key in ("x", "sequence"):
         if key in top and _width(top[key][1]):
@@ -224,16 +236,16 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
             m, m_from = _width(f_entry["Wx"]), f"gates.{f_written}.Wx"
         else:
             width = _width(f_matrix) or 0
-            if width <= n:
+            if width <= r:
                 check.fail(f_matrix, f"gates.{f_written}.W has {width} columns, expected more "
-                                     f"than its {n} rows (m + n columns, with m >= 1)")
-            m, m_from = width - n, f"gates.{f_written}.W"
+                                     f"than {r} (m + {r_name} columns, with m >= 1)")
+            m, m_from = width - r, f"gates.{f_written}.W"
     if not m:
         check.fail(top.get("x", (None, root))[1], "cannot tell the input size m")
     m_note = f" (m = {m}, from {m_from})"
-    mn_note = f" (m + n = {m} + {n})"
+    mn_note = f" (m + {r_name} = {m} + {r})"
 
-    W = np.zeros((4, n, m + n))
+    W = np.zeros((4, n, m + r))
     b = np.zeros((4, n))
     bh = np.zeros((4, n))  # a second bias (PyTorch's bias_hh, ONNX's Rb), added to b
     for k, gate in enumerate(GATES):
@@ -242,10 +254,10 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
         if not entry:  # a coupled cell's forget gate: no weights of its own
             continue
         if "W" in entry:
-            W[k] = check.matrix(entry["W"], f"{where}.W", n, m + n, n_note, mn_note)
+            W[k] = check.matrix(entry["W"], f"{where}.W", n, m + r, n_note, mn_note)
         else:
             Wx = check.matrix(entry["Wx"], f"{where}.Wx", n, m, n_note, m_note)
-            Wh = check.matrix(entry["Wh"], f"{where}.Wh", n, n, n_note, n_note)
+            Wh = check.matrix(entry["Wh"], f"{where}.Wh", n, r, n_note, r_note)
             W[k] = np.hstack([Wx, Wh] if concat == ("x", "h") else [Wh, Wx])
         if "b" in entry:
             b[k] = check.vector(entry["b"], f"{where}.b", n, n_note)
@@ -272,7 +284,7 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
         if getattr(act, "text", None) not in OUTPUT_ACTIVATIONS or not hasattr(act, "tag"):
             check.fail(act, f"output_layer.activation must be one of "
                             f"{', '.join(OUTPUT_ACTIVATIONS)}")
-        Wy = np.array(check.matrix(layer["W"], "output_layer.W", None, n, cols_note=n_note))
+        Wy = np.array(check.matrix(layer["W"], "output_layer.W", None, r, cols_note=r_note))
         q = Wy.shape[0]
         by = np.array(check.vector(layer["b"], "output_layer.b", q, f" (q = {q}, the rows of "
                                    "output_layer.W)")) if "b" in layer else np.zeros(q)
@@ -282,18 +294,19 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
         forget_bias = number(top["forget_bias"][1], "forget_bias", source)
     from lstmcalc.layouts import Weights
 
-    xs, hs = (slice(0, m), slice(m, m + n)) if concat == ("x", "h") else \
-        (slice(n, m + n), slice(0, n))
-    variant = _variant(top, check, n, n_note, coupled, source)
+    xs, hs = (slice(0, m), slice(m, m + r)) if concat == ("x", "h") else \
+        (slice(r, m + r), slice(0, r))
+    variant = _variant(top, check, n, n_note, coupled, source, projection)
     weights = Weights(W[:, :, xs], W[:, :, hs], b, bh, forget_bias, variant)
     return Spec(source, Cell(W, weights.stacked_bias(), concat, variant), optional("x", m, m_note),
-                optional("h", n, n_note),
+                optional("h", r, r_note),
                 optional("c", n, n_note), sequence, output,
                 tuple(entries[g][0] for g in GATES),
                 tuple("W" not in entries[g][1] for g in GATES), weights)
 
 
-def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, source: str):
+def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, source: str,
+             projection=None):
     """The cell variant the config asks for, or None for the standard cell."""
     from lstmcalc.activations import Activation
     from lstmcalc.cell import Variant
@@ -337,12 +350,16 @@ def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, s
                                       f"{', '.join(Activation.NAMES)}")
             roles[{"gates": "gate", "candidate": "candidate", "cell": "cell"}[role]] = \
                 Activation(name, **params)
-    variant = Variant(peephole, coupled, positive("clip"), positive("cell_clip"), **roles)
+    variant = Variant(peephole, coupled, positive("clip"), positive("cell_clip"), **roles,
+                      projection=projection)
     return variant if variant.describe() else None
 
 
-def load_state(path: str, n: int, max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, np.ndarray]:
-    """h and c from lstmcalc's own JSON or YAML output (other keys there are ignored)."""
+def load_state(path: str, n: int, max_bytes: int = MAX_BYTES,
+               r: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """h (r entries: n, or p with a projection) and c (n entries) from lstmcalc's own JSON or
+    YAML output (other keys there are ignored)."""
+    r = n if r is None else r
     source, data = read_input(path, max_bytes)
     text = decode(data, source)
     root = parse(text, source, json=looks_like_json(source, text))
@@ -354,7 +371,9 @@ def load_state(path: str, n: int, max_bytes: int = MAX_BYTES) -> tuple[np.ndarra
         if key not in root.items:
             check.fail(root, f"missing key '{key}' (a state holds h and c, as the JSON or "
                              "YAML output of lstmcalc step does)")
-        state.append(check.vector_or_batch(root.items[key][1], key, n, f" (n = {n})"))
+        size = r if key == "h" else n
+        note = f" (n = {n})" if size == n else f" (p = {r})"
+        state.append(check.vector_or_batch(root.items[key][1], key, size, note))
     return state[0], state[1]
 
 
@@ -367,17 +386,17 @@ def load_upstream(path: str, run, max_bytes: int):
     if not isinstance(root, Map) or not ({"dh", "dc"} & set(root.items)):
         check.fail(root, "an upstream gradient is a mapping with dh and/or dc")
     items = check.mapping(root, "the upstream gradient", ("dh", "dc"))
-    n, T = run.cell.hidden_size, run.T
+    n, T, r = run.cell.hidden_size, run.T, run.cell.state_size
     dh = np.zeros_like(run.h)
     if "dh" in items:
         node = items["dh"][1]
-        given = check.vector_or_batch(node, "dh", n, f" (n = {n})")
+        given = check.vector_or_batch(node, "dh", r, f" (n = {r})" if r == n else f" (p = {r})")
         if given.ndim == 1:
             dh[-1] = given
         elif given.shape[0] == T and not run.batch_shape:
             dh[:] = given
         else:
-            check.fail(node, f"dh has {given.shape[0]} rows; give n = {n} numbers for h_T, or "
+            check.fail(node, f"dh has {given.shape[0]} rows; give {r} numbers for h_T, or "
                              f"T = {T} rows for every step")
     dc = None
     if "dc" in items:

@@ -187,8 +187,9 @@ def _with_variant(weights: layouts.Weights, variant) -> layouts.Weights:
     peephole = weights.variant.peephole if weights.variant is not None else None
     if variant is None and peephole is None:
         return weights
-    v = variant or Variant()
-    joined = Variant(peephole, v.coupled, v.clip, v.cell_clip, v.gate, v.candidate, v.cell)
+    from dataclasses import replace
+
+    joined = replace(variant or Variant(), peephole=peephole)
     return layouts.Weights(weights.Wx, weights.Wh, weights.bx, weights.bh,
                            weights.forget_bias, joined)
 
@@ -243,6 +244,8 @@ def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
             if getattr(v, key) is not None:
                 extras[key] = getattr(v, key)
         roles = {"gates": v.gate, "candidate": v.candidate, "cell": v.cell}
+        if v.projection is not None:
+            extras["projection"] = v.projection
         if [repr(a) for a in roles.values()] != ["sigmoid", "tanh", "tanh"]:
             extras["activations"] = {
                 role: act.name if act.name not in ("hard_sigmoid", "affine") else
@@ -254,7 +257,7 @@ def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
             obj["forget_bias"] = weights.forget_bias
         for key, value in extras.items():
             obj[key] = {g: arr.tolist() for g, arr in value.items()} if key == "peepholes" \
-                else value
+                else {"W": value.tolist()} if key == "projection" else value
         obj["gates"] = {g: {key: arr.tolist() for key, arr in e.items()} for g, e in gates.items()}
         return json.dumps(obj, indent=1) + "\n"
     m, n = weights.sizes
@@ -270,6 +273,11 @@ def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
                       for g, arr in value.items()]
         elif key == "coupled":
             lines.append("coupled: true    # f = 1 - i")
+        elif key == "projection":
+            rows = (",\n" + " " * 6).join(
+                "[" + ", ".join(_yaml_number(x) for x in row) + "]" for row in value)
+            lines.append(f"projection:    # h_t = W (o * tanh(C_t)): p = {len(value)}")
+            lines.append(f"  W: [{rows}]")
         elif key == "activations":
             lines.append("activations:")
             for role, act in value.items():

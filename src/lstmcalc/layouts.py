@@ -107,21 +107,29 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
     a = {k: np.asarray(v) for k, v in arrays.items()}
     if layout == "pytorch":
         _need(a, ["weight_ih_l0", "weight_hh_l0"], layout)
-        extra = sorted(k for k in a if k.endswith(("_l1", "_reverse")) or k.startswith(
-            "weight_hr"))
+        extra = sorted(k for k in a if k.endswith(("_l1", "_reverse")))
         if extra:
-            raise LayoutError(f"more than one layer, a direction or a projection ({extra[0]}): "
-                              "read these with stack_from_arrays")
+            raise LayoutError(f"more than one layer or a direction ({extra[0]}): read these "
+                              "with stack_from_arrays")
         wih, whh = a["weight_ih_l0"], a["weight_hh_l0"]
         n4, m = wih.shape
         n = n4 // 4
-        _shape("weight_hh_l0", whh, (4 * n, n))
+        variant = None
+        if "weight_hr_l0" in a:  # proj_size: h = W_hr (o * tanh(C)), p entries
+            from lstmcalc.cell import Variant
+
+            whr = np.asarray(a["weight_hr_l0"], dtype=np.float64)
+            if whr.ndim != 2 or whr.shape[1] != n:
+                raise LayoutError(f"weight_hr_l0 has shape {whr.shape}, expected (p, {n})")
+            variant = Variant(projection=whr)
+        r = n if variant is None else variant.projection.shape[0]
+        _shape("weight_hh_l0", whh, (4 * n, r))
         bih = a.get("bias_ih_l0", np.zeros(4 * n))
         bhh = a.get("bias_hh_l0", np.zeros(4 * n))
         _shape("bias_ih_l0", bih, (4 * n,))
         _shape("bias_hh_l0", bhh, (4 * n,))
         return Weights(_blocks(wih, layout, 0), _blocks(whh, layout, 0),
-                       _blocks(bih, layout, 0), _blocks(bhh, layout, 0))
+                       _blocks(bih, layout, 0), _blocks(bhh, layout, 0), variant=variant)
     if layout == "keras":
         if "kernel" not in a and "arr_0" in a:  # np.savez(f, *layer.get_weights())
             a = {"kernel": a["arr_0"], "recurrent_kernel": a.get("arr_1"),
@@ -178,20 +186,25 @@ def to_arrays(layout: str, w: Weights) -> dict:
     to the forget gate's bias."""
     m, n = w.sizes
     v = w.variant
-    if v is not None and (layout != "onnx" or v.coupled or v.clip is not None
-                          or v.cell_clip is not None or len(v.describe()) > (
-                              1 if v.peephole is not None else 0)):
-        raise LayoutError(f"the {layout} layout cannot hold this cell's "
-                          f"{', '.join(v.describe())}")
+    holds = {"onnx": ("peepholes",), "pytorch": ("a projection",)}.get(layout, ())
+    if v is not None:
+        beyond = [d for d in v.describe() if not d.startswith(holds)] if holds else \
+            v.describe()
+        if beyond:
+            raise LayoutError(f"the {layout} layout cannot hold this cell's "
+                              f"{', '.join(beyond)}")
     if layout != "tf1" and w.forget_bias:
         bx = w.bx.copy()
         bx[0] = bx[0] + w.forget_bias
         w = Weights(w.Wx, w.Wh, bx, w.bh)
     if layout == "pytorch":
-        return {"weight_ih_l0": _unblocks(w.Wx, layout, 0),
-                "weight_hh_l0": _unblocks(w.Wh, layout, 0),
-                "bias_ih_l0": _unblocks(w.bx, layout, 0),
-                "bias_hh_l0": _unblocks(w.bh, layout, 0)}
+        out = {"weight_ih_l0": _unblocks(w.Wx, layout, 0),
+               "weight_hh_l0": _unblocks(w.Wh, layout, 0),
+               "bias_ih_l0": _unblocks(w.bx, layout, 0),
+               "bias_hh_l0": _unblocks(w.bh, layout, 0)}
+        if v is not None and v.projection is not None:
+            out["weight_hr_l0"] = np.asarray(v.projection)
+        return out
     one_bias = w.bx + w.bh if np.any(w.bh) else w.bx
     if layout == "keras":
         return {"kernel": _unblocks(w.Wx, layout, 0).T,
@@ -220,9 +233,6 @@ def stack_from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0):
     ("forward",), ("reverse",) or ("forward", "reverse")."""
     a = dict(arrays)
     if layout == "pytorch":
-        if any(k.startswith("weight_hr") for k in a):
-            raise LayoutError("weight_hr (a projection, proj_size) is not read yet: lstmcalc "
-                              "reads the standard cell")
         layers = sorted({int(k.split("_l")[1].split("_")[0]) for k in a
                          if k.startswith("weight_ih_l")})
         if layers != list(range(len(layers))) or not layers:
@@ -233,7 +243,7 @@ def stack_from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0):
         for k in layers:
             per = []
             for suffix in ("", "_reverse") if reverse else ("",):
-                names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
                 sub = {f"{name}_l0": a[f"{name}_l{k}{suffix}"] for name in names
                        if f"{name}_l{k}{suffix}" in a}
                 per.append(from_arrays("pytorch", sub))

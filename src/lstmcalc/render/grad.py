@@ -43,6 +43,8 @@ def grad_dict(run, grads, loss: dict, names, split, products, check=None,
     if grads.dP is not None:
         out["gradients"]["peepholes"] = {g: numbers(grads.dP[k]) for k, g in
                                          enumerate(("forget", "input", "output"))}
+    if grads.dWp is not None:
+        out["gradients"]["projection"] = numbers(grads.dWp)
     out["steps"] = steps
     out["cell_path"] = {"dc_norm": [float(v) for v in dc_norm],
                         "forget_product_mean": [float(products[t].mean())

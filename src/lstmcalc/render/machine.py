@@ -85,6 +85,8 @@ def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
                      ("c", step.c), ("tanh_c", step.tanh_c), ("h", step.h)):
         if keep(key):
             out[key] = numbers(arr)
+    if step.m is not None and keep("h"):
+        out["h_unprojected"] = numbers(step.m)  # o * tanh(C_t), before the projection
     return out
 
 

@@ -77,7 +77,9 @@ def _shape(*dims: int) -> str:
 
 def shapes_panel(step: Step) -> Panel:
     cell = step.cell
-    m, n = cell.input_size, cell.hidden_size
+    m, n, r = cell.input_size, cell.hidden_size, cell.state_size
+    if r != n:
+        return _projected_shapes(step)
     batch = step.batch_shape
     each = f" (×{_shape(*batch)})" if batch else ""  # one per sequence of the batch
     vec = lambda k: f"{k}×1{each}"  # noqa: E731
@@ -112,9 +114,30 @@ def shapes_panel(step: Step) -> Panel:
                      title_align="left", box=box.ROUNDED)
 
 
+def _projected_shapes(step: Step) -> Panel:
+    """The shapes of a cell with a projection: h has p entries, C keeps n."""
+    cell = step.cell
+    m, n, p = cell.input_size, cell.hidden_size, cell.state_size
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("variable", "meaning", "shape"):
+        table.add_column(name, justify="right" if name == "shape" else "left")
+    rows = [("x_t", "input at time t (m entries)", f"{m}×1"),
+            ("h_{t-1}, h_t", "hidden state: p entries, after the projection", f"{p}×1"),
+            ("C_{t-1}, C_t", "cell state: n entries", f"{n}×1"),
+            ("W_f, W_i, W_c, W_o", "one weight matrix per gate, n × (m + p)", f"{n}×{m + p}"),
+            ("W_hr", "the projection: h_t = W_hr (o_t ⊙ tanh(C_t))", f"{p}×{n}")]
+    for row in rows:
+        table.add_row(*(Text(c) for c in row))
+    summary = Text(f"m = {m} inputs, n = {n} cell units, p = {p}: with a projection, h_t has "
+                   f"p = {p} entries while C_t keeps n = {n}.\nParameters: "
+                   f"{cell.parameter_count}.")
+    return Panel.fit(Group(table, summary), title="Shapes: the size of each variable",
+                     title_align="left", box=box.ROUNDED)
+
+
 def concat_line(step: Step, precision: int, b: tuple) -> Text:
     cell = step.cell
-    m, n = cell.input_size, cell.hidden_size
+    m, n = cell.input_size, cell.state_size
     parts = {"x": step.x[b], "h": step.h_prev[b]}
     names = {"x": "x_t", "h": "h_{t-1}"}
     first, second = cell.concat
@@ -172,9 +195,17 @@ def cell_table(step: Step, precision: int, b: tuple) -> _Section:
     return table
 
 
-def output_table(step: Step, precision: int, b: tuple) -> _Section:
-    table = _Section("hidden", "o", "tanh(C_t)", "h_t")
+def output_table(step: Step, precision: int, b: tuple):
     a, gap = step.a[b], step.a_gap[b]
+    if step.m is not None:  # a projection: h_t = W_hr m_t is not element-wise
+        table = _Section("hidden", "o", "tanh(C_t)", "m = o⊙tanh(C_t)")
+        for j in range(step.cell.hidden_size):
+            table.add_row(str(j + 1), honest(a[3, j], precision, gap[3, j], tight=True),
+                          honest(step.tanh_c[b][j], precision, step.tanh_c_gap[b][j],
+                                 tight=True), honest(step.m[b][j], precision))
+        h = ", ".join(honest(float(v), precision) for v in step.h[b])
+        return Group(table, Text(f"h_t = W_hr m = [{h}]   (p = {len(step.h[b])} entries)"))
+    table = _Section("hidden", "o", "tanh(C_t)", "h_t")
     for j in range(step.cell.hidden_size):
         table.add_row(str(j + 1), honest(a[3, j], precision, gap[3, j], tight=True),
                       honest(step.tanh_c[b][j], precision, step.tanh_c_gap[b][j], tight=True),
