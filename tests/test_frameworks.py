@@ -103,7 +103,7 @@ def test_weights_file_errors(tmp_path):
     r = runner.invoke(app, ["unroll", src, "-i", "-"], input="1,2,3\n")
     assert r.exit_code == 65 and "cannot tell the layout from the array names (alpha)" in r.stderr
     r = runner.invoke(app, ["step", "--layout", "keras"])
-    assert r.exit_code == 2 and "--layout and --forget-bias are for framework weight files" \
+    assert r.exit_code == 2 and "--layout, --forget-bias and --activations are for framework" \
         in r.stderr
     good = save_npz(tmp_path / "k.npz",
                     layouts.to_arrays("keras", random_weights(two_biases=False)))
@@ -449,3 +449,100 @@ def test_variant_config_errors(tmp_path, extra, message):
     (tmp_path / "c.yaml").write_text(builtin_text() + extra)
     r = runner.invoke(app, ["step", str(tmp_path / "c.yaml"), "-f", "json"])
     assert r.exit_code == 65 and message in r.stderr, r.stderr
+
+
+def tf1_peephole_projection_reference(kernel, bias, fb, wf, wi, wo, proj, xs, cell_clip=None):
+    """TF1's LSTMCell(use_peepholes=True, num_proj=p, cell_clip=...), from its documentation:
+    c = sigma(f + fb + w_f c) c + sigma(i + w_i c) tanh(j), clipped; m = sigma(o + w_o c)
+    tanh(c); h = m @ projection_kernel."""
+    def sig(v):
+        return 1 / (1 + np.exp(-v))
+    n, p = proj.shape
+    h, c, out = np.zeros(p), np.zeros(n), []
+    for x in xs:
+        i, j, f, o = np.split(np.concatenate([x, h]) @ kernel + bias, 4)
+        c = sig(f + fb + wf * c) * c + sig(i + wi * c) * np.tanh(j)
+        if cell_clip is not None:
+            c = np.clip(c, -cell_clip, cell_clip)
+        m = sig(o + wo * c) * np.tanh(c)
+        h = m @ proj
+        out.append(h)
+    return np.array(out)
+
+
+def test_tf1_peepholes_and_projection(tmp_path):
+    rng = np.random.default_rng(13)
+    m, n, p = 3, 4, 2
+    arrays = {"kernel": rng.normal(size=(m + p, 4 * n)), "bias": rng.normal(size=4 * n),
+              "w_f_diag": rng.normal(size=n), "w_i_diag": rng.normal(size=n),
+              "w_o_diag": rng.normal(size=n), "projection/kernel": rng.normal(size=(n, p))}
+    src = save_npz(tmp_path / "tf1.npz", arrays)
+    xs = rng.normal(size=(6, m))
+    np.save(tmp_path / "x.npy", xs)
+    r = runner.invoke(app, ["unroll", src, "--layout", "tf1", "-i", str(tmp_path / "x.npy"),
+                            "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])
+    ref = tf1_peephole_projection_reference(
+        arrays["kernel"], arrays["bias"], 1.0, arrays["w_f_diag"], arrays["w_i_diag"],
+        arrays["w_o_diag"], arrays["projection/kernel"], xs)
+    np.testing.assert_allclose(h, ref, rtol=1e-12, atol=1e-14)
+    # and back out, exactly
+    back = str(tmp_path / "back.npz")
+    assert runner.invoke(app, ["convert", src, "--from", "tf1", "--to", "yaml", "-o",
+                               str(tmp_path / "t.yaml")]).exit_code == 0
+    assert runner.invoke(app, ["convert", str(tmp_path / "t.yaml"), "--to", "tf1", "-o",
+                               back]).exit_code == 0
+    with np.load(back) as f:
+        for key, arr in arrays.items():
+            np.testing.assert_array_equal(f[key], arr)
+
+
+def test_keras_hard_sigmoid_via_activations_option(tmp_path):
+    pytest.importorskip("torch")
+    code = """
+import os, sys
+os.environ["KERAS_BACKEND"] = "torch"
+import numpy as np, keras
+keras.config.set_floatx("float64")
+layer = keras.layers.LSTM(3, return_sequences=True, recurrent_activation="hard_sigmoid")
+x = np.random.default_rng(1).normal(size=(1, 5, 2)) * 3
+y = layer(x).detach().numpy()
+np.savez(sys.argv[1], *layer.get_weights())
+np.save(sys.argv[2], x[0])
+np.save(sys.argv[3], y[0])
+"""
+    paths = [str(tmp_path / name) for name in ("k.npz", "x.npy", "y.npy")]
+    result = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True,
+                            env={**os.environ, "KERAS_BACKEND": "torch"})
+    if result.returncode and b"No module named 'keras'" in result.stderr:
+        pytest.skip("keras is not installed")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    # Keras 3's hard_sigmoid is x/6 + 1/2 (TensorFlow 2's slope), clipped to [0, 1]
+    r = runner.invoke(app, ["unroll", paths[0], "-i", paths[1], "-f", "json", "--activations",
+                            "hard_sigmoid_tf2,tanh,tanh"])
+    assert r.exit_code == 0, r.stderr
+    h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])
+    np.testing.assert_allclose(h, np.load(paths[2]), rtol=1e-12, atol=1e-12)
+    r = runner.invoke(app, ["unroll", paths[0], "-i", paths[1], "-f", "json", "--activations",
+                            "hard_sigmoid_keras,tanh,tanh"])
+    h2 = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])
+    assert np.abs(h2 - np.load(paths[2])).max() > 1e-6  # the Keras 2 slope is another cell
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 1e-5)])
+def test_pytorch_batch_first_and_float32(tmp_path, dtype, tol):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(2)
+    tdt = torch.float64 if dtype == "float64" else torch.float32
+    lstm = torch.nn.LSTM(3, 4, batch_first=True, dtype=tdt)
+    torch.save(lstm.state_dict(), tmp_path / "b.pt")
+    x = torch.randn(2, 9, 3, dtype=tdt)  # (B, T, m)
+    with torch.no_grad():
+        y, _ = lstm(x)
+    np.save(tmp_path / "x.npy", x.numpy())
+    r = runner.invoke(app, ["unroll", str(tmp_path / "b.pt"), "-i", str(tmp_path / "x.npy"),
+                            "--batch-first", "--dtype", dtype, "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])  # (T, B, n)
+    np.testing.assert_allclose(h.transpose(1, 0, 2), y.numpy(), rtol=tol, atol=tol)

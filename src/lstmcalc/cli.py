@@ -70,6 +70,10 @@ LayoutOpt = Annotated[Layout | None, typer.Option(
     "--layout", show_default=False,
     help="The layout of a framework weight file (.npz, .pt, .onnx) given as CONFIG; by "
          "default detected from its names.")]
+ActivationsOpt = Annotated[str | None, typer.Option(
+    "--activations", metavar="GATES,CANDIDATE,CELL", show_default=False,
+    help="For a framework weight file (whose activations the file does not record): e.g. "
+         "hard_sigmoid_keras,tanh,tanh for an older Keras LSTM.")]
 ForgetBiasOpt = Annotated[float | None, typer.Option(
     "--forget-bias", metavar="X", show_default=False,
     help="TF1's constant added to the forget gate (default 1.0, as TF1).")]
@@ -130,19 +134,23 @@ def _fail(status: int, message: str):
     raise typer.Exit(int(status)) from None
 
 
-def _load(path: str | None, max_bytes: int, layout=None, forget_bias: float | None = None):
+def _load(path: str | None, max_bytes: int, layout=None, forget_bias: float | None = None,
+          activations: str | None = None):
     """The spec of a config (YAML or JSON), or of a framework's weight file."""
     from lstmcalc import config, frameworks
 
     if not frameworks.is_weights_file(path):
-        if layout is not None or forget_bias is not None:
-            raise UsageError("--layout and --forget-bias are for framework weight files "
-                             f"({', '.join(frameworks.SUFFIXES)})")
+        if layout is not None or forget_bias is not None or activations is not None:
+            raise UsageError("--layout, --forget-bias and --activations are for framework "
+                             f"weight files ({', '.join(frameworks.SUFFIXES)}); a config says "
+                             "them itself")
         return config.load_builtin() if path is None else config.load(path, max_bytes)
     if forget_bias is not None and (layout or None) not in (None, Layout.tf1):
         raise UsageError("--forget-bias goes with the tf1 layout")
     stack, directions, chosen, how, (h0, c0) = frameworks.load(
         path, layout.value if layout else None, forget_bias, max_bytes)
+    if activations is not None:
+        stack = [[_with_activations(w, activations) for w in layer] for layer in stack]
     weights = stack[0][0]
     layers = f", {len(stack)} layers" if len(stack) > 1 else ""
     dirs = "" if directions == ("forward",) else f", {'+'.join(directions)}"
@@ -165,6 +173,24 @@ StochasticOpt = Annotated[bool, typer.Option(
 SeedOpt = Annotated[int | None, typer.Option(
     "--seed", metavar="N", show_default=False,
     help="Seed of the stochastic reading's draws (default 0); the same seed, the same draws.")]
+
+
+def _with_activations(weights, text: str):
+    """weights with the activations --activations names (gates, candidate, cell)."""
+    from dataclasses import replace
+
+    from lstmcalc import layouts
+    from lstmcalc.activations import Activation
+    from lstmcalc.cell import Variant
+
+    names = [t.strip() for t in text.split(",")]
+    if len(names) != 3 or any(name not in Activation.NAMES for name in names):
+        raise UsageError(f"--activations {text!r}: give three of {', '.join(Activation.NAMES)}, "
+                         "for the gates, the candidate and the cell state")
+    v = replace(weights.variant or Variant(), gate=Activation(names[0]),
+                candidate=Activation(names[1]), cell=Activation(names[2]))
+    return layouts.Weights(weights.Wx, weights.Wh, weights.bx, weights.bh, weights.forget_bias,
+                           v if v.describe() else None)
 
 
 def _check_table_only(fmt: Format, **options):
@@ -220,6 +246,7 @@ def step(
     html: HtmlOpt = None,
     layout: LayoutOpt = None,
     forget_bias: ForgetBiasOpt = None,
+    activations: ActivationsOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Run one LSTM cell step and show every gate: pre-activation, activation, meaning."""
@@ -241,7 +268,7 @@ def step(
         from lstmcalc import files
 
         out = files.prepare({"svg": svg, "html": html}, [config_path, state, expect, inputs])
-        spec = _load(config_path, max_input_bytes, layout, forget_bias)
+        spec = _load(config_path, max_input_bytes, layout, forget_bias, activations)
         x = spec.x
         if inputs is not None:
             from lstmcalc import sequences
@@ -388,6 +415,7 @@ def unroll(
     html: HtmlOpt = None,
     layout: LayoutOpt = None,
     forget_bias: ForgetBiasOpt = None,
+    activations: ActivationsOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Run a sequence x_1..x_T through the cell, carrying h and C from step to step."""
@@ -412,7 +440,7 @@ def unroll(
             require_matplotlib()
         out = files.prepare({"state": state_out, "plot": plot, "svg": svg, "html": html},
                             [config_path, inputs, state])
-        spec = _load(config_path, max_input_bytes, layout, forget_bias)
+        spec = _load(config_path, max_input_bytes, layout, forget_bias, activations)
         the_cell = spec.cell.astype(dtype.value)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
@@ -513,6 +541,7 @@ def shapes(
     fmt: FormatOpt = Format.auto,
     layout: LayoutOpt = None,
     forget_bias: ForgetBiasOpt = None,
+    activations: ActivationsOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """The size of every variable, the parameter count, and whether C_t and h_t match."""
@@ -525,7 +554,7 @@ def shapes(
         if sizes_given:
             m, n, concat, layer, source = input_size, hidden_size, ("x", "h"), None, None
         else:
-            spec = _load(config_path, max_input_bytes, layout, forget_bias)
+            spec = _load(config_path, max_input_bytes, layout, forget_bias, activations)
             if spec.is_stack:
                 raise UsageError("shapes shows one cell yet: this file holds "
                                  f"{len(spec.stack)} layers, {'+'.join(spec.directions)}")
@@ -648,6 +677,7 @@ def grad(
     precision: PrecisionOpt = 4,
     layout: LayoutOpt = None,
     forget_bias: ForgetBiasOpt = None,
+    activations: ActivationsOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Backpropagate through one step or a whole sequence: dL/d of every weight, input and
@@ -671,7 +701,7 @@ def grad(
         if fmt is Format.csv:
             raise UsageError("grad writes table, json or yaml (its gradients are nested)")
 
-        spec = _load(config_path, max_input_bytes, layout, forget_bias)
+        spec = _load(config_path, max_input_bytes, layout, forget_bias, activations)
         if spec.is_stack:
             raise UsageError("grad does not handle stacked or bidirectional LSTMs yet")
         the_cell = spec.cell.astype(np.float64)
@@ -769,6 +799,7 @@ def convert(
         "--from", show_default=False,
         help="The layout of SRC when its names do not tell (a weight file only).")] = None,
     forget_bias: ForgetBiasOpt = None,
+    activations: ActivationsOpt = None,
     target: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE", show_default=False,
         help="Write here (atomically); text formats go to stdout without it.")] = None,
@@ -782,7 +813,7 @@ def convert(
         if to not in kinds:
             raise UsageError(f"--to {to!r}: choose from {', '.join(kinds)}")
         out = files.prepare({"out": target}, [source])
-        spec = _load(source, max_input_bytes, from_, forget_bias)
+        spec = _load(source, max_input_bytes, from_, forget_bias, activations)
         if spec.is_stack:
             raise UsageError("convert reads one cell yet, not stacked or bidirectional LSTMs")
         weights = spec.weights

@@ -170,13 +170,29 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
         kernel = a["kernel"]
         rows, n4 = kernel.shape
         n = n4 // 4
-        m = rows - n
+        proj = a.get("projection/kernel", a.get("projection_kernel"))  # (n, p): num_proj
+        r = n if proj is None else np.shape(proj)[1]
+        if proj is not None:
+            _shape("projection/kernel", np.asarray(proj), (n, r))
+        m = rows - r
         if m < 1:
             raise LayoutError(f"kernel has shape {kernel.shape}: expected (m + n, 4n)")
         bias = a.get("bias", np.zeros(4 * n))
         _shape("bias", bias, (4 * n,))
+        diags = [a.get(f"w_{g}_diag") for g in ("f", "i", "o")]  # use_peepholes
+        variant = None
+        if proj is not None or any(d is not None for d in diags):
+            from lstmcalc.cell import Variant
+
+            for g, d in zip("fio", diags):
+                if d is not None:
+                    _shape(f"w_{g}_diag", np.asarray(d), (n,))
+            peephole = None if all(d is None for d in diags) else np.stack(
+                [np.zeros(n) if d is None else np.asarray(d, dtype=np.float64) for d in diags])
+            variant = Variant(peephole=peephole, projection=None if proj is None else
+                              np.asarray(proj, dtype=np.float64).T)
         return Weights(_blocks(kernel[:m].T, layout, 0), _blocks(kernel[m:].T, layout, 0),
-                       _blocks(bias, layout, 0), np.zeros((4, n)), float(forget_bias))
+                       _blocks(bias, layout, 0), np.zeros((4, n)), float(forget_bias), variant)
     raise LayoutError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
 
 
@@ -186,7 +202,8 @@ def to_arrays(layout: str, w: Weights) -> dict:
     to the forget gate's bias."""
     m, n = w.sizes
     v = w.variant
-    holds = {"onnx": ("peepholes",), "pytorch": ("a projection",)}.get(layout, ())
+    holds = {"onnx": ("peepholes",), "pytorch": ("a projection",),
+             "tf1": ("peepholes", "a projection")}.get(layout, ())
     if v is not None:
         beyond = [d for d in v.describe() if not d.startswith(holds)] if holds else \
             v.describe()
@@ -221,7 +238,12 @@ def to_arrays(layout: str, w: Weights) -> dict:
     if layout == "tf1":
         kernel = np.concatenate([_unblocks(w.Wx, layout, 0), _unblocks(w.Wh, layout, 0)],
                                 axis=1).T
-        return {"kernel": kernel, "bias": _unblocks(one_bias, layout, 0)}
+        out = {"kernel": kernel, "bias": _unblocks(one_bias, layout, 0)}
+        if v is not None and v.peephole is not None:
+            out.update({f"w_{g}_diag": v.peephole[k] for k, g in enumerate("fio")})
+        if v is not None and v.projection is not None:
+            out["projection/kernel"] = np.asarray(v.projection).T
+        return out
     raise LayoutError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
 
 

@@ -108,7 +108,9 @@ def shapes_panel(step: Step) -> Panel:
         (" (batch of " + _shape(*batch) + ")") if batch else "",
         f".\nC_t and h_t have the same size, n = {n}: one entry of each per hidden unit.\n",
         f"Parameters: 4 gates × ({n}·{m + n} weights + {n} biases) = 4 × {per_gate} = "
-        f"{cell.parameter_count}.",
+        f"{4 * per_gate}" + (f", plus {cell.parameter_count - 4 * per_gate} for the variant = "
+                             f"{cell.parameter_count}" if cell.parameter_count != 4 * per_gate
+                             else "") + ".",
     )
     return Panel.fit(Group(table, summary), title="Shapes: the size of each variable",
                      title_align="left", box=box.ROUNDED)
@@ -167,17 +169,31 @@ def _note(gate: str, unit: int, a: float, gap: float, slope: float, bound: float
 
 def gate_table(step: Step, gate: str, precision: int, b: tuple) -> _Section:
     k = GATES.index(gate)
+    v = step.cell.variant
     fn = "tanh" if gate == "candidate" else "σ"
-    table = _Section(gate, f"z = {WEIGHT[gate]}·v+{BIAS[gate]}", f"{SYMBOL[gate]} = {fn}(z)",
-                     "meaning")
+    if v is not None:
+        fn = repr(v.candidate if gate == "candidate" else v.gate)
+    # a peephole adds p ⊙ C_{t-1} (f, i) or p ⊙ C_t (o) to z: shown as its own column
+    peep = None
+    if v is not None and v.peephole is not None and gate != "candidate":
+        row = {"forget": 0, "input": 1, "output": 2}[gate]
+        seen = step.c[b] if gate == "output" else step.c_prev[b]
+        peep = v.peephole[row] * seen
+    columns = [f"z = {WEIGHT[gate]}·v+{BIAS[gate]}" if peep is None else "z (with p⊙C)",
+               f"{SYMBOL[gate]} = {fn}(z)", "meaning"]
+    if peep is not None:
+        columns.insert(0, "p⊙C" + ("_t" if gate == "output" else "_{t-1}"))
+    table = _Section(gate, *columns)
     z, a, gap = step.z[b][k], step.a[b][k], step.a_gap[b][k]
     slopes = gate_slopes(step)[b][k]
     bound = _max_slope(step.cell, gate)
-    coupled = gate == "forget" and step.cell.variant is not None and step.cell.variant.coupled
+    coupled = gate == "forget" and v is not None and v.coupled
     for j in range(step.cell.hidden_size):
-        table.add_row(str(j + 1), "—" if coupled else honest(z[j], precision),
-                      honest(a[j], precision, gap[j]),
-                      _note(gate, j + 1, float(a[j]), float(gap[j]), float(slopes[j]), bound))
+        cells = ["—" if coupled else honest(z[j], precision), honest(a[j], precision, gap[j]),
+                 _note(gate, j + 1, float(a[j]), float(gap[j]), float(slopes[j]), bound)]
+        if peep is not None:
+            cells.insert(0, honest(float(peep[j]), precision))
+        table.add_row(str(j + 1), *cells)
     return table
 
 
@@ -221,8 +237,8 @@ def step_view(step: Step, precision: int = 4, source: str | None = None) -> Rend
                                    f"  ({step.cell.dtype}, {precision} decimals)"))
     if step.cell.variant is not None:
         parts.append(Text("Variant: " + "; ".join(step.cell.variant.describe())
-                          + ". The gate titles below show the standard formulas.",
-                          style="yellow"))
+                          + ". The gate titles below show the standard formulas; the columns "
+                          "show what this cell computes.", style="yellow"))
     parts.append(shapes_panel(step))
     for b in np.ndindex(*step.batch_shape):
         if step.batch_shape:
