@@ -96,7 +96,7 @@ BAD = [
     (("gates:", "gate:"),
      "cfg.yaml:3:1: unknown key 'gate' in the config (did you mean 'gates'?); "
      "expected one of: x, h, c, concat, gates, sequence, output_layer, forget_bias, "
-     "peepholes, coupled, clip, cell_clip, activations, projection"),
+     "peepholes, coupled, clip, cell_clip, activations, projection, layers, direction"),
     (("  forget:", "  forgt:"),
      "cfg.yaml:4:3: unknown key 'forgt' in gates (did you mean 'forget'?); "
      "expected one of: forget, input, candidate, output"),
@@ -180,7 +180,7 @@ def test_bad_config_message(tmp_path, change, message):
     ("# only a comment\n", "cfg.yaml: the input is empty: expected a YAML or JSON document"),
     ("- 1\n- 2\n", "cfg.yaml:1:1: the top level must be a mapping with keys x, h, c, concat, "
                    "gates, sequence, output_layer, forget_bias, peepholes, coupled, clip, "
-                   "cell_clip, activations, projection; found a list"),
+                   "cell_clip, activations, projection, layers, direction; found a list"),
     ("x: 1\n---\nx: 2\n", "cfg.yaml:2:1: a second YAML document starts here; "
                           "lstmcalc reads exactly one"),
     ("x:\n\t- 1\n", "cfg.yaml:2:1: YAML syntax error: found character that cannot start any "

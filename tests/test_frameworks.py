@@ -546,3 +546,49 @@ def test_pytorch_batch_first_and_float32(tmp_path, dtype, tol):
     assert r.exit_code == 0, r.stderr
     h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])  # (T, B, n)
     np.testing.assert_allclose(h.transpose(1, 0, 2), y.numpy(), rtol=tol, atol=tol)
+
+
+def test_stacks_from_a_config_against_nn_lstm(tmp_path):
+    torch = pytest.importorskip("torch")
+    from lstmcalc import frameworks
+
+    torch.manual_seed(4)
+    lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, dtype=torch.float64)
+    state = {k: v.numpy() for k, v in lstm.state_dict().items()}
+    stack, directions = layouts.stack_from_arrays("pytorch", state)
+    layers = []
+    for per in stack:
+        cells = [json.loads(frameworks.config_text(w, "", as_json=True)) for w in per]
+        layers.append(dict(zip(directions, cells)))
+    (tmp_path / "stack.json").write_text(json.dumps({"direction": "bidirectional",
+                                                     "layers": layers}))
+    x = torch.randn(6, 3, dtype=torch.float64)
+    with torch.no_grad():
+        y, (h, c) = lstm(x[:, None])
+    np.save(tmp_path / "x.npy", x.numpy())
+    r = runner.invoke(app, ["unroll", str(tmp_path / "stack.json"), "-i",
+                            str(tmp_path / "x.npy"), "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    np.testing.assert_allclose(out["output"], y.numpy()[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out["h"], h.numpy()[:, 0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("layers: [{gates: {}}]\ngates: {}\n", "'gates' does not go with layers: give it inside "
+                                          "each layer"),
+    ("direction: reverse\ngates: {}\n", "direction goes with layers"),
+    ("layers: []\n", "layers must be a list of cells"),
+    ("direction: sideways\nlayers: [{gates: {}}]\n", "direction must be forward, reverse or "
+                                                     "bidirectional"),
+    ("direction: bidirectional\nlayers: [{forward: {gates: {}}}]\n",
+     "layers[1]: missing reverse (a bidirectional layer has a forward and a reverse cell)"),
+    ("x: [1, 2]\nlayers:\n  - gates: {f: {W: [[1, 2, 3]]}, i: {W: [[1, 2, 3]]}, "
+     "g: {W: [[1, 2, 3]]}, o: {W: [[1, 2, 3]]}}\n  - gates: {f: {W: [[1, 2, 3]]}, "
+     "i: {W: [[1, 2, 3]]}, g: {W: [[1, 2, 3]]}, o: {W: [[1, 2, 3]]}}\n",
+     "layers[2].gates.f.W row 1 has 3 columns, expected 2 (m + n = 1 + 1)"),
+])
+def test_stack_config_errors(tmp_path, text, message):
+    (tmp_path / "s.yaml").write_text(text)
+    r = runner.invoke(app, ["unroll", str(tmp_path / "s.yaml"), "-f", "json"])
+    assert r.exit_code == 65 and message in r.stderr, r.stderr

@@ -18,8 +18,11 @@ from lstmcalc.cell import GATES, OUTPUT_ACTIVATIONS, Cell, OutputLayer
 from lstmcalc.document import MAX_BYTES, Map, Node, Seq, number, parse, decode, read_input
 from lstmcalc.errors import DataError
 
+CELL_KEYS = ("concat", "gates", "forget_bias", "peepholes", "coupled", "clip", "cell_clip",
+             "activations", "projection")
 TOP_KEYS = ("x", "h", "c", "concat", "gates", "sequence", "output_layer", "forget_bias",
-            "peepholes", "coupled", "clip", "cell_clip", "activations", "projection")
+            "peepholes", "coupled", "clip", "cell_clip", "activations", "projection", "layers",
+            "direction")
 ACTIVATION_ROLES = ("gates", "candidate", "cell")
 OUTPUT_KEYS = ("W", "b", "activation")
 GATE_KEYS = ("W", "Wx", "Wh", "b", "bh")
@@ -165,104 +168,20 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
         check.fail(root, "the top level must be a mapping with keys "
                          f"{', '.join(TOP_KEYS)}; found {root.kind}")
     top = check.mapping(root, "the config", TOP_KEYS)
+    if "layers" in top:
+        return _parse_stack(root, top, check, source)
+    if "direction" in top:
+        check.fail(top["direction"][1], "direction goes with layers")
     if "gates" not in top:
         check.fail(root, "missing key 'gates' (the weights of the forget, input, candidate "
                          "and output gates)")
-
-    concat = ("x", "h")
-    if "concat" in top:
-        node = top["concat"][1]
-        parts = [getattr(item, "text", None) for item in getattr(node, "items", [])]
-        if not isinstance(node, Seq) or sorted(map(str, parts)) != ["h", "x"]:
-            check.fail(node, "concat must be [x, h] or [h, x]")
-        concat = tuple(parts)
-
-    coupled = False
-    if "coupled" in top:
-        node = top["coupled"][1]
-        if getattr(node, "tag", None) != "tag:yaml.org,2002:bool":
-            check.fail(node, "coupled must be true or false")
-        coupled = node.text.lower() in ("true", "yes", "on", "y")
-    gates_node = top["gates"][1]
-    gates = check.mapping(gates_node, "gates", GATES, GATE_ALIASES)
-    if coupled and "forget" in gates:
-        check.fail(gates[("forget")][1], "coupled: true makes f = 1 - i: give no forget gate")
-    missing = [g for g in GATES if g not in gates and not (coupled and g == "forget")]
-    if missing:
-        check.fail(gates_node, f"gates: missing {', '.join(repr(g) for g in missing)} "
-                               f"(expected {', '.join(GATES)})")
-    entries = {}
-    for gate in GATES:
-        if gate not in gates:  # the forget gate of a coupled cell
-            entries[gate] = (gate, {})
-            continue
-        written, node = gates[gate]
-        entry = {key: value for key, (_, value) in
-                 check.mapping(node, f"gates.{written}", GATE_KEYS).items()}
-        if "W" in entry and ("Wx" in entry or "Wh" in entry):
-            check.fail(node, f"gates.{written}: give either W or Wx and Wh, not both")
-        if "W" not in entry and not ("Wx" in entry and "Wh" in entry):
-            lacking = "Wh" if "Wx" in entry else "Wx" if "Wh" in entry else "W"
-            check.fail(node, f"gates.{written}: missing {lacking} "
-                             "(give W, n x (m + n), or Wx, n x m, and Wh, n x n)")
-        entries[gate] = (written, entry)
-
-    # n from the forget gate's rows; m from x, else the sequence, else the forget gate's columns.
-    f_written, f_entry = entries["input" if coupled else "forget"]
-    f_matrix = f_entry.get("W", f_entry.get("Wx"))
-    if not isinstance(f_matrix, Seq) or not f_matrix.items:
-        check.matrix(f_matrix, f"gates.{f_written}.{'W' if 'W' in f_entry else 'Wx'}", None, None)
-    n = len(f_matrix.items)
-    n_note = f" (n = {n}, the rows of gates.{f_written})"
-    # r, the size of h: n, or p with a projection (h = W_hr (o * tanh(C)))
-    projection = None
-    r, r_note, r_name = n, n_note, "n"
-    if "projection" in top:
-        node = top["projection"][1]
-        proj = check.mapping(node, "projection", ("W",))
-        if "W" not in proj:
-            check.fail(node, "projection: missing W (p x n: h_t = W (o * tanh(C_t)))")
-        projection = np.array(check.matrix(proj["W"][1], "projection.W", None, n,
-                                           cols_note=n_note))
-        r = projection.shape[0]
-        r_note, r_name = f" (p = {r}, the rows of projection.W)", "p"
-    m = None
+    m_given = None
     for key in ("x", "sequence"):
         if key in top and _width(top[key][1]):
-            m, m_from = _width(top[key][1]), key
+            m_given = (_width(top[key][1]), key)
             break
-    if m is None:
-        if "Wx" in f_entry:
-            m, m_from = _width(f_entry["Wx"]), f"gates.{f_written}.Wx"
-        else:
-            width = _width(f_matrix) or 0
-            if width <= r:
-                check.fail(f_matrix, f"gates.{f_written}.W has {width} columns, expected more "
-                                     f"than {r} (m + {r_name} columns, with m >= 1)")
-            m, m_from = width - r, f"gates.{f_written}.W"
-    if not m:
-        check.fail(top.get("x", (None, root))[1], "cannot tell the input size m")
-    m_note = f" (m = {m}, from {m_from})"
-    mn_note = f" (m + {r_name} = {m} + {r})"
-
-    W = np.zeros((4, n, m + r))
-    b = np.zeros((4, n))
-    bh = np.zeros((4, n))  # a second bias (PyTorch's bias_hh, ONNX's Rb), added to b
-    for k, gate in enumerate(GATES):
-        written, entry = entries[gate]
-        where = f"gates.{written}"
-        if not entry:  # a coupled cell's forget gate: no weights of its own
-            continue
-        if "W" in entry:
-            W[k] = check.matrix(entry["W"], f"{where}.W", n, m + r, n_note, mn_note)
-        else:
-            Wx = check.matrix(entry["Wx"], f"{where}.Wx", n, m, n_note, m_note)
-            Wh = check.matrix(entry["Wh"], f"{where}.Wh", n, r, n_note, r_note)
-            W[k] = np.hstack([Wx, Wh] if concat == ("x", "h") else [Wh, Wx])
-        if "b" in entry:
-            b[k] = check.vector(entry["b"], f"{where}.b", n, n_note)
-        if "bh" in entry:
-            bh[k] = check.vector(entry["bh"], f"{where}.bh", n, n_note)
+    cell, weights, names, split, n, n_note, r, r_note, m, m_note = _parse_cell(
+        top, root, check, source, "", m_given)
 
     def optional(key, size, note):
         return check.vector_or_batch(top[key][1], key, size, note) if key in top else None
@@ -289,24 +208,186 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
         by = np.array(check.vector(layer["b"], "output_layer.b", q, f" (q = {q}, the rows of "
                                    "output_layer.W)")) if "b" in layer else np.zeros(q)
         output = OutputLayer(Wy, by, act.text)
+    return Spec(source, cell, optional("x", m, m_note), optional("h", r, r_note),
+                optional("c", n, n_note), sequence, output, names, split, weights)
+
+
+def _parse_stack(root, top: dict, check: "_Checker", source: str) -> Spec:
+    """layers: [CELL, ...] (or [{forward: CELL, reverse: CELL}, ...] with direction
+    bidirectional), each CELL the keys of a one-cell config; layer k + 1 reads layer k's
+    outputs, the directions side by side."""
+    from lstmcalc.layouts import Weights  # noqa: F401 - the stack holds Weights
+
+    mixed = [key for key in CELL_KEYS if key in top]
+    for key in mixed + [k for k in ("h", "c", "output_layer") if k in top]:
+        check.fail(top[key][1], f"'{key}' does not go with layers: "
+                                + ("give it inside each layer" if key in CELL_KEYS else
+                                   "stacks start from zero states and have no output layer "
+                                   "yet"))
+    direction = "forward"
+    if "direction" in top:
+        node = top["direction"][1]
+        direction = getattr(node, "text", None)
+        if direction not in ("forward", "reverse", "bidirectional"):
+            check.fail(node, "direction must be forward, reverse or bidirectional")
+    directions = ("forward", "reverse") if direction == "bidirectional" else (direction,)
+    layers_node = top["layers"][1]
+    if not isinstance(layers_node, Seq) or not layers_node.items:
+        check.fail(layers_node, "layers must be a list of cells (each with its gates)")
+    m_given = None
+    for key in ("x", "sequence"):
+        if key in top and _width(top[key][1]):
+            m_given = (_width(top[key][1]), key)
+            break
+    stack, first_m, first_note = [], None, ""
+    for k, layer_node in enumerate(layers_node.items, start=1):
+        if direction == "bidirectional":
+            both = check.mapping(layer_node, f"layers[{k}]", ("forward", "reverse"))
+            missing = [d for d in ("forward", "reverse") if d not in both]
+            if missing:
+                check.fail(layer_node, f"layers[{k}]: missing {missing[0]} (a bidirectional "
+                                       "layer has a forward and a reverse cell)")
+            cells = [(f"layers[{k}].{d}.", both[d][1]) for d in ("forward", "reverse")]
+        else:
+            cells = [(f"layers[{k}].", layer_node)]
+        per, width = [], 0
+        for prefix, node in cells:
+            sub = check.mapping(node, prefix.rstrip("."), CELL_KEYS)
+            if "gates" not in sub:
+                check.fail(node, f"{prefix}gates: missing (the layer's gate weights)")
+            cell, weights, *_rest, m, m_note = _parse_cell(sub, node, check, source, prefix,
+                                                           m_given)
+            per.append(weights)
+            width += cell.state_size
+            if first_m is None:
+                first_m, first_note = m, m_note
+        stack.append(per)
+        m_given = (width, f"the outputs of layers[{k}]")
+    sequence = None
+    if "sequence" in top:
+        sequence = np.array(check.matrix(top["sequence"][1], "sequence", None, first_m,
+                                         cols_note=first_note))
+    x = check.vector_or_batch(top["x"][1], "x", first_m, first_note) if "x" in top else None
+    first = stack[0][0]
+    return Spec(source, first.cell(), x, None, None, sequence, None, weights=first,
+                stack=stack, directions=directions)
+
+
+def _parse_cell(top: dict, anchor, check: "_Checker", source: str, p: str, m_given):
+    """One cell from the keys of a config (or of one layer, whose messages start with p):
+    (Cell, Weights, gate names, split, n, n_note, r, r_note, m, m_note). m_given: (m, where
+    it comes from), or None to take m from the weights."""
+
+    concat = ("x", "h")
+    if "concat" in top:
+        node = top["concat"][1]
+        parts = [getattr(item, "text", None) for item in getattr(node, "items", [])]
+        if not isinstance(node, Seq) or sorted(map(str, parts)) != ["h", "x"]:
+            check.fail(node, f"{p}concat must be [x, h] or [h, x]")
+        concat = tuple(parts)
+
+    coupled = False
+    if "coupled" in top:
+        node = top["coupled"][1]
+        if getattr(node, "tag", None) != "tag:yaml.org,2002:bool":
+            check.fail(node, f"{p}coupled must be true or false")
+        coupled = node.text.lower() in ("true", "yes", "on", "y")
+    gates_node = top["gates"][1]
+    gates = check.mapping(gates_node, f"{p}gates", GATES, GATE_ALIASES)
+    if coupled and "forget" in gates:
+        check.fail(gates[("forget")][1], "coupled: true makes f = 1 - i: give no forget gate")
+    missing = [g for g in GATES if g not in gates and not (coupled and g == "forget")]
+    if missing:
+        check.fail(gates_node, f"{p}gates: missing {', '.join(repr(g) for g in missing)} "
+                               f"(expected {', '.join(GATES)})")
+    entries = {}
+    for gate in GATES:
+        if gate not in gates:  # the forget gate of a coupled cell
+            entries[gate] = (gate, {})
+            continue
+        written, node = gates[gate]
+        entry = {key: value for key, (_, value) in
+                 check.mapping(node, f"{p}gates.{written}", GATE_KEYS).items()}
+        if "W" in entry and ("Wx" in entry or "Wh" in entry):
+            check.fail(node, f"{p}gates.{written}: give either W or Wx and Wh, not both")
+        if "W" not in entry and not ("Wx" in entry and "Wh" in entry):
+            lacking = "Wh" if "Wx" in entry else "Wx" if "Wh" in entry else "W"
+            check.fail(node, f"{p}gates.{written}: missing {lacking} "
+                             "(give W, n x (m + n), or Wx, n x m, and Wh, n x n)")
+        entries[gate] = (written, entry)
+
+    # n from the forget gate's rows; m from x, else the sequence, else the forget gate's columns.
+    f_written, f_entry = entries["input" if coupled else "forget"]
+    f_matrix = f_entry.get("W", f_entry.get("Wx"))
+    if not isinstance(f_matrix, Seq) or not f_matrix.items:
+        check.matrix(f_matrix, f"{p}gates.{f_written}.{'W' if 'W' in f_entry else 'Wx'}",
+                     None, None)
+    n = len(f_matrix.items)
+    n_note = f" (n = {n}, the rows of {p}gates.{f_written})"
+    # r, the size of h: n, or p with a projection (h = W_hr (o * tanh(C)))
+    projection = None
+    r, r_note, r_name = n, n_note, "n"
+    if "projection" in top:
+        node = top["projection"][1]
+        proj = check.mapping(node, f"{p}projection", ("W",))
+        if "W" not in proj:
+            check.fail(node, f"{p}projection: missing W (p x n: h_t = W (o * tanh(C_t)))")
+        projection = np.array(check.matrix(proj["W"][1], f"{p}projection.W", None, n,
+                                           cols_note=n_note))
+        r = projection.shape[0]
+        r_note, r_name = f" (p = {r}, the rows of {p}projection.W)", "p"
+    m = None
+    if m_given is not None:
+        m, m_from = m_given
+    if m is None:
+        if "Wx" in f_entry:
+            m, m_from = _width(f_entry["Wx"]), f"{p}gates.{f_written}.Wx"
+        else:
+            width = _width(f_matrix) or 0
+            if width <= r:
+                check.fail(f_matrix, f"{p}gates.{f_written}.W has {width} columns, expected "
+                                     f"more than {r} (m + {r_name} columns, with m >= 1)")
+            m, m_from = width - r, f"{p}gates.{f_written}.W"
+    if not m:
+        check.fail(top.get("x", (None, anchor))[1], "cannot tell the input size m")
+    m_note = f" (m = {m}, from {m_from})"
+    mn_note = f" (m + {r_name} = {m} + {r})"
+
+    W = np.zeros((4, n, m + r))
+    b = np.zeros((4, n))
+    bh = np.zeros((4, n))  # a second bias (PyTorch's bias_hh, ONNX's Rb), added to b
+    for k, gate in enumerate(GATES):
+        written, entry = entries[gate]
+        where = f"{p}gates.{written}"
+        if not entry:  # a coupled cell's forget gate: no weights of its own
+            continue
+        if "W" in entry:
+            W[k] = check.matrix(entry["W"], f"{where}.W", n, m + r, n_note, mn_note)
+        else:
+            Wx = check.matrix(entry["Wx"], f"{where}.Wx", n, m, n_note, m_note)
+            Wh = check.matrix(entry["Wh"], f"{where}.Wh", n, r, n_note, r_note)
+            W[k] = np.hstack([Wx, Wh] if concat == ("x", "h") else [Wh, Wx])
+        if "b" in entry:
+            b[k] = check.vector(entry["b"], f"{where}.b", n, n_note)
+        if "bh" in entry:
+            bh[k] = check.vector(entry["bh"], f"{where}.bh", n, n_note)
+
     forget_bias = 0.0
     if "forget_bias" in top:
-        forget_bias = number(top["forget_bias"][1], "forget_bias", source)
+        forget_bias = number(top["forget_bias"][1], f"{p}forget_bias", source)
     from lstmcalc.layouts import Weights
 
     xs, hs = (slice(0, m), slice(m, m + r)) if concat == ("x", "h") else \
         (slice(r, m + r), slice(0, r))
-    variant = _variant(top, check, n, n_note, coupled, source, projection)
+    variant = _variant(top, check, n, n_note, coupled, source, projection, p)
     weights = Weights(W[:, :, xs], W[:, :, hs], b, bh, forget_bias, variant)
-    return Spec(source, Cell(W, weights.stacked_bias(), concat, variant), optional("x", m, m_note),
-                optional("h", r, r_note),
-                optional("c", n, n_note), sequence, output,
-                tuple(entries[g][0] for g in GATES),
-                tuple("W" not in entries[g][1] for g in GATES), weights)
+    cell = Cell(W, weights.stacked_bias(), concat, variant)
+    return (cell, weights, tuple(entries[g][0] for g in GATES),
+            tuple("W" not in entries[g][1] for g in GATES), n, n_note, r, r_note, m, m_note)
 
 
 def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, source: str,
-             projection=None):
+             projection=None, p: str = ""):
     """The cell variant the config asks for, or None for the standard cell."""
     from lstmcalc.activations import Activation
     from lstmcalc.cell import Variant
@@ -314,7 +395,7 @@ def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, s
     peephole = None
     if "peepholes" in top:
         node = top["peepholes"][1]
-        given = check.mapping(node, "peepholes", ("forget", "input", "output"),
+        given = check.mapping(node, f"{p}peepholes", ("forget", "input", "output"),
                               {"f": "forget", "i": "input", "o": "output"})
         if coupled and "forget" in given:
             check.fail(given["forget"][1], "coupled: true gives f no pre-activation, so no "
@@ -322,31 +403,32 @@ def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, s
         peephole = np.zeros((3, n))
         for k, gate in enumerate(("forget", "input", "output")):
             if gate in given:
-                peephole[k] = check.vector(given[gate][1], f"peepholes.{given[gate][0]}", n,
+                peephole[k] = check.vector(given[gate][1], f"{p}peepholes.{given[gate][0]}", n,
                                            n_note)
 
     def positive(key):
         if key not in top:
             return None
-        value = number(top[key][1], key, source)
+        value = number(top[key][1], f"{p}{key}", source)
         if value <= 0:
-            check.fail(top[key][1], f"{key} must be positive, got {value:g}")
+            check.fail(top[key][1], f"{p}{key} must be positive, got {value:g}")
         return value
 
     roles = {}
     if "activations" in top:
-        given = check.mapping(top["activations"][1], "activations", ACTIVATION_ROLES)
+        given = check.mapping(top["activations"][1], f"{p}activations", ACTIVATION_ROLES)
         for role, (written, node) in given.items():
             if isinstance(node, Map):
-                spec = check.mapping(node, f"activations.{written}", ("name", "alpha", "beta"))
+                spec = check.mapping(node, f"{p}activations.{written}",
+                                     ("name", "alpha", "beta"))
                 name_node = spec.get("name", (None, node))[1]
-                params = {k: number(spec[k][1], f"activations.{written}.{k}", source)
+                params = {k: number(spec[k][1], f"{p}activations.{written}.{k}", source)
                           for k in ("alpha", "beta") if k in spec}
             else:
                 name_node, params = node, {}
             name = getattr(name_node, "text", None)
             if name not in Activation.NAMES:
-                check.fail(name_node, f"activations.{written} must be one of "
+                check.fail(name_node, f"{p}activations.{written} must be one of "
                                       f"{', '.join(Activation.NAMES)}")
             roles[{"gates": "gate", "candidate": "candidate", "cell": "cell"}[role]] = \
                 Activation(name, **params)
