@@ -3,6 +3,7 @@ Runtime, Keras and (by its documented equations) TF1 compute with the same weigh
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -592,3 +593,52 @@ def test_stack_config_errors(tmp_path, text, message):
     (tmp_path / "s.yaml").write_text(text)
     r = runner.invoke(app, ["unroll", str(tmp_path / "s.yaml"), "-f", "json"])
     assert r.exit_code == 65 and message in r.stderr, r.stderr
+
+
+# committed outputs of the frameworks (tests/fixtures/make_framework_fixtures.py) ---------------
+
+FIX = pathlib.Path(__file__).parent / "fixtures" / "frameworks"
+
+
+@pytest.mark.parametrize("name", ["pytorch_stack", "pytorch_proj"])
+def test_committed_pytorch_outputs(tmp_path, name):
+    io = np.load(FIX / f"{name}_io.npz")
+    np.save(tmp_path / "x.npy", io["x"])
+    files = [FIX / f"{name}.npz"]
+    try:
+        import torch  # noqa: F401
+
+        files.append(FIX / f"{name}.pt")
+    except ImportError:
+        pass
+    for path in files:
+        r = runner.invoke(app, ["unroll", str(path), "-i", str(tmp_path / "x.npy"), "-f",
+                                "json"])
+        assert r.exit_code == 0, r.stderr
+        out = json.loads(r.stdout)
+        y = out["output"] if "output" in out else [s["h"] for s in out["steps"]]
+        np.testing.assert_allclose(y, io["y"], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(out["c"], io["c_n"] if "output" in out else io["c_n"][0],
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_committed_keras_outputs(tmp_path):
+    io = np.load(FIX / "keras_io.npz")
+    np.save(tmp_path / "x.npy", io["x"])
+    r = runner.invoke(app, ["unroll", str(FIX / "keras.npz"), "-i", str(tmp_path / "x.npy"),
+                            "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])
+    np.testing.assert_allclose(h, io["y"], rtol=1e-12, atol=1e-12)
+
+
+def test_committed_onnx_runtime_outputs(tmp_path):
+    pytest.importorskip("onnx")  # reading a .onnx file needs the onnx package
+    io = np.load(FIX / "onnx_variants_io.npz")
+    np.save(tmp_path / "x.npy", io["x"])
+    r = runner.invoke(app, ["unroll", str(FIX / "onnx_variants.onnx"), "-i",
+                            str(tmp_path / "x.npy"), "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    T, D, B, n = io["y"].shape
+    ours = np.array(json.loads(r.stdout)["output"]).reshape(T, B, D, n).transpose(0, 2, 1, 3)
+    np.testing.assert_allclose(ours, io["y"], rtol=1e-5, atol=1e-5)
