@@ -34,5 +34,7 @@ for seed in range(60):
     order = [1, 0, 2, 3]
     dW = np.concatenate([g['d_weight_ih'], g['d_weight_hh']], 1).reshape(4, n, m + n)[order]
     dx = np.array(g['dx'])
-    wb = max(wb, np.abs(gr.dW - dW).max() / np.abs(dW).max(), np.abs(gr.dx - dx).max() / np.abs(dx).max())
-print(f"60 random nn.LSTM cases, float64: max |h diff| = {wf:.2e}; max gradient diff vs autograd (relative to the largest) = {wb:.2e}")
+    wb = max(wb, np.abs(gr.dW - dW).max() / np.abs(dW).max(),
+             np.abs(gr.dx - dx).max() / np.abs(dx).max())
+print(f"60 random nn.LSTM cases, float64: max |h diff| = {wf:.2e}; max gradient diff vs "
+      f"autograd (relative to the largest) = {wb:.2e}")
