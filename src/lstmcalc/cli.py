@@ -137,14 +137,17 @@ def _fail(status: int, message: str):
 def _load(path: str | None, max_bytes: int, layout=None, forget_bias: float | None = None,
           activations: str | None = None):
     """The spec of a config (YAML or JSON), or of a framework's weight file."""
-    from lstmcalc import config, frameworks
+    from lstmcalc import config
+    from lstmcalc.document import WEIGHT_SUFFIXES, is_weights_file
 
-    if not frameworks.is_weights_file(path):
+    if not is_weights_file(path):
         if layout is not None or forget_bias is not None or activations is not None:
             raise UsageError("--layout, --forget-bias and --activations are for framework "
-                             f"weight files ({', '.join(frameworks.SUFFIXES)}); a config says "
+                             f"weight files ({', '.join(WEIGHT_SUFFIXES)}); a config says "
                              "them itself")
         return config.load_builtin() if path is None else config.load(path, max_bytes)
+    from lstmcalc import frameworks
+
     if forget_bias is not None and (layout or None) not in (None, Layout.tf1):
         raise UsageError("--forget-bias goes with the tf1 layout")
     stack, directions, chosen, how, (h0, c0) = frameworks.load(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from lstmcalc.errors import DataError, InputMissingError
 
 MAX_BYTES = 16 * 1024 * 1024
+WEIGHT_SUFFIXES = (".npz", ".pt", ".pth", ".onnx")  # framework weight files, read by frameworks
 MAX_DEPTH = 32
 STDIN = "-"
 
@@ -59,6 +60,11 @@ class Seq(Node):
 class Map(Node):
     items: dict = field(default_factory=dict)  # key text -> (key Scalar, value Node)
     kind = "a mapping"
+
+
+def is_weights_file(path: str | None) -> bool:
+    """Whether CONFIG names a framework's weight file rather than a YAML or JSON config."""
+    return path is not None and path != STDIN and path.lower().endswith(WEIGHT_SUFFIXES)
 
 
 def read_input(path: str, max_bytes: int = MAX_BYTES) -> tuple[str, bytes]:

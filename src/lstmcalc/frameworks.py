@@ -8,15 +8,8 @@ import re
 import numpy as np
 
 from lstmcalc import layouts
-from lstmcalc.document import STDIN, read_input
+from lstmcalc.document import read_input
 from lstmcalc.errors import DataError, UsageError
-
-SUFFIXES = (".npz", ".pt", ".pth", ".onnx")
-
-
-def is_weights_file(path: str | None) -> bool:
-    return path is not None and path != STDIN and path.lower().endswith(SUFFIXES)
-
 
 def _strip_prefix(arrays: dict) -> dict:
     """'model.lstm.weight_ih_l0' -> 'weight_ih_l0', when every LSTM key shares one prefix."""
