@@ -221,7 +221,8 @@ def test_overflow_names_the_gate(tmp_path):
                             "finite (inf)\n"
 
 
-@pytest.mark.parametrize("command", [[], ["step"], ["unroll"], ["shapes"], ["init"], ["grad"]])
+@pytest.mark.parametrize("command", [[], ["step"], ["unroll"], ["shapes"], ["init"], ["grad"],
+                                     ["convert"]])
 def test_every_help_has_an_example(command):
     result = run(*command, "--help")
     assert result.exit_code == 0
