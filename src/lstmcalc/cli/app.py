@@ -1,0 +1,250 @@
+"""The command line's shared parts: the app, its options, and the one place errors become an
+exit status. Each command lives in its own module beside this one; none holds any math."""
+
+import contextlib
+import os
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+
+from lstmcalc import __version__
+from lstmcalc.choices import DType, Format, InputFormat, Layout
+from lstmcalc.document import STDIN
+from lstmcalc.errors import ExitStatus, LstmcalcError, UsageError
+
+# NumPy and the core load only when a command computes, so that --help and --version are quick.
+
+app = typer.Typer(
+    name="lstmcalc",
+    help="An LSTM calculator: one step or a whole sequence, every gate shown and explained.",
+    epilog="""\b
+Examples:
+  lstmcalc step                         the founding worked example, every gate annotated
+  lstmcalc shapes                       the size of every variable
+  lstmcalc unroll cfg.yaml -i xs.csv -f jsonl | jq -c .h
+  lstmcalc grad cfg.yaml -i xs.csv --check
+  lstmcalc COMMAND -h                   each command's options and examples""",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_debug = False
+
+
+ConfigArg = Annotated[str | None, typer.Argument(
+    metavar="CONFIG|-",
+    help="Config file (YAML or JSON), or - for stdin. Without one: the built-in founding "
+         "example.", show_default=False)]
+
+
+FormatOpt = Annotated[Format, typer.Option(
+    "--format", "-f", help="Output format; auto is table on a terminal, JSON otherwise.")]
+PrecisionOpt = Annotated[int, typer.Option(
+    "--precision", "-p", min=0, max=17, help="Decimals shown in tables (machine formats are "
+                                             "always exact).")]
+DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Floating-point type of the arithmetic.")]
+StateOpt = Annotated[str | None, typer.Option(
+    "--state", metavar="FILE|-", show_default=False,
+    help="Read h_{t-1} and C_{t-1} from a previous JSON or YAML output (its h and c).")]
+InputsOpt = Annotated[str | None, typer.Option(
+    "--inputs", "-i", metavar="FILE|-", show_default=False,
+    help="The sequence x_1..x_T: CSV, TSV or whitespace rows, JSONL, a JSON or YAML list (of "
+         "rows, or of sequences for a batch), or .npy (T, m) or (T, B, m). Default: the "
+         "config's sequence.")]
+InputFormatOpt = Annotated[InputFormat | None, typer.Option(
+    "--input-format", show_default=False,
+    help="Format of --inputs; by default from its suffix (stdin: from its first line).")]
+
+
+BatchFirstOpt = Annotated[bool, typer.Option(
+    "--batch-first", help="A 3-d .npy input is (B, T, m), not (T, B, m).")]
+RowsOpt = Annotated[int, typer.Option(
+    "--rows", min=2, metavar="N",
+    help="Steps shown in a table; a longer sequence shows its first and last N/2.")]
+LayoutOpt = Annotated[Layout | None, typer.Option(
+    "--layout", show_default=False,
+    help="The layout of a framework weight file (.npz, .pt, .onnx) given as CONFIG; by "
+         "default detected from its names.")]
+ActivationsOpt = Annotated[str | None, typer.Option(
+    "--activations", metavar="GATES,CANDIDATE,CELL", show_default=False,
+    help="For a framework weight file (whose activations the file does not record): e.g. "
+         "hard_sigmoid_keras,tanh,tanh for an older Keras LSTM.")]
+ForgetBiasOpt = Annotated[float | None, typer.Option(
+    "--forget-bias", metavar="X", show_default=False,
+    help="TF1's constant added to the forget gate (default 1.0, as TF1).")]
+MaxBytesOpt = Annotated[int, typer.Option(
+    "--max-input-bytes", min=1, metavar="N", help="Refuse input files larger than this.")]
+
+
+def _version(value: bool):
+    if value:
+        print(f"lstmcalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an internal "
+                                                        "error.")] = False,
+):
+    global _debug
+    _debug = debug
+
+
+@contextlib.contextmanager
+def reported():
+    """The one place errors become a line on stderr and an exit status."""
+    try:
+        yield
+    except LstmcalcError as e:
+        _fail(e.status, f"error: {e}")
+    except BrokenPipeError:
+        # The reader went away (| head): stop quietly, and keep Python's exit-time flush of
+        # stdout from complaining about the closed pipe.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
+    except KeyboardInterrupt:
+        _fail(ExitStatus.INTERRUPTED, "interrupted")
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as e:  # noqa: BLE001 - the edge: anything else is our bug
+        core = sys.modules.get("lstmcalc.cell")
+        if core is not None and isinstance(e, core.Unsupported):
+            _fail(ExitStatus.USAGE, f"error: {e}")
+        if core is not None and isinstance(e, (core.NonFiniteError, core.ShapeError)):
+            _fail(ExitStatus.DATA, f"error: {e}")
+        if _debug:
+            traceback.print_exc()
+        _fail(ExitStatus.SOFTWARE, f"internal error: {type(e).__name__}: {e}"
+              + ("" if _debug else " (run with --debug to see the traceback)"))
+
+
+def _fail(status: int, message: str):
+    message = " ".join(message.split("\n"))  # one line, always
+    sys.stderr.write(f"lstmcalc: {message}\n")
+    sys.stderr.flush()
+    raise typer.Exit(int(status)) from None
+
+
+def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float | None = None,
+          activations: str | None = None):
+    """The spec of a config (YAML or JSON), or of a framework's weight file."""
+    from lstmcalc import config
+    from lstmcalc.document import WEIGHT_SUFFIXES, is_weights_file
+
+    if not is_weights_file(path):
+        if layout is not None or forget_bias is not None or activations is not None:
+            raise UsageError("--layout, --forget-bias and --activations are for framework "
+                             f"weight files ({', '.join(WEIGHT_SUFFIXES)}); a config says "
+                             "them itself")
+        return config.load_builtin() if path is None else config.load(path, max_bytes)
+    from lstmcalc import frameworks
+
+    if forget_bias is not None and (layout or None) not in (None, Layout.tf1):
+        raise UsageError("--forget-bias goes with the tf1 layout")
+    stack, directions, chosen, how, (h0, c0) = frameworks.load(
+        path, layout.value if layout else None, forget_bias, max_bytes)
+    if activations is not None:
+        stack = [[with_activations(w, activations) for w in layer] for layer in stack]
+    weights = stack[0][0]
+    layers = f", {len(stack)} layers" if len(stack) > 1 else ""
+    dirs = "" if directions == ("forward",) else f", {'+'.join(directions)}"
+    single = len(stack) == 1 and directions == ("forward",)
+    return config.Spec(f"{path} ({how}{layers}{dirs})", weights.cell(), None,
+                       None if h0 is None else (h0[0] if single else h0),
+                       None if c0 is None else (c0[0] if single else c0), None, None,
+                       weights=weights, stack=stack, directions=directions)
+
+
+SvgOpt = Annotated[str | None, typer.Option(
+    "--svg", metavar="FILE", show_default=False,
+    help="Also save the printed tables as SVG (table format), for slides and notes.")]
+HtmlOpt = Annotated[str | None, typer.Option(
+    "--html", metavar="FILE", show_default=False,
+    help="Also save the printed tables as HTML (table format).")]
+StochasticOpt = Annotated[bool, typer.Option(
+    "--stochastic", help="Also show the founding answer's stochastic reading of the gates (a "
+                         "non-standard variant): a unit is on when u ~ U(0,1) < its value.")]
+SeedOpt = Annotated[int | None, typer.Option(
+    "--seed", metavar="N", show_default=False,
+    help="Seed of the stochastic reading's draws (default 0); the same seed, the same draws.")]
+
+
+def with_activations(weights, text: str):
+    """weights with the activations --activations names (gates, candidate, cell)."""
+    from dataclasses import replace
+
+    from lstmcalc import layouts
+    from lstmcalc.activations import Activation
+    from lstmcalc.cell import Variant
+
+    names = [t.strip() for t in text.split(",")]
+    if len(names) != 3 or any(name not in Activation.NAMES for name in names):
+        raise UsageError(f"--activations {text!r}: give three of {', '.join(Activation.NAMES)}, "
+                         "for the gates, the candidate and the cell state")
+    v = replace(weights.variant or Variant(), gate=Activation(names[0]),
+                candidate=Activation(names[1]), cell=Activation(names[2]))
+    return layouts.Weights(weights.Wx, weights.Wh, weights.bx, weights.bh, weights.forget_bias,
+                           v if v.describe() else None)
+
+
+def table_only(fmt: Format, **options):
+    """Options that only change the table output are refused with the others, not ignored."""
+    given = [name for name, value in options.items() if value]
+    if given and fmt is not Format.table:
+        raise UsageError(f"{', '.join(given)} {'shows' if len(given) == 1 else 'show'} in the "
+                         f"table format only (got --format {fmt.value})")
+
+
+def stdin_once(**paths):
+    users = [name for name, path in paths.items() if path == STDIN]
+    if len(users) > 1:
+        raise UsageError(f"{' and '.join(users)} cannot both be read from stdin (-)")
+
+
+def parse_fields(text: str | None) -> frozenset | None:
+    from lstmcalc.render.machine import FIELDS
+
+    if text is None:
+        return None
+    fields = frozenset(f.strip() for f in text.split(",") if f.strip())
+    unknown = sorted(fields - set(FIELDS))
+    if unknown or not fields:
+        raise UsageError(f"--fields: unknown field {', '.join(map(repr, unknown)) or '(none)'}; "
+                         f"choose from {', '.join(FIELDS)}")
+    return fields
+
+
+def main():
+    """The console script: the app, with Click's usage errors completed by a usage line."""
+    try:
+        from typer._click import core as click_core
+        from typer._click import exceptions as click_errors
+    except ImportError:  # a Typer that still depends on Click itself
+        from click import core as click_core
+        from click import exceptions as click_errors
+    try:
+        status = app(prog_name="lstmcalc", standalone_mode=False)
+    except click_errors.ClickException as e:
+        if isinstance(e, click_errors.UsageError) and e.ctx is None:
+            # e.g. "--format requires an argument" comes without the command's usage line
+            group = typer.main.get_command(app)
+            name = next((a for a in sys.argv[1:] if a in group.commands), None)
+            command = group.commands.get(name, group)
+            info = f"lstmcalc {name}" if name else "lstmcalc"
+            usage = command.get_usage(click_core.Context(command, info_name=info))
+            sys.stderr.write(f"{usage}\nTry '{info} -h' for help.\n\n")
+        e.show()
+        sys.exit(e.exit_code)
+    except click_errors.Abort:
+        sys.stderr.write("lstmcalc: interrupted\n")
+        sys.exit(int(ExitStatus.INTERRUPTED))
+    sys.exit(status if isinstance(status, int) else 0)

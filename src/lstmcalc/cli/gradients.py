@@ -1,0 +1,170 @@
+"""lstmcalc backpropagation: lstmcalc grad."""
+
+
+from typing import Annotated
+
+import typer
+
+from lstmcalc import output
+from lstmcalc.choices import Format, Loss, View
+from lstmcalc.cli.app import (
+    ActivationsOpt,
+    BatchFirstOpt,
+    ConfigArg,
+    ForgetBiasOpt,
+    FormatOpt,
+    InputFormatOpt,
+    InputsOpt,
+    LayoutOpt,
+    MaxBytesOpt,
+    PrecisionOpt,
+    RowsOpt,
+    StateOpt,
+    app,
+    load_spec,
+    reported,
+    stdin_once,
+    table_only,
+)
+from lstmcalc.document import MAX_BYTES
+from lstmcalc.errors import DataError, ExitStatus, UsageError
+
+
+@app.command(epilog="""\b
+Examples:
+  lstmcalc grad                                  the founding example, L = sum of h_T
+  lstmcalc grad cfg.yaml -i xs.csv --loss mse --target ys.csv --check
+  lstmcalc grad cfg.yaml -i xs.csv --upstream dldh.json -f json | jq .cell_path
+  lstmcalc grad cfg.yaml -i xs.npy --view heatmap""")
+def grad(
+    config_path: ConfigArg = None,
+    inputs: InputsOpt = None,
+    input_format: InputFormatOpt = None,
+    batch_first: BatchFirstOpt = False,
+    state: StateOpt = None,
+    loss: Annotated[Loss | None, typer.Option(
+        "--loss", show_default=False,
+        help="sum: L = the sum of h_T (the default); mse: the mean of (h_t - target_t)^2 over "
+             "every step, with --target.")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", metavar="FILE|-", show_default=False,
+        help="With --loss mse: the targets, T rows of n numbers (any --inputs format).")] = None,
+    upstream: Annotated[str | None, typer.Option(
+        "--upstream", metavar="FILE|-", show_default=False,
+        help="Instead of a loss: dL/dh and dL/dC given (YAML or JSON keys dh and dc; dh of n "
+             "numbers for h_T, or T rows for every step).")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Check every gradient of W and b against central finite differences "
+                        "(float64); exit 1 if the largest relative error is over 1e-5.")]
+    = False,
+    check_samples: Annotated[int | None, typer.Option(
+        "--check-samples", min=1, metavar="N", show_default=False,
+        help="With --check: only N parameters, drawn at random (seed 0).")] = None,
+    fmt: FormatOpt = Format.auto,
+    view: Annotated[View, typer.Option(
+        "--view", help="For the table format: tables, or a heat map of dL/dz and dL/dC over "
+                       "time.")] = View.table,
+    rows: RowsOpt = 20,
+    precision: PrecisionOpt = 4,
+    layout: LayoutOpt = None,
+    forget_bias: ForgetBiasOpt = None,
+    activations: ActivationsOpt = None,
+    max_input_bytes: MaxBytesOpt = MAX_BYTES,
+):
+    """Backpropagate through one step or a whole sequence: dL/d of every weight, input and
+    state, per step and gate, and how much gradient survives along the cell state."""
+    with reported():
+        import numpy as np
+
+        from lstmcalc import cell, config, sequences
+
+        fmt = output.resolve(fmt)
+        table_only(fmt, **{"--view heatmap": view is View.heatmap})
+        stdin_once(**{"CONFIG": config_path, "--inputs": inputs, "--state": state,
+                       "--target": target, "--upstream": upstream})
+        if upstream is not None and (loss is not None or target is not None):
+            raise UsageError("--upstream replaces the loss: not with --loss or --target")
+        loss = loss or (None if upstream is not None else Loss.sum)
+        if (loss is Loss.mse) != (target is not None):
+            raise UsageError("--loss mse needs --target FILE, and --target goes with --loss mse")
+        if check_samples is not None and not check:
+            raise UsageError("--check-samples goes with --check")
+        if fmt is Format.csv:
+            raise UsageError("grad writes table, json or yaml (its gradients are nested)")
+
+        spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
+        if spec.is_stack:
+            raise UsageError("grad does not handle stacked or bidirectional LSTMs yet")
+        the_cell = spec.cell.astype(np.float64)
+        m, n = the_cell.input_size, the_cell.hidden_size
+        h0, c0 = spec.h, spec.c
+        if state is not None:
+            h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
+        if inputs is not None:
+            in_fmt = sequences.format_of(inputs, input_format and input_format.value)
+            xs = sequences.read(inputs, None if in_fmt == "auto" else in_fmt, batch_first, m,
+                                max_input_bytes)
+        elif spec.sequence is not None:
+            xs = spec.sequence
+        elif spec.x is not None:
+            xs = spec.x[None]  # one step
+        else:
+            raise DataError("no input: give --inputs FILE, or x or a sequence in the config",
+                            spec.source)
+        run = cell.unroll(the_cell, xs, h0, c0)
+        label = spec.source + (f", inputs {inputs}" if inputs else "")
+
+        if upstream is not None:
+            dh_out, dc_last = config.load_upstream(upstream, run, max_input_bytes)
+
+            def loss_fn(r):
+                return cell.loss_given(r, dh_out, dc_last)
+            kind = "given"
+        elif loss is Loss.mse:
+            ys = sequences.read(target, None, False, n, max_input_bytes)
+            if ys.shape[0] != run.T:
+                raise DataError(f"the target has {ys.shape[0]} rows, the sequence {run.T} steps",
+                                target)
+
+            def loss_fn(r):
+                return cell.loss_mse(r, ys.reshape(run.h.shape) if ys.size == run.h.size
+                                     else ys[:, None] if run.batch_shape else ys)
+            kind = "mse"
+        else:
+            def loss_fn(r):
+                return cell.loss_sum(r)
+            kind = "sum"
+        value, dh_out, dc_last = loss_fn(run)
+        grads = cell.backward(run, dh_out, dc_last)
+        products = cell.forget_products(run)
+        summary = None
+        if check:
+            from lstmcalc import gradcheck
+
+            summary = gradcheck.check(the_cell, xs, h0, c0, lambda r: loss_fn(r)[0],
+                                      grads.dW, grads.db, check_samples, dP=grads.dP,
+                                      dWp=grads.dWp)
+        loss_info = {"kind": kind, "value": value}
+
+        from lstmcalc.render import grad as grad_render
+
+        if fmt is Format.table:
+            if view is View.heatmap:
+                from lstmcalc.render.heatmap import grad_heatmap_view
+
+                output.print_rich(grad_heatmap_view(run, grads, label))
+            else:
+                output.print_rich(grad_render.grad_view(run, grads, loss_info, spec.gate_names,
+                                                  spec.split, products, precision,
+                                                  label, rows, summary))
+        else:
+            from lstmcalc.render import machine
+
+            conv = machine._for_json() if fmt in (Format.json, Format.jsonl) else \
+                machine.numbers
+            obj = grad_render.grad_dict(run, grads, loss_info, spec.gate_names, spec.split,
+                                        products, summary, conv)
+            output.write_out(machine.dumps(obj) + "\n" if fmt is not Format.yaml else
+                      machine.yaml_text(obj))
+        if summary is not None and not summary["passed"]:
+            raise typer.Exit(int(ExitStatus.DIFFERENCES))

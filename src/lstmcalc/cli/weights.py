@@ -1,0 +1,203 @@
+"""lstmcalc shapes, templates and framework weights: lstmcalc shapes, init, convert."""
+
+import sys
+from typing import Annotated
+
+import typer
+
+from lstmcalc import output
+from lstmcalc.choices import Format, Layout
+from lstmcalc.cli.app import (
+    ActivationsOpt,
+    ConfigArg,
+    ForgetBiasOpt,
+    FormatOpt,
+    LayoutOpt,
+    MaxBytesOpt,
+    app,
+    load_spec,
+    reported,
+)
+from lstmcalc.document import MAX_BYTES
+from lstmcalc.errors import UsageError
+
+SizeOpt = Annotated[int | None, typer.Option(min=1, max=100_000, show_default=False)]
+
+
+@app.command(epilog="""\b
+Examples:
+  lstmcalc shapes                          the founding example: m = 3, n = 3
+  lstmcalc shapes cfg.yaml
+  lstmcalc shapes --input-size 10 --hidden-size 20""")
+def shapes(
+    config_path: ConfigArg = None,
+    input_size: Annotated[int | None, typer.Option(
+        "--input-size", "-m", min=1, max=100_000, show_default=False,
+        help="m, the entries of x_t (instead of a config).")] = None,
+    hidden_size: Annotated[int | None, typer.Option(
+        "--hidden-size", "-n", min=1, max=100_000, show_default=False,
+        help="n, the hidden units (instead of a config).")] = None,
+    fmt: FormatOpt = Format.auto,
+    layout: LayoutOpt = None,
+    forget_bias: ForgetBiasOpt = None,
+    activations: ActivationsOpt = None,
+    max_input_bytes: MaxBytesOpt = MAX_BYTES,
+):
+    """The size of every variable, the parameter count, and whether C_t and h_t match."""
+    with reported():
+        sizes_given = input_size is not None or hidden_size is not None
+        if sizes_given and config_path is not None:
+            raise UsageError("give a CONFIG or --input-size and --hidden-size, not both")
+        if sizes_given and (input_size is None or hidden_size is None):
+            raise UsageError("--input-size and --hidden-size go together")
+        if sizes_given:
+            m, n, concat, layer, source = input_size, hidden_size, ("x", "h"), None, None
+        else:
+            spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
+            if spec.is_stack:
+                raise UsageError("shapes shows one cell yet: this file holds "
+                                 f"{len(spec.stack)} layers, {'+'.join(spec.directions)}")
+            m, n = spec.cell.input_size, spec.cell.hidden_size
+            concat, layer, source = spec.cell.concat, spec.output, spec.source
+        fmt = output.resolve(fmt)
+        if fmt is Format.table:
+            from lstmcalc.render.teach import shapes_view
+
+            output.print_rich(shapes_view(m, n, concat, layer, source))
+            return
+        from lstmcalc.render import machine
+
+        per_gate = n * (m + n) + n
+        obj = {
+            "input_size": m, "hidden_size": n, "concat": list(concat),
+            "shapes": {"x": [m], "h_prev": [n], "c_prev": [n], "concatenated": [m + n],
+                       **{f"W_{g[0] if g != 'candidate' else 'c'}": [n, m + n]
+                          for g in ("forget", "input", "candidate", "output")},
+                       **{f"b_{g[0] if g != 'candidate' else 'c'}": [n]
+                          for g in ("forget", "input", "candidate", "output")},
+                       "gates": [n], "c": [n], "h": [n]},
+            "parameters": {"per_gate": per_gate, "total": 4 * per_gate},
+            "cell_and_hidden_same_size": True,
+        }
+        if layer is not None:
+            q = layer.W.shape[0]
+            obj["shapes"].update({"W_y": [q, n], "b_y": [q], "y": [q]})
+            obj["parameters"]["output_layer"] = q * n + q
+        if fmt is Format.yaml:
+            output.write_out(machine.yaml_text(obj))
+        elif fmt is Format.csv:
+            rows = [["variable", "shape"]] + [[k, "x".join(map(str, v))]
+                                             for k, v in obj["shapes"].items()]
+            output.write_out(machine.csv_text(rows))
+        else:
+            output.write_out(machine.dumps(obj) + "\n")
+
+
+@app.command(epilog="""\b
+Examples:
+  lstmcalc init -m 4 -n 2 -o my.yaml             a commented template to fill in
+  lstmcalc init --random --seed 1 | lstmcalc step -""")
+def init(
+    input_size: Annotated[int, typer.Option(
+        "--input-size", "-m", min=1, max=10_000, help="m, the entries of x_t.")] = 3,
+    hidden_size: Annotated[int, typer.Option(
+        "--hidden-size", "-n", min=1, max=10_000, help="n, the hidden units.")] = 3,
+    random: Annotated[bool, typer.Option(
+        "--random", help="Fill in random values (weights as PyTorch initialises them) instead "
+                         "of zeros.")] = False,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", metavar="N", show_default=False,
+        help="Seed for --random (default 0); the same seed, the same config.")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE", show_default=False,
+        help="Write here (atomically) instead of to stdout.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="With -o: replace an existing file.")] = False,
+):
+    """Write a commented config template: zeros to fill in, or seeded random values."""
+    with reported():
+        import os
+
+        import numpy as np
+
+        from lstmcalc import files
+        from lstmcalc.errors import OutputError
+        from lstmcalc.template import config_text
+
+        if seed is not None and not random:
+            raise UsageError("--seed goes with --random")
+        if force and target is None:
+            raise UsageError("--force goes with --output")
+        rng = np.random.default_rng(0 if seed is None else seed) if random else None
+        text = config_text(input_size, hidden_size, rng)
+        if target is None:
+            output.write_out(text)
+            return
+        if os.path.exists(target) and not force:
+            raise OutputError("exists; refusing to replace it (use --force)", target)
+        files.AtomicFile(target).commit(text)
+
+
+@app.command(epilog="""\b
+Examples:
+  lstmcalc convert lstm.pt --to keras -o keras.npz
+  lstmcalc convert keras.npz --from keras --to yaml -o cell.yaml
+  lstmcalc convert cell.yaml --to onnx -o cell.onnx
+  lstmcalc convert tf1.npz --from tf1 --forget-bias 1.0 --to pytorch -o torch.npz""")
+def convert(
+    source: Annotated[str, typer.Argument(
+        metavar="SRC", help="A framework weight file (.npz, .pt, .onnx) or a config (YAML, "
+                            "JSON).", show_default=False)],
+    to: Annotated[str, typer.Option(
+        "--to", metavar="LAYOUT|yaml|json",
+        help="pytorch, keras, onnx or tf1 (written as .npz with that framework's names, or as "
+             ".pt / .onnx by the -o suffix), or a yaml or json config.", show_default=False)],
+    from_: Annotated[Layout | None, typer.Option(
+        "--from", show_default=False,
+        help="The layout of SRC when its names do not tell (a weight file only).")] = None,
+    forget_bias: ForgetBiasOpt = None,
+    activations: ActivationsOpt = None,
+    target: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE", show_default=False,
+        help="Write here (atomically); text formats go to stdout without it.")] = None,
+    max_input_bytes: MaxBytesOpt = MAX_BYTES,
+):
+    """Convert LSTM weights between PyTorch, Keras, ONNX, TF1 and lstmcalc configs."""
+    with reported():
+        from lstmcalc import files, frameworks, layouts
+
+        kinds = (*layouts.LAYOUTS, "yaml", "json")
+        if to not in kinds:
+            raise UsageError(f"--to {to!r}: choose from {', '.join(kinds)}")
+        out = files.prepare({"out": target}, [source])
+        spec = load_spec(source, max_input_bytes, from_, forget_bias, activations)
+        if spec.is_stack:
+            raise UsageError("convert reads one cell yet, not stacked or bidirectional LSTMs")
+        weights = spec.weights
+        if to in ("yaml", "json"):
+            data = frameworks.config_text(weights, source, as_json=to == "json")
+        else:
+            suffix = (target or "").lower()
+            if to == "pytorch" and suffix.endswith((".pt", ".pth")):
+                data = frameworks.pt_bytes(weights)
+            elif to == "onnx" and suffix.endswith(".onnx"):
+                data = frameworks.onnx_bytes(weights)
+            elif target is None or suffix.endswith(".npz"):
+                data = frameworks.save_npz(to, weights)
+                if target is None and output.stdout_is_terminal():
+                    raise UsageError("a .npz is binary: give -o FILE.npz (or pipe stdout)")
+            else:
+                raise UsageError(f"-o {target}: --to {to} writes .npz"
+                                 + {"pytorch": ", .pt or .pth", "onnx": " or .onnx"}.get(to, ""))
+            if weights.forget_bias and to != "tf1":
+                sys.stderr.write(f"lstmcalc: note: the forget bias {weights.forget_bias} is "
+                                 f"added to the forget gate's b for {to}\n")
+        if target is None:
+            if isinstance(data, bytes):
+                sys.stdout.flush()
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+            else:
+                output.write_out(data)
+        else:
+            out["out"].commit(data)
