@@ -1,4 +1,4 @@
-"""lstmcalc backpropagation: lstmcalc grad."""
+"""lstmcalc grad: backpropagation through a step or a sequence."""
 
 
 from typing import Annotated

@@ -1,4 +1,4 @@
-"""lstmcalc a whole sequence: lstmcalc unroll."""
+"""lstmcalc unroll: a whole sequence, streamed or at once."""
 
 import itertools
 from typing import Annotated

@@ -1,4 +1,4 @@
-"""lstmcalc one step, every gate shown."""
+"""lstmcalc step: one step, every gate shown."""
 
 
 from typing import Annotated

@@ -1,4 +1,4 @@
-"""lstmcalc shapes, templates and framework weights: lstmcalc shapes, init, convert."""
+"""lstmcalc shapes, init and convert: sizes, templates and framework weights."""
 
 import sys
 from typing import Annotated
