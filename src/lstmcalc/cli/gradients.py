@@ -1,6 +1,5 @@
 """lstmcalc grad: backpropagation through a step or a sequence."""
 
-
 from typing import Annotated
 
 import typer

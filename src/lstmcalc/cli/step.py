@@ -1,6 +1,5 @@
 """lstmcalc step: one step, every gate shown."""
 
-
 from typing import Annotated
 
 import typer
