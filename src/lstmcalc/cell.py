@@ -622,6 +622,19 @@ class Grads:
     dWp: np.ndarray | None = None  # (p, n): the projection's gradient, if any
 
 
+def _upstream(run: Run, dh_out, dc_last):
+    """The sizes of a run, dL/dh_t from the loss as (T, B, r), and dL/dC_T as (B, n)."""
+    cell = run.cell
+    T, n, m, dtype = run.T, cell.hidden_size, cell.input_size, cell.dtype
+    batch = run.batch_shape
+    B = int(np.prod(batch, dtype=int))
+    r = cell.state_size
+    dh_out = np.broadcast_to(np.asarray(dh_out, dtype), (T, *batch, r)).reshape(T, B, r)
+    dc_next = np.zeros((B, n), dtype) if dc_last is None else \
+        np.broadcast_to(np.asarray(dc_last, dtype), (*batch, n)).reshape(B, n).copy()
+    return T, B, n, m, dtype, batch, dh_out, dc_next
+
+
 def backward(run: Run, dh_out, dc_last=None) -> Grads:
     """Backpropagation through time. dh_out (T, ..., n): dL/dh_t from the loss at each step;
     dc_last (..., n): dL/dC_T from the loss (zeros when None).
@@ -631,13 +644,7 @@ def backward(run: Run, dh_out, dc_last=None) -> Grads:
     cell = run.cell
     if cell.variant is not None:
         return _backward_variant(run, dh_out, dc_last)
-    T, n, dtype = run.T, cell.hidden_size, cell.dtype
-    batch = run.batch_shape
-    B = int(np.prod(batch, dtype=int))
-    m = cell.input_size
-    dh_out = np.broadcast_to(np.asarray(dh_out, dtype), (T, *batch, n)).reshape(T, B, n)
-    dc_next = np.zeros((B, n), dtype) if dc_last is None else \
-        np.broadcast_to(np.asarray(dc_last, dtype), (*batch, n)).reshape(B, n).copy()
+    T, B, n, m, dtype, batch, dh_out, dc_next = _upstream(run, dh_out, dc_last)
     a = run.a.reshape(T, B, 4, n)
     gap = run.a_gap.reshape(T, B, 4, n)
     c = run.c.reshape(T, B, n)
@@ -787,13 +794,8 @@ def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:
     """backward() for a variant cell: peepholes, coupling, clipping and other activations.
     A clipped pre-activation or cell state passes no gradient (the clip is flat there)."""
     cell, v = run.cell, run.cell.variant
-    T, n, m, dtype = run.T, cell.hidden_size, cell.input_size, cell.dtype
     r = cell.state_size
-    batch = run.batch_shape
-    B = int(np.prod(batch, dtype=int))
-    dh_out = np.broadcast_to(np.asarray(dh_out, dtype), (T, *batch, r)).reshape(T, B, r)
-    dc_next = np.zeros((B, n), dtype) if dc_last is None else \
-        np.broadcast_to(np.asarray(dc_last, dtype), (*batch, n)).reshape(B, n).copy()
+    T, B, n, m, dtype, batch, dh_out, dc_next = _upstream(run, dh_out, dc_last)
     z = run.z.reshape(T, B, 4, n)
     a = run.a.reshape(T, B, 4, n)
     c = run.c.reshape(T, B, n)
