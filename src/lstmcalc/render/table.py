@@ -40,6 +40,7 @@ TITLE = {
     "output": ("Output gate   o_t = σ(W_o·v + b_o)", "how much of tanh(C_t) becomes h_t"),
     "cell": ("Cell state   C_t = f_t ⊙ C_{t-1} + i_t ⊙ g_t", "⊙: element-wise product"),
     "hidden": ("Hidden state   h_t = o_t ⊙ tanh(C_t)", "what the cell outputs and passes on"),
+    "projected": ("Hidden state   h_t = W_hr (o_t ⊙ tanh(C_t))", "p entries, while C_t keeps n"),
 }
 # A unit is flagged saturated when its activation's slope is below 1% of the slope's maximum.
 SATURATED = 0.01
@@ -214,7 +215,7 @@ def cell_table(step: Step, precision: int, b: tuple) -> _Section:
 def output_table(step: Step, precision: int, b: tuple):
     a, gap = step.a[b], step.a_gap[b]
     if step.m is not None:  # a projection: h_t = W_hr m_t is not element-wise
-        table = _Section("hidden", "o", "tanh(C_t)", "m = o⊙tanh(C_t)")
+        table = _Section("projected", "o", "tanh(C_t)", "m = o⊙tanh(C_t)")
         for j in range(step.cell.hidden_size):
             table.add_row(str(j + 1), honest(a[3, j], precision, gap[3, j], tight=True),
                           honest(step.tanh_c[b][j], precision, step.tanh_c_gap[b][j],
