@@ -216,7 +216,6 @@ def _parse_stack(root, top: dict, check: "_Checker", source: str) -> Spec:
     """layers: [CELL, ...] (or [{forward: CELL, reverse: CELL}, ...] with direction
     bidirectional), each CELL the keys of a one-cell config; layer k + 1 reads layer k's
     outputs, the directions side by side."""
-
     mixed = [key for key in CELL_KEYS if key in top]
     for key in mixed + [k for k in ("h", "c", "output_layer") if k in top]:
         check.fail(top[key][1], f"'{key}' does not go with layers: "
