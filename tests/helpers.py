@@ -82,3 +82,29 @@ def check_golden(name: str, text: str):
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(text)
     assert text == path.read_text()
+
+
+ONNX_INPUTS = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
+
+
+def onnx_lstm(path, arrays: dict, x, outputs=("Y",), **attributes):
+    """Save a float32 ONNX model with one LSTM node whose initializers are `arrays` (any of W,
+    R, B, initial_h, initial_c, P), run it on x (T, B, m) in ONNX Runtime, and return the
+    outputs asked for. The reference the ONNX cross-checks compare lstmcalc against."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    names = [name for name in ONNX_INPUTS if name == "X" or name in arrays]
+    inputs = [name if name in names else "" for name in ONNX_INPUTS[:ONNX_INPUTS.index(
+        names[-1]) + 1]]
+    inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), k)
+             for k, v in arrays.items()]
+    n = np.shape(arrays["R"])[-1]
+    node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], hidden_size=n, **attributes)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in outputs],
+        inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), path)
+    return ort.InferenceSession(str(path)).run(list(outputs), {"X": np.asarray(x, np.float32)})

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from helpers import onnx_lstm
 from lstmcalc import layouts
 from lstmcalc.cell import unroll
 from lstmcalc.cli import app
@@ -140,28 +141,15 @@ def test_pytorch_state_dict_and_npz_against_nn_lstm(tmp_path):
 
 
 def test_onnx_model_against_onnx_runtime(tmp_path):
-    onnx = pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
-    from onnx import TensorProto, helper, numpy_helper
-
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
     rng = np.random.default_rng(7)
     m, n, T, B = 3, 5, 8, 2
-    W = rng.normal(size=(1, 4 * n, m)).astype(np.float32)
-    R = rng.normal(size=(1, 4 * n, n)).astype(np.float32)
-    Bias = rng.normal(size=(1, 8 * n)).astype(np.float32)
-    h0 = rng.normal(size=(1, B, n)).astype(np.float32)
-    c0 = rng.normal(size=(1, B, n)).astype(np.float32)
-    inits = [numpy_helper.from_array(a, k) for a, k in
-             ((W, "W"), (R, "R"), (Bias, "B"), (h0, "h0"), (c0, "c0"))]
-    node = helper.make_node("LSTM", ["X", "W", "R", "B", "", "h0", "c0"], ["Y", "Y_h", "Y_c"],
-                            hidden_size=n)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
-        "X", TensorProto.FLOAT, [T, B, m])], [helper.make_tensor_value_info(
-            "Y", TensorProto.FLOAT, None)], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
-    onnx.save(model, tmp_path / "m.onnx")
+    arrays = {"W": rng.normal(size=(1, 4 * n, m)), "R": rng.normal(size=(1, 4 * n, n)),
+              "B": rng.normal(size=(1, 8 * n)), "initial_h": rng.normal(size=(1, B, n)),
+              "initial_c": rng.normal(size=(1, B, n))}
     x = rng.normal(size=(T, B, m)).astype(np.float32)
-    (y,) = ort.InferenceSession(str(tmp_path / "m.onnx")).run(["Y"], {"X": x})
+    (y,) = onnx_lstm(tmp_path / "m.onnx", arrays, x)
     np.save(tmp_path / "x.npy", x)
     for dtype, tol in (("float64", 1e-5), ("float32", 1e-5)):
         r = runner.invoke(app, ["unroll", str(tmp_path / "m.onnx"), "-i",
@@ -296,27 +284,15 @@ def test_pytorch_stacks_against_nn_lstm(tmp_path, layers, bidirectional):
 
 @pytest.mark.parametrize("direction", ["bidirectional", "reverse"])
 def test_onnx_directions_against_onnx_runtime(tmp_path, direction):
-    onnx = pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
-    from onnx import TensorProto, helper, numpy_helper
-
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
     rng = np.random.default_rng(8)
     m, n, T, B = 2, 3, 6, 1
     D = 2 if direction == "bidirectional" else 1
-    W = rng.normal(size=(D, 4 * n, m)).astype(np.float32)
-    R = rng.normal(size=(D, 4 * n, n)).astype(np.float32)
-    Bias = rng.normal(size=(D, 8 * n)).astype(np.float32)
-    inits = [numpy_helper.from_array(a, k) for a, k in ((W, "W"), (R, "R"), (Bias, "B"))]
-    node = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], hidden_size=n,
-                            direction=direction)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
-        "X", TensorProto.FLOAT, [T, B, m])], [helper.make_tensor_value_info(
-            "Y", TensorProto.FLOAT, None), helper.make_tensor_value_info(
-            "Y_h", TensorProto.FLOAT, None)], inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]),
-              tmp_path / "m.onnx")
+    arrays = {"W": rng.normal(size=(D, 4 * n, m)), "R": rng.normal(size=(D, 4 * n, n)),
+              "B": rng.normal(size=(D, 8 * n))}
     x = rng.normal(size=(T, B, m)).astype(np.float32)
-    y, y_h = ort.InferenceSession(str(tmp_path / "m.onnx")).run(["Y", "Y_h"], {"X": x})
+    y, y_h = onnx_lstm(tmp_path / "m.onnx", arrays, x, ("Y", "Y_h"), direction=direction)
     np.save(tmp_path / "x.npy", x)
     r = runner.invoke(app, ["unroll", str(tmp_path / "m.onnx"), "-i", str(tmp_path / "x.npy"),
                             "-f", "json"])
@@ -359,32 +335,20 @@ VARIANTS = {
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_onnx_variants_against_onnx_runtime(tmp_path, name):
-    onnx = pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
-    from onnx import TensorProto, helper, numpy_helper
-
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
     spec = dict(VARIANTS[name])
     rng = np.random.default_rng(abs(hash(name)) % 2**32)
     m, n, T, B = 3, 4, 7, 2
     D = 2 if spec.get("direction") == "bidirectional" else 1
     arrays = {"W": rng.normal(size=(D, 4 * n, m)), "R": rng.normal(size=(D, 4 * n, n)) * 0.5,
               "B": rng.normal(size=(D, 8 * n))}
-    inputs = ["X", "W", "R", "B"]
     if spec.pop("P", False):
         arrays["P"] = rng.normal(size=(D, 3 * n))
-        inputs += ["", "", "", "P"]
     if "activations" in spec:
         spec["activations"] = spec["activations"] * D
-    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in arrays.items()]
-    node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], hidden_size=n, **spec)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
-        "X", TensorProto.FLOAT, [T, B, m])], [helper.make_tensor_value_info(
-            "Y", TensorProto.FLOAT, None), helper.make_tensor_value_info(
-            "Y_c", TensorProto.FLOAT, None)], inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]),
-              tmp_path / "m.onnx")
     x = rng.normal(size=(T, B, m)).astype(np.float32)
-    y, y_c = ort.InferenceSession(str(tmp_path / "m.onnx")).run(["Y", "Y_c"], {"X": x})
+    y, y_c = onnx_lstm(tmp_path / "m.onnx", arrays, x, ("Y", "Y_c"), **spec)
     np.save(tmp_path / "x.npy", x)
     for dtype in ("float64", "float32"):
         r = runner.invoke(app, ["unroll", str(tmp_path / "m.onnx"), "-i",
