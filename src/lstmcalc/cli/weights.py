@@ -21,9 +21,6 @@ from lstmcalc.cli.app import (
 from lstmcalc.document import MAX_BYTES
 from lstmcalc.errors import UsageError
 
-SizeOpt = Annotated[int | None, typer.Option(min=1, max=100_000, show_default=False)]
-
-
 @app.command(epilog="""\b
 Examples:
   lstmcalc shapes                          the founding example: m = 3, n = 3

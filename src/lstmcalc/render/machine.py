@@ -24,7 +24,6 @@ from lstmcalc.cell import GATES, Run, Step
 # What --fields may name: the keys of a step object (t is always kept).
 FIELDS = ("x", "h_prev", "c_prev", "concatenated", "gates", "forget", "input", "candidate",
           "output", "forget_times_c_prev", "input_times_candidate", "c", "tanh_c", "h", "y")
-HEADER_KEYS = ("input_size", "hidden_size", "concat", "dtype", "batch_size")
 
 
 def numbers(arr: np.ndarray) -> list:
@@ -94,10 +93,6 @@ def to_json(step: Step) -> str:
     return dumps(step_dict(step, numbers=_for_json())) + "\n"
 
 
-def to_yaml(step: Step) -> str:
-    return yaml_text(step_dict(step))
-
-
 def yaml_text(obj) -> str:
     import yaml  # only when YAML is asked for
 
@@ -143,9 +138,6 @@ def csv_text(rows: list[list]) -> str:
 
 def to_csv(step: Step, y=None) -> str:
     return csv_text([csv_header(step, y=y)] + csv_rows(step, y=y))
-
-
-FORMATTERS = {"json": to_json, "yaml": to_yaml, "csv": to_csv}
 
 
 def reading_dict(seed: int, reading, numbers=numbers) -> dict:
