@@ -204,6 +204,14 @@ def table_only(fmt: Format, **options):
                          f"table format only (got --format {fmt.value})")
 
 
+def not_for_stacks(**options):
+    """Options a stacked or bidirectional model does not take yet are refused, not ignored."""
+    given = [name for name, value in options.items() if value]
+    if given:
+        raise UsageError(f"{', '.join(given)}: not available yet for stacked or bidirectional "
+                         "LSTMs")
+
+
 def stdin_once(**paths):
     users = [name for name, path in paths.items() if path == STDIN]
     if len(users) > 1:

@@ -27,6 +27,7 @@ from lstmcalc.cli.app import (
     SvgOpt,
     app,
     load_spec,
+    not_for_stacks,
     parse_fields,
     reported,
     stdin_once,
@@ -107,13 +108,9 @@ def unroll(
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
         if spec.is_stack:
-            given = [name for name, value in (("--state", state), ("--state-out", state_out),
-                                              ("--stochastic", stochastic), ("--plot", plot),
-                                              ("--svg", svg), ("--html", html),
-                                              ("--format csv", fmt is Format.csv)) if value]
-            if given:
-                raise UsageError(f"{', '.join(given)}: not available yet for stacked or "
-                                 "bidirectional LSTMs")
+            not_for_stacks(**{"--state": state, "--state-out": state_out,
+                              "--stochastic": stochastic, "--plot": plot, "--svg": svg,
+                              "--html": html, "--format csv": fmt is Format.csv})
         if state is not None:
             h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
         rng = None

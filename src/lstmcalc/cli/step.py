@@ -22,6 +22,7 @@ from lstmcalc.cli.app import (
     SvgOpt,
     app,
     load_spec,
+    not_for_stacks,
     reported,
     stdin_once,
     table_only,
@@ -108,13 +109,10 @@ def step(
                             f"numbers (or --inputs FILE){hint}", spec.source)
         h, c = spec.h, spec.c
         if spec.is_stack:
-            given = [name for name, value in (
-                ("--state", state), ("--explain", explain), ("--derivatives", derivatives),
-                ("--diagram", diagram), ("--expect", expect), ("--stochastic", stochastic),
-                ("--svg", svg), ("--html", html), ("--format csv", fmt is Format.csv)) if value]
-            if given:
-                raise UsageError(f"{', '.join(given)}: not available yet for stacked or "
-                                 "bidirectional LSTMs")
+            not_for_stacks(**{"--state": state, "--explain": explain,
+                              "--derivatives": derivatives, "--diagram": diagram,
+                              "--expect": expect, "--stochastic": stochastic, "--svg": svg,
+                              "--html": html, "--format csv": fmt is Format.csv})
             cells = [[w.cell().astype(dtype.value) for w in layer] for layer in spec.stack]
             sr = cell.stack_unroll(cells, spec.directions, np.asarray(x)[None], h, c)
             present.emit_stack(sr, fmt, View.table, None, 20, precision, spec.source, False)

@@ -21,6 +21,7 @@ from lstmcalc.cli.app import (
 from lstmcalc.document import MAX_BYTES
 from lstmcalc.errors import UsageError
 
+
 @app.command(epilog="""\b
 Examples:
   lstmcalc shapes                          the founding example: m = 3, n = 3
