@@ -299,7 +299,6 @@ def emit_stack(sr, fmt: Format, view: View, fields, rows: int, precision: int, s
                     return {"layer": k + 1, "direction": direction}
                 for line in machine.run_jsonl(run, fields, where):
                     write_out(line)
-    elif fmt is Format.yaml:
-        write_out(machine.yaml_text(stack_dict(sr, fields, machine.numbers, final)))
-    else:  # json (and jsonl --final, one line)
-        write_out(machine.dumps(stack_dict(sr, fields, machine._for_json(), final)) + "\n")
+    else:  # yaml, json (and jsonl --final, one line)
+        write_out(machine.document(lambda numbers: stack_dict(sr, fields, numbers, final),
+                                   yaml=fmt is Format.yaml))

@@ -159,11 +159,9 @@ def grad(
         else:
             from lstmcalc.render import machine
 
-            conv = machine._for_json() if fmt in (Format.json, Format.jsonl) else \
-                machine.numbers
-            obj = grad_render.grad_dict(run, grads, loss_info, spec.gate_names, spec.split,
-                                        products, summary, conv)
-            output.write_out(machine.dumps(obj) + "\n" if fmt is not Format.yaml else
-                      machine.yaml_text(obj))
+            output.write_out(machine.document(
+                lambda numbers: grad_render.grad_dict(run, grads, loss_info, spec.gate_names,
+                                                      spec.split, products, summary, numbers),
+                yaml=fmt is Format.yaml))
         if summary is not None and not summary["passed"]:
             raise typer.Exit(int(ExitStatus.DIFFERENCES))

@@ -138,14 +138,11 @@ def step(
                                        diagram, checks)
             output.print_rich(view_, out.get("svg"), out.get("html"), title="lstmcalc step")
         else:
-            conv = machine._for_json() if fmt in (Format.json, Format.jsonl) else \
-                machine.numbers
-            obj = machine.step_dict(result, numbers=conv)
-            obj.update(present.extras_dict(extras, conv))
-            if fmt in (Format.json, Format.jsonl):
-                output.write_out(machine.dumps(obj) + "\n")
-            elif fmt is Format.yaml:
-                output.write_out(machine.yaml_text(obj))
+            if fmt in (Format.json, Format.jsonl, Format.yaml):
+                output.write_out(machine.document(
+                    lambda numbers: {**machine.step_dict(result, numbers=numbers),
+                                     **present.extras_dict(extras, numbers)},
+                    yaml=fmt is Format.yaml))
             else:
                 if derivatives or stochastic:
                     raise UsageError("--format csv holds the step's own columns (and y); use "

@@ -90,13 +90,21 @@ def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
 
 
 def to_json(step: Step) -> str:
-    return dumps(step_dict(step, numbers=_for_json())) + "\n"
+    return document(lambda numbers: step_dict(step, numbers=numbers))
 
 
 def yaml_text(obj) -> str:
     import yaml  # only when YAML is asked for
 
     return yaml.safe_dump(obj, sort_keys=False, default_flow_style=None, width=2**16)
+
+
+def document(build, yaml: bool = False) -> str:
+    """The object build(numbers) makes, as one line of JSON or as YAML. build gets the
+    conversion of arrays that the chosen writer takes (orjson takes the arrays themselves)."""
+    if yaml:
+        return yaml_text(build(numbers))
+    return dumps(build(_for_json())) + "\n"
 
 
 def csv_columns(step: Step, fields=None, y=None) -> list[tuple[str, np.ndarray]]:
@@ -176,11 +184,11 @@ def run_dict(run: Run, fields=None, numbers=numbers, extra=None) -> dict:
 
 
 def run_json(run: Run, fields=None, extra=None) -> str:
-    return dumps(run_dict(run, fields, _for_json(), extra)) + "\n"
+    return document(lambda numbers: run_dict(run, fields, numbers, extra))
 
 
 def run_yaml(run: Run, fields=None, extra=None) -> str:
-    return yaml_text(run_dict(run, fields, numbers, extra))
+    return document(lambda numbers: run_dict(run, fields, numbers, extra), yaml=True)
 
 
 def run_jsonl(run: Run, fields=None, extra=None):
