@@ -52,6 +52,10 @@ class Spec:
         return self.stack is not None and (len(self.stack) > 1 or
                                            self.directions != ("forward",))
 
+    def stack_cells(self, dtype) -> list:
+        """The stack's cells in dtype: [[Cell per direction] per layer]."""
+        return [[w.cell().astype(dtype) for w in layer] for layer in self.stack]
+
 
 def builtin_text() -> str:
     """The founding worked example, as shipped inside the package."""

@@ -154,8 +154,8 @@ def unroll(
                             inputs or spec.source)
 
         if spec.is_stack:
-            cells = [[w.cell().astype(dtype.value) for w in layer] for layer in spec.stack]
-            sr = cell.stack_unroll(cells, spec.directions, xs, spec.h, spec.c)
+            sr = cell.stack_unroll(spec.stack_cells(dtype.value), spec.directions, xs, spec.h,
+                                   spec.c)
             present.emit_stack(sr, fmt, view, chosen, rows, precision, spec.source, final)
             return
         if final:

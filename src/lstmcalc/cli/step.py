@@ -113,8 +113,8 @@ def step(
                               "--derivatives": derivatives, "--diagram": diagram,
                               "--expect": expect, "--stochastic": stochastic, "--svg": svg,
                               "--html": html, "--format csv": fmt is Format.csv})
-            cells = [[w.cell().astype(dtype.value) for w in layer] for layer in spec.stack]
-            sr = cell.stack_unroll(cells, spec.directions, np.asarray(x)[None], h, c)
+            sr = cell.stack_unroll(spec.stack_cells(dtype.value), spec.directions,
+                                   np.asarray(x)[None], h, c)
             present.emit_stack(sr, fmt, View.table, None, 20, precision, spec.source, False)
             return
         if state is not None:
