@@ -11,7 +11,7 @@ from lstmcalc.errors import DataError, LstmcalcError
 from lstmcalc.output import print_rich, write_out
 
 
-def step_extras(result, spec, derivatives: bool, stochastic: bool, seed) -> dict:
+def step_extras(result, spec, derivatives: bool, stochastic: bool, seed: int) -> dict:
     """What the options add to a step, computed once for every renderer."""
     import numpy as np
 
@@ -25,7 +25,6 @@ def step_extras(result, spec, derivatives: bool, stochastic: bool, seed) -> dict
 
         extras["derivatives"] = derivative_arrays(result)
     if stochastic:
-        seed = 0 if seed is None else seed
         u = np.random.default_rng(seed).random(result.batch_shape + (3, result.cell.hidden_size))
         extras["stochastic"] = (seed, cell.stochastic_reading(result, u.astype(result.a.dtype)))
     return extras
@@ -184,7 +183,7 @@ def _chunks(rows, size: int):
 
 
 def stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, rng=None,
-           seed=None, layer=None, chunk: int = 1):
+           seed: int = 0, layer=None, chunk: int = 1):
     """Steps as rows arrive, each line written (and flushed) before more input is read.
 
     chunk: rows computed together (a regular file can give many without waiting; a pipe gives
@@ -209,8 +208,7 @@ def stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, 
         else:
             reading = None if rng is None else cell.stochastic_reading(
                 s, rng.random((*s.batch_shape, 3, s.cell.hidden_size)).astype(s.a.dtype))
-            extra = record_extra(0 if seed is None else seed,
-                                 None if reading is None else (lambda t: reading),
+            extra = record_extra(seed, None if reading is None else (lambda t: reading),
                                  None if layer is None else (lambda t: (zy, y)), fields)
             write_out(machine.jsonl_line(s, t, fields, extra))
 

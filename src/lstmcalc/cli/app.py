@@ -178,6 +178,13 @@ SeedOpt = Annotated[int | None, typer.Option(
     help="Seed of the stochastic reading's draws (default 0); the same seed, the same draws.")]
 
 
+def stochastic_seed(stochastic: bool, seed: int | None) -> int:
+    """The seed of the stochastic reading's draws, 0 unless given; --seed alone is refused."""
+    if seed is not None and not stochastic:
+        raise UsageError("--seed goes with --stochastic")
+    return 0 if seed is None else seed
+
+
 def with_activations(weights, text: str):
     """weights with the activations --activations names (gates, candidate, cell)."""
     from dataclasses import replace

@@ -31,6 +31,7 @@ from lstmcalc.cli.app import (
     parse_fields,
     reported,
     stdin_once,
+    stochastic_seed,
     table_only,
 )
 from lstmcalc.document import MAX_BYTES
@@ -90,8 +91,7 @@ def unroll(
         fmt = output.resolve(fmt)
         table_only(fmt, **{"--svg": svg, "--html": html,
                                   "--view heatmap": view is View.heatmap})
-        if seed is not None and not stochastic:
-            raise UsageError("--seed goes with --stochastic")
+        seed = stochastic_seed(stochastic, seed)
         if final and (stochastic or plot):
             raise UsageError(f"--final keeps no steps: it cannot go with "
                              f"{'--stochastic' if stochastic else '--plot'}")
@@ -117,7 +117,7 @@ def unroll(
         if stochastic:
             import numpy as np
 
-            rng = np.random.default_rng(0 if seed is None else seed)
+            rng = np.random.default_rng(seed)
 
         in_fmt = None
         if inputs is not None:
@@ -170,9 +170,8 @@ def unroll(
                 u = rng.random((run.T, *run.batch_shape, 3, n)).astype(run.a.dtype)
                 readings = [cell.stochastic_reading(run.step(t), u[t]) for t in range(run.T)]
             label = spec.source + (f", inputs {inputs}" if inputs else "")
-            present.emit_run(run, fmt, view, chosen, rows, precision, label,
-                             readings, 0 if seed is None else seed, out.get("svg"),
-                             out.get("html"), spec.output)
+            present.emit_run(run, fmt, view, chosen, rows, precision, label, readings, seed,
+                             out.get("svg"), out.get("html"), spec.output)
             if "plot" in out:
                 from lstmcalc.render.plot import png
 

@@ -25,6 +25,7 @@ from lstmcalc.cli.app import (
     not_for_stacks,
     reported,
     stdin_once,
+    stochastic_seed,
     table_only,
 )
 from lstmcalc.document import MAX_BYTES
@@ -85,8 +86,7 @@ def step(
                                   "--html": html})
         if tolerance is not None and expect is None:
             raise UsageError("--tolerance goes with --expect")
-        if seed is not None and not stochastic:
-            raise UsageError("--seed goes with --stochastic")
+        seed = stochastic_seed(stochastic, seed)
         stdin_once(**{"CONFIG": config_path, "--state": state, "--expect": expect,
                        "--inputs": inputs})
         from lstmcalc import files
