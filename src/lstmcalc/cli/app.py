@@ -79,6 +79,18 @@ ForgetBiasOpt = Annotated[float | None, typer.Option(
     help="TF1's constant added to the forget gate (default 1.0, as TF1).")]
 MaxBytesOpt = Annotated[int, typer.Option(
     "--max-input-bytes", min=1, metavar="N", help="Refuse input files larger than this.")]
+SvgOpt = Annotated[str | None, typer.Option(
+    "--svg", metavar="FILE", show_default=False,
+    help="Also save the printed tables as SVG (table format), for slides and notes.")]
+HtmlOpt = Annotated[str | None, typer.Option(
+    "--html", metavar="FILE", show_default=False,
+    help="Also save the printed tables as HTML (table format).")]
+StochasticOpt = Annotated[bool, typer.Option(
+    "--stochastic", help="Also show the founding answer's stochastic reading of the gates (a "
+                         "non-standard variant): a unit is on when u ~ U(0,1) < its value.")]
+SeedOpt = Annotated[int | None, typer.Option(
+    "--seed", metavar="N", show_default=False,
+    help="Seed of the stochastic reading's draws (default 0); the same seed, the same draws.")]
 
 
 def _version(value: bool):
@@ -135,7 +147,7 @@ def _fail(status: int, message: str):
 
 
 def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float | None = None,
-          activations: str | None = None):
+              activations: str | None = None):
     """The spec of a config (YAML or JSON), or of a framework's weight file."""
     from lstmcalc import config
     from lstmcalc.document import WEIGHT_SUFFIXES, is_weights_file
@@ -162,27 +174,6 @@ def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float 
                        None if h0 is None else (h0[0] if single else h0),
                        None if c0 is None else (c0[0] if single else c0), None, None,
                        weights=weights, stack=stack, directions=directions)
-
-
-SvgOpt = Annotated[str | None, typer.Option(
-    "--svg", metavar="FILE", show_default=False,
-    help="Also save the printed tables as SVG (table format), for slides and notes.")]
-HtmlOpt = Annotated[str | None, typer.Option(
-    "--html", metavar="FILE", show_default=False,
-    help="Also save the printed tables as HTML (table format).")]
-StochasticOpt = Annotated[bool, typer.Option(
-    "--stochastic", help="Also show the founding answer's stochastic reading of the gates (a "
-                         "non-standard variant): a unit is on when u ~ U(0,1) < its value.")]
-SeedOpt = Annotated[int | None, typer.Option(
-    "--seed", metavar="N", show_default=False,
-    help="Seed of the stochastic reading's draws (default 0); the same seed, the same draws.")]
-
-
-def stochastic_seed(stochastic: bool, seed: int | None) -> int:
-    """The seed of the stochastic reading's draws, 0 unless given; --seed alone is refused."""
-    if seed is not None and not stochastic:
-        raise UsageError("--seed goes with --stochastic")
-    return 0 if seed is None else seed
 
 
 def with_activations(weights, text: str):
@@ -217,6 +208,13 @@ def not_for_stacks(**options):
     if given:
         raise UsageError(f"{', '.join(given)}: not available yet for stacked or bidirectional "
                          "LSTMs")
+
+
+def stochastic_seed(stochastic: bool, seed: int | None) -> int:
+    """The seed of the stochastic reading's draws, 0 unless given; --seed alone is refused."""
+    if seed is not None and not stochastic:
+        raise UsageError("--seed goes with --stochastic")
+    return 0 if seed is None else seed
 
 
 def stdin_once(**paths):
