@@ -159,26 +159,33 @@ def test_onnx_model_against_onnx_runtime(tmp_path):
         np.testing.assert_allclose(h, y[:, 0], rtol=tol, atol=tol)
 
 
-def test_keras_weights_against_keras(tmp_path):
-    pytest.importorskip("torch")
-    code = """
-import os, sys, json
+def run_keras(code: str, paths: list):
+    """Run code after a Keras prelude (torch backend, float64) in its own process, with the
+    paths as sys.argv[1:]; skip the test where Keras is not installed."""
+    prelude = """\
+import os, sys
 os.environ["KERAS_BACKEND"] = "torch"
 import numpy as np, keras
 keras.config.set_floatx("float64")
+"""
+    pytest.importorskip("torch")
+    result = subprocess.run([sys.executable, "-c", prelude + code, *paths], capture_output=True,
+                            env={**os.environ, "KERAS_BACKEND": "torch"})
+    if result.returncode and b"No module named 'keras'" in result.stderr:
+        pytest.skip("keras is not installed")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+
+
+def test_keras_weights_against_keras(tmp_path):
+    paths = [str(tmp_path / name) for name in ("keras.npz", "x.npy", "y.npy")]
+    run_keras("""
 layer = keras.layers.LSTM(4, return_sequences=True)
 x = np.random.default_rng(0).normal(size=(2, 6, 3))
 y = layer(x).detach().numpy()
 np.savez(sys.argv[1], *layer.get_weights())
 np.save(sys.argv[2], np.transpose(x, (1, 0, 2)))
 np.save(sys.argv[3], np.transpose(y, (1, 0, 2)))
-"""
-    paths = [str(tmp_path / name) for name in ("keras.npz", "x.npy", "y.npy")]
-    result = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True,
-                            env={**os.environ, "KERAS_BACKEND": "torch"})
-    if result.returncode and b"No module named 'keras'" in result.stderr:
-        pytest.skip("keras is not installed")
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
+""", paths)
     r = runner.invoke(app, ["unroll", paths[0], "-i", paths[1], "-f", "json"])
     assert r.exit_code == 0, r.stderr
     out = json.loads(r.stdout)
@@ -464,25 +471,15 @@ def test_tf1_peepholes_and_projection(tmp_path):
 
 
 def test_keras_hard_sigmoid_via_activations_option(tmp_path):
-    pytest.importorskip("torch")
-    code = """
-import os, sys
-os.environ["KERAS_BACKEND"] = "torch"
-import numpy as np, keras
-keras.config.set_floatx("float64")
+    paths = [str(tmp_path / name) for name in ("k.npz", "x.npy", "y.npy")]
+    run_keras("""
 layer = keras.layers.LSTM(3, return_sequences=True, recurrent_activation="hard_sigmoid")
 x = np.random.default_rng(1).normal(size=(1, 5, 2)) * 3
 y = layer(x).detach().numpy()
 np.savez(sys.argv[1], *layer.get_weights())
 np.save(sys.argv[2], x[0])
 np.save(sys.argv[3], y[0])
-"""
-    paths = [str(tmp_path / name) for name in ("k.npz", "x.npy", "y.npy")]
-    result = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True,
-                            env={**os.environ, "KERAS_BACKEND": "torch"})
-    if result.returncode and b"No module named 'keras'" in result.stderr:
-        pytest.skip("keras is not installed")
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
+""", paths)
     # Keras 3's hard_sigmoid is x/6 + 1/2 (TensorFlow 2's slope), clipped to [0, 1]
     r = runner.invoke(app, ["unroll", paths[0], "-i", paths[1], "-f", "json", "--activations",
                             "hard_sigmoid_tf2,tanh,tanh"])
