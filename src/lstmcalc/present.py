@@ -93,10 +93,7 @@ def state_text(the_cell, h, c) -> str:
 def emit_final(the_cell, h, c, T: int, fmt: Format):
     from lstmcalc.render import machine
 
-    obj = machine.final_dict(the_cell, h, c, T)
-    if fmt is Format.yaml:
-        write_out(machine.yaml_text(obj))
-    elif fmt is Format.csv:
+    if fmt is Format.csv:
         rows = [["steps"] + [f"h[{j}]" for j in range(h.shape[-1])]
                 + [f"c[{j}]" for j in range(c.shape[-1])]]
         for hb, cb in zip(machine.numbers(h.reshape(-1, h.shape[-1])),
@@ -107,8 +104,9 @@ def emit_final(the_cell, h, c, T: int, fmt: Format):
         from lstmcalc.render.table import final_view
 
         print_rich(final_view(the_cell, h, c, T))
-    else:
-        write_out(machine.dumps(obj) + "\n")
+    else:  # json, yaml, or jsonl's one line
+        write_out(machine.document(lambda numbers: machine.final_dict(the_cell, h, c, T, numbers),
+                                   yaml=fmt is Format.yaml))
 
 
 def record_extra(seed: int, reading_of=None, y_of=None, fields=None):

@@ -171,7 +171,7 @@ def jsonl_line(step: Step, t: int, fields=None, extra=None) -> str:
     return dumps(step_record(step, t, fields, _for_json(), extra)) + "\n"
 
 
-def final_dict(cell, h: np.ndarray, c: np.ndarray, T: int) -> dict:
+def final_dict(cell, h: np.ndarray, c: np.ndarray, T: int, numbers=numbers) -> dict:
     return {**header(cell, h.shape[:-1]), "steps": T, "h": numbers(h), "c": numbers(c)}
 
 
