@@ -15,7 +15,7 @@ sys.path[:0] = [str(TESTS), str(TESTS / "fixtures")]
 from helpers import cell_from_torch  # noqa: E402
 from make_torch_fixtures import grad_case, sequence_case  # noqa: E402
 
-from lstmcalc.cell import backward, loss_mse, loss_sum, unroll  # noqa: E402
+from lstmcalc.core import backward, loss_mse, loss_sum, unroll  # noqa: E402
 
 wf = wb = 0.0
 for seed in range(60):

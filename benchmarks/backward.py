@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from lstmcalc.cell import Cell, backward, loss_sum, unroll
+from lstmcalc.core import Cell, backward, loss_sum, unroll
 
 SIZES = [(3, 3, 1, 1000), (64, 128, 1, 1000), (128, 256, 32, 200), (512, 512, 64, 100)]
 

@@ -44,7 +44,7 @@ def best_of(f, repeats=REPEATS):
 def worker_numpy(m, n, B, T, dtype):
     import numpy as np
 
-    from lstmcalc.cell import Cell, outputs, unroll
+    from lstmcalc.core import Cell, outputs, unroll
 
     w_ih, w_hh, b_ih, b_hh = weights(m, n)
     order = [1, 0, 2, 3]  # PyTorch i, f, g, o -> f, i, g, o

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import orjson
 
-from lstmcalc.cell import Cell, unroll
+from lstmcalc.core import Cell, unroll
 from lstmcalc.render.machine import run_jsonl
 
 REPEATS = 5

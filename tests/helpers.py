@@ -7,7 +7,7 @@ from decimal import Decimal, getcontext
 
 import numpy as np
 
-from lstmcalc.cell import Cell
+from lstmcalc.core import Cell
 
 getcontext().prec = 60
 getcontext().Emax, getcontext().Emin = 10**9, -(10**9)  # no overflow, even for exp(1e308)

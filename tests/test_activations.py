@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import d_sigmoid, d_tanh_gap
-from lstmcalc import activations as act
+from lstmcalc.core import activations as act
 
 Z = [0.0, 1e-300, -1e-300, 0.5, -0.5, 1.0, -3.0, 20.0, -20.0, 36.0, -36.7, 92.0, 177.0,
      -177.0, 709.0, 710.0, -745.0, -746.0, 1000.0, -1000.0, 1e308, -1e308]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from helpers import decimal_step
-from lstmcalc.cell import Cell, NonFiniteError, ShapeError, step
+from lstmcalc.core import Cell, step
+from lstmcalc.errors import NonFiniteError, ShapeError
 
 X, H = [1.0, 2.0, 3.0], [4.0, 5.0, 6.0]
 W_F = [[1, 2, 3, 4, 5, 6], [5, 6, 7, 8, 9, 10], [3, 4, 5, 6, 7, 8]]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from helpers import cell_from_torch
-from lstmcalc.cell import step
+from lstmcalc.core import step
 
 FIXTURES = json.loads((pathlib.Path(__file__).parent / "fixtures" / "torch_lstmcell.json")
                       .read_text())

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from lstmcalc import cell as core
+from lstmcalc import core
 from lstmcalc.cli import app
 
 runner = CliRunner()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from helpers import onnx_lstm
 from lstmcalc import layouts
-from lstmcalc.cell import unroll
+from lstmcalc.core import unroll
 from lstmcalc.cli import app
 
 runner = CliRunner()

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import cell_from_torch
-from lstmcalc import gradcheck
-from lstmcalc.cell import Cell, backward, forget_products, loss_mse, loss_sum, unroll
+from lstmcalc.core import finite_diff as gradcheck
+from lstmcalc.core import Cell, backward, forget_products, loss_mse, loss_sum, unroll
 from lstmcalc.cli import app
 from lstmcalc.config import builtin_text
 
@@ -226,8 +226,8 @@ VARIANT_CASES = {
 @pytest.mark.parametrize("name", list(VARIANT_CASES))
 def test_variant_gradients_against_autograd(name):
     torch = pytest.importorskip("torch")
-    from lstmcalc.activations import Activation
-    from lstmcalc.cell import Variant
+    from lstmcalc.core.activations import Activation
+    from lstmcalc.core import Variant
 
     case = dict(VARIANT_CASES[name])
     rng = np.random.default_rng(len(name))
@@ -265,8 +265,8 @@ def test_variant_gradients_against_autograd(name):
 
 
 def test_variant_gradients_against_finite_differences():
-    from lstmcalc.activations import Activation
-    from lstmcalc.cell import Variant
+    from lstmcalc.core.activations import Activation
+    from lstmcalc.core import Variant
 
     rng = np.random.default_rng(12)
     variant = Variant(rng.normal(0, 0.5, (3, 3)), False, None, None, Activation("sigmoid"),

@@ -347,7 +347,7 @@ def test_ctrl_c_during_a_long_unroll(cfg, tmp_path):
 # 16. internal errors ---------------------------------------------------------------------------
 
 def test_internal_error_is_70_and_debug_shows_the_traceback(tmp_path):
-    code = ("import sys, lstmcalc.cell as c\n"
+    code = ("import sys, lstmcalc.core as c\n"
             "def boom(*a, **k):\n    secret = 'do-not-print'\n    raise RuntimeError('boom')\n"
             "c.step = boom\nfrom lstmcalc.cli import main\nsys.argv = ['lstmcalc'] + sys.argv[1:]\n"
             "main()\n")

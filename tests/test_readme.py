@@ -7,7 +7,7 @@ import re
 from rich.console import Console
 
 from lstmcalc import config
-from lstmcalc.cell import step
+from lstmcalc.core import step
 from lstmcalc.render.table import step_view
 
 ROOT = pathlib.Path(__file__).parent.parent

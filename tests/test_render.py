@@ -10,7 +10,7 @@ import pytest
 
 from helpers import check_golden, rendered
 from lstmcalc import config
-from lstmcalc.cell import Cell, step, unroll
+from lstmcalc.core import Cell, step, unroll
 from lstmcalc.render.heatmap import heatmap_view
 from lstmcalc.render.machine import step_dict, to_csv
 from lstmcalc.render.numbers import honest, percent, plain, sci

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from helpers import check_golden, rendered
 from lstmcalc import config
-from lstmcalc.cell import Cell, OutputLayer, step, stochastic_reading
+from lstmcalc.core import Cell, OutputLayer, step, stochastic_reading
 from lstmcalc.cli import app
 from lstmcalc.expect import written_tolerance
 from lstmcalc.render.diagram import diagram_view

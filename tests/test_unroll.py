@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from helpers import cell_from_torch
-from lstmcalc.cell import Cell, NonFiniteError, ShapeError, outputs, step, unroll
+from lstmcalc.core import Cell, outputs, step, unroll
+from lstmcalc.errors import NonFiniteError, ShapeError
 
 FIXTURES = json.loads((pathlib.Path(__file__).parent / "fixtures" / "torch_lstm.json")
                       .read_text())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmcalc.cell import GATES, OUTPUT_ACTIVATIONS, Cell, OutputLayer
+from lstmcalc.core import GATES, OUTPUT_ACTIVATIONS, Cell, OutputLayer
 from lstmcalc.document import MAX_BYTES, Map, Node, Seq, number, parse, decode, read_input
 from lstmcalc.errors import DataError
 
@@ -390,9 +390,9 @@ def _parse_cell(top: dict, anchor, check: "_Checker", source: str, p: str, m_giv
 
 def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, source: str,
              projection=None, p: str = ""):
-    """The cell variant the config asks for, or None for the standard cell."""
-    from lstmcalc.activations import Activation
-    from lstmcalc.cell import Variant
+    """The cell variant the config asks for (the standard cell when it asks for none)."""
+    from lstmcalc.core.activations import Activation
+    from lstmcalc.core import Variant
 
     peephole = None
     if "peepholes" in top:
@@ -434,9 +434,8 @@ def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, s
                                       f"{', '.join(Activation.NAMES)}")
             roles[{"gates": "gate", "candidate": "candidate", "cell": "cell"}[role]] = \
                 Activation(name, **params)
-    variant = Variant(peephole, coupled, positive("clip"), positive("cell_clip"), **roles,
-                      projection=projection)
-    return variant if variant.describe() else None
+    return Variant(peephole, coupled, positive("clip"), positive("cell_clip"), **roles,
+                   projection=projection)
 
 
 def load_state(path: str, n: int, max_bytes: int = MAX_BYTES,

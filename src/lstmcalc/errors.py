@@ -1,4 +1,7 @@
-"""The one family of errors lstmcalc raises on purpose, each kind with its exit status."""
+"""The one family of errors lstmcalc raises on purpose, each kind with its exit status.
+
+Every layer (core, readers, reports, renderers) raises these; the CLI catches them once and
+prints one line. Nothing here imports anything of lstmcalc's."""
 
 from enum import IntEnum
 
@@ -52,3 +55,25 @@ class InputMissingError(LstmcalcError):
 
 class OutputError(LstmcalcError):
     status = ExitStatus.CANT_CREATE
+
+
+class ShapeError(DataError):
+    """An array does not have the size the cell needs."""
+
+
+class NonFiniteError(DataError):
+    """A value is, or became, inf or NaN: `what` names it, `index` where it sits."""
+
+    def __init__(self, what: str, index: tuple[int, ...] = (), value: float = float("nan")):
+        super().__init__(f"{what} is not finite ({value})")
+        self.what, self.index, self.value = what, index, value
+
+
+class Unsupported(UsageError):
+    """A combination lstmcalc does not compute (yet); it says so instead of guessing."""
+
+
+class LayoutError(DataError):
+    """Arrays do not fit a framework's layout (a name missing, a shape wrong, a variant the
+    layout cannot hold)."""
+

@@ -9,7 +9,7 @@ import numpy as np
 
 from lstmcalc import layouts
 from lstmcalc.document import read_input
-from lstmcalc.errors import DataError, UsageError
+from lstmcalc.errors import DataError, LayoutError, UsageError
 
 def _strip_prefix(arrays: dict) -> dict:
     """'model.lstm.weight_ih_l0' -> 'weight_ih_l0', when every LSTM key shares one prefix."""
@@ -84,9 +84,9 @@ _ONNX_DEFAULTS = {"hard_sigmoid": (0.2, 0.5), "affine": (1.0, 0.0)}
 
 
 def _onnx_variant(attrs: dict, source: str, directions: int):
-    """The Variant per direction an LSTM node's attributes ask for (None: the standard cell)."""
-    from lstmcalc.activations import Activation
-    from lstmcalc.cell import Variant
+    """The Variant per direction an LSTM node's attributes ask for."""
+    from lstmcalc.core.activations import Activation
+    from lstmcalc.core import Variant
 
     def text(v):
         return v.decode() if isinstance(v, bytes) else v
@@ -119,8 +119,8 @@ def _onnx_variant(attrs: dict, source: str, directions: int):
         gate, cand, cell = acts[3 * d: 3 * d + 3] if acts else (None, None, None)
         kwargs = {k: v for k, v in (("gate", gate), ("candidate", cand), ("cell", cell))
                   if v is not None}
-        variant = Variant(coupled=coupled, clip=None if clip is None else float(clip), **kwargs)
-        out.append(variant if variant.describe() else None)
+        out.append(Variant(coupled=coupled, clip=None if clip is None else float(clip),
+                           **kwargs))
     return out
 
 
@@ -163,7 +163,7 @@ def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: in
     try:
         stack, directions = layouts.stack_from_arrays(
             layout, arrays, 1.0 if forget_bias is None else forget_bias)
-    except layouts.LayoutError as e:
+    except LayoutError as e:
         raise DataError(str(e), source) from None
     if fixed == "onnx":
         if onnx_direction == "reverse":
@@ -175,14 +175,9 @@ def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: in
 
 def _with_variant(weights: layouts.Weights, variant) -> layouts.Weights:
     """weights with the node's attributes joined to its peepholes (if any)."""
-    from lstmcalc.cell import Variant
-
-    peephole = weights.variant.peephole if weights.variant is not None else None
-    if variant is None and peephole is None:
-        return weights
     from dataclasses import replace
 
-    joined = replace(variant or Variant(), peephole=peephole)
+    joined = replace(variant, peephole=weights.variant.peephole)
     return layouts.Weights(weights.Wx, weights.Wh, weights.bx, weights.bh,
                            weights.forget_bias, joined)
 
@@ -214,36 +209,35 @@ def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
     """A config (YAML or JSON) holding exactly these weights: both biases, the forget bias."""
     import json
 
-    from lstmcalc.cell import GATES
+    from lstmcalc.core import GATES
 
     v = weights.variant
     gates = {}
     for k, gate in enumerate(GATES):
-        if v is not None and v.coupled and gate == "forget":
+        if v.coupled and gate == "forget":
             continue  # f = 1 - i has no weights of its own
         entry = {"W": np.concatenate([weights.Wx[k], weights.Wh[k]], axis=1), "b": weights.bx[k]}
         if np.any(weights.bh):
             entry["bh"] = weights.bh[k]
         gates[gate] = entry
     extras = {}  # the variant's keys
-    if v is not None:
-        if v.peephole is not None:
-            extras["peepholes"] = {g: v.peephole[k] for k, g in
-                                   enumerate(("forget", "input", "output"))
-                                   if not (v.coupled and g == "forget")}
-        if v.coupled:
-            extras["coupled"] = True
-        for key in ("clip", "cell_clip"):
-            if getattr(v, key) is not None:
-                extras[key] = getattr(v, key)
-        roles = {"gates": v.gate, "candidate": v.candidate, "cell": v.cell}
-        if v.projection is not None:
-            extras["projection"] = v.projection
-        if [repr(a) for a in roles.values()] != ["sigmoid", "tanh", "tanh"]:
-            extras["activations"] = {
-                role: act.name if act.name not in ("hard_sigmoid", "affine") else
-                {"name": act.name, "alpha": act.alpha, "beta": act.beta}
-                for role, act in roles.items()}
+    if v.peephole is not None:
+        extras["peepholes"] = {g: v.peephole[k] for k, g in
+                               enumerate(("forget", "input", "output"))
+                               if not (v.coupled and g == "forget")}
+    if v.coupled:
+        extras["coupled"] = True
+    for key in ("clip", "cell_clip"):
+        if getattr(v, key) is not None:
+            extras[key] = getattr(v, key)
+    roles = {"gates": v.gate, "candidate": v.candidate, "cell": v.cell}
+    if v.projection is not None:
+        extras["projection"] = v.projection
+    if "activations" in v.features():
+        extras["activations"] = {
+            role: act.name if act.name not in ("hard_sigmoid", "affine") else
+            {"name": act.name, "alpha": act.alpha, "beta": act.beta}
+            for role, act in roles.items()}
     if as_json:
         obj = {"concat": ["x", "h"]}
         if weights.forget_bias:
@@ -320,32 +314,31 @@ def onnx_bytes(weights: layouts.Weights) -> bytes:
     names = ["W", "R", "B"]
     inputs = ["X", "W", "R", "B"]
     attrs = {"hidden_size": n}
-    if v is not None:
-        if v.cell_clip is not None:
-            raise UsageError("ONNX's LSTM has no cell-state clip: this cell cannot be written "
-                             "as .onnx")
-        if v.peephole is not None:
-            f_, i_, o_ = v.peephole
-            arrays["P"] = np.concatenate([i_, o_, f_])[None]
-            names.append("P")
-            inputs += ["", "", "", "P"]
-        if v.clip is not None:
-            attrs["clip"] = float(v.clip)
-        if v.coupled:
-            attrs["input_forget"] = 1
-        onnx_names = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
-                      "softsign": "Softsign", "hard_sigmoid": "HardSigmoid", "affine": "Affine",
-                      "hard_sigmoid_keras": "HardSigmoid", "hard_sigmoid_tf2": "HardSigmoid",
-                      "identity": "Affine"}
-        acts = (v.gate, v.candidate, v.cell)
-        if [repr(a) for a in acts] != ["sigmoid", "tanh", "tanh"]:
-            attrs["activations"] = [onnx_names[a.name] for a in acts]
-            with_params = [a for a in acts if onnx_names[a.name] in ("HardSigmoid", "Affine")]
-            if with_params:
-                attrs["activation_alpha"] = [float(a.alpha) if a.name != "identity" else 1.0
-                                             for a in with_params]
-                attrs["activation_beta"] = [float(a.beta) if a.name != "identity" else 0.0
-                                            for a in with_params]
+    if v.cell_clip is not None:
+        raise UsageError("ONNX's LSTM has no cell-state clip: this cell cannot be written "
+                         "as .onnx")
+    if v.peephole is not None:
+        f_, i_, o_ = v.peephole
+        arrays["P"] = np.concatenate([i_, o_, f_])[None]
+        names.append("P")
+        inputs += ["", "", "", "P"]
+    if v.clip is not None:
+        attrs["clip"] = float(v.clip)
+    if v.coupled:
+        attrs["input_forget"] = 1
+    onnx_names = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
+                  "softsign": "Softsign", "hard_sigmoid": "HardSigmoid", "affine": "Affine",
+                  "hard_sigmoid_keras": "HardSigmoid", "hard_sigmoid_tf2": "HardSigmoid",
+                  "identity": "Affine"}
+    acts = (v.gate, v.candidate, v.cell)
+    if "activations" in v.features():
+        attrs["activations"] = [onnx_names[a.name] for a in acts]
+        with_params = [a for a in acts if onnx_names[a.name] in ("HardSigmoid", "Affine")]
+        if with_params:
+            attrs["activation_alpha"] = [float(a.alpha) if a.name != "identity" else 1.0
+                                         for a in with_params]
+            attrs["activation_beta"] = [float(a.beta) if a.name != "identity" else 0.0
+                                        for a in with_params]
     inits = [numpy_helper.from_array(np.ascontiguousarray(arrays[k]), k) for k in names]
     node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], **attrs)
     graph = helper.make_graph(

@@ -15,18 +15,17 @@ Only the standard cell in one direction and one layer is read here; peepholes (O
 projections and the other variants are refused by name rather than dropped.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from lstmcalc.core import Cell, Variant
+from lstmcalc.errors import LayoutError
 
 LAYOUTS = ("pytorch", "keras", "onnx", "tf1")
 # For each layout: where lstmcalc's f, i, g, o sit among the framework's four gate blocks.
 ORDER = {"pytorch": [1, 0, 2, 3], "keras": [1, 0, 2, 3], "onnx": [2, 0, 3, 1],
          "tf1": [2, 0, 1, 3]}
-
-
-class LayoutError(ValueError):
-    """The arrays do not fit the layout (a name missing, a shape wrong, a variant not read)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +39,7 @@ class Weights:
     bx: np.ndarray
     bh: np.ndarray
     forget_bias: float = 0.0
-    variant: object = None  # cell.Variant: peepholes, coupling, clipping, activations
+    variant: Variant = field(default_factory=Variant)  # peepholes, coupling, clipping, ...
 
     @property
     def sizes(self) -> tuple[int, int]:
@@ -55,8 +54,6 @@ class Weights:
 
     def cell(self):
         """The Cell these weights compute with, its columns in the order [x, h]."""
-        from lstmcalc.cell import Cell
-
         return Cell(np.concatenate([self.Wx, self.Wh], axis=2), self.stacked_bias(),
                     variant=self.variant)
 
@@ -114,15 +111,13 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
         wih, whh = a["weight_ih_l0"], a["weight_hh_l0"]
         n4, m = wih.shape
         n = n4 // 4
-        variant = None
+        variant = Variant()
         if "weight_hr_l0" in a:  # proj_size: h = W_hr (o * tanh(C)), p entries
-            from lstmcalc.cell import Variant
-
             whr = np.asarray(a["weight_hr_l0"], dtype=np.float64)
             if whr.ndim != 2 or whr.shape[1] != n:
                 raise LayoutError(f"weight_hr_l0 has shape {whr.shape}, expected (p, {n})")
             variant = Variant(projection=whr)
-        r = n if variant is None else variant.projection.shape[0]
+        r = n if variant.projection is None else variant.projection.shape[0]
         _shape("weight_hh_l0", whh, (4 * n, r))
         bih = a.get("bias_ih_l0", np.zeros(4 * n))
         bhh = a.get("bias_hh_l0", np.zeros(4 * n))
@@ -154,10 +149,8 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
         _shape("R", R, (1, 4 * n, n))
         B = a.get("B", np.zeros((1, 8 * n)))
         _shape("B", B, (1, 8 * n))
-        variant = None
+        variant = Variant()
         if "P" in a and np.any(np.asarray(a["P"]) != 0):
-            from lstmcalc.cell import Variant
-
             P = np.asarray(a["P"], dtype=np.float64)
             _shape("P", P, (1, 3 * n))
             i_, o_, f_ = np.split(P[0], 3)  # ONNX keeps the peepholes as i, o, f
@@ -180,10 +173,8 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
         bias = a.get("bias", np.zeros(4 * n))
         _shape("bias", bias, (4 * n,))
         diags = [a.get(f"w_{g}_diag") for g in ("f", "i", "o")]  # use_peepholes
-        variant = None
+        variant = Variant()
         if proj is not None or any(d is not None for d in diags):
-            from lstmcalc.cell import Variant
-
             for g, d in zip("fio", diags):
                 if d is not None:
                     _shape(f"w_{g}_diag", np.asarray(d), (n,))
@@ -202,14 +193,11 @@ def to_arrays(layout: str, w: Weights) -> dict:
     to the forget gate's bias."""
     m, n = w.sizes
     v = w.variant
-    holds = {"onnx": ("peepholes",), "pytorch": ("a projection",),
-             "tf1": ("peepholes", "a projection")}.get(layout, ())
-    if v is not None:
-        beyond = [d for d in v.describe() if not d.startswith(holds)] if holds else \
-            v.describe()
-        if beyond:
-            raise LayoutError(f"the {layout} layout cannot hold this cell's "
-                              f"{', '.join(beyond)}")
+    holds = {"onnx": ("peepholes",), "pytorch": ("projection",),
+             "tf1": ("peepholes", "projection")}.get(layout, ())
+    beyond = [v.phrase(f) for f in v.features() if f not in holds]
+    if beyond:
+        raise LayoutError(f"the {layout} layout cannot hold this cell's {', '.join(beyond)}")
     if layout != "tf1" and w.forget_bias:
         bx = w.bx.copy()
         bx[0] = bx[0] + w.forget_bias
@@ -219,7 +207,7 @@ def to_arrays(layout: str, w: Weights) -> dict:
                "weight_hh_l0": _unblocks(w.Wh, layout, 0),
                "bias_ih_l0": _unblocks(w.bx, layout, 0),
                "bias_hh_l0": _unblocks(w.bh, layout, 0)}
-        if v is not None and v.projection is not None:
+        if v.projection is not None:
             out["weight_hr_l0"] = np.asarray(v.projection)
         return out
     one_bias = w.bx + w.bh if np.any(w.bh) else w.bx
@@ -231,7 +219,7 @@ def to_arrays(layout: str, w: Weights) -> dict:
         out = {"W": _unblocks(w.Wx, layout, 0)[None], "R": _unblocks(w.Wh, layout, 0)[None],
                "B": np.concatenate([_unblocks(w.bx, layout, 0),
                                     _unblocks(w.bh, layout, 0)])[None]}
-        if v is not None and v.peephole is not None:
+        if v.peephole is not None:
             f_, i_, o_ = v.peephole
             out["P"] = np.concatenate([i_, o_, f_])[None]
         return out
@@ -239,9 +227,9 @@ def to_arrays(layout: str, w: Weights) -> dict:
         kernel = np.concatenate([_unblocks(w.Wx, layout, 0), _unblocks(w.Wh, layout, 0)],
                                 axis=1).T
         out = {"kernel": kernel, "bias": _unblocks(one_bias, layout, 0)}
-        if v is not None and v.peephole is not None:
+        if v.peephole is not None:
             out.update({f"w_{g}_diag": v.peephole[k] for k, g in enumerate("fio")})
-        if v is not None and v.projection is not None:
+        if v.projection is not None:
             out["projection/kernel"] = np.asarray(v.projection).T
         return out
     raise LayoutError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")

@@ -7,7 +7,7 @@ stochastic reading), pick the renderer for the format and write the result.
 import sys
 
 from lstmcalc.choices import Format, View
-from lstmcalc.errors import DataError, LstmcalcError
+from lstmcalc.errors import DataError, LstmcalcError, NonFiniteError
 from lstmcalc.output import print_rich, write_out
 
 
@@ -15,7 +15,7 @@ def step_extras(result, spec, derivatives: bool, stochastic: bool, seed: int) ->
     """What the options add to a step, computed once for every renderer."""
     import numpy as np
 
-    from lstmcalc import cell
+    from lstmcalc import core
 
     extras = {}
     if spec.output is not None:
@@ -26,7 +26,7 @@ def step_extras(result, spec, derivatives: bool, stochastic: bool, seed: int) ->
         extras["derivatives"] = derivative_arrays(result)
     if stochastic:
         u = np.random.default_rng(seed).random(result.batch_shape + (3, result.cell.hidden_size))
-        extras["stochastic"] = (seed, cell.stochastic_reading(result, u.astype(result.a.dtype)))
+        extras["stochastic"] = (seed, core.stochastic_reading(result, u.astype(result.a.dtype)))
     return extras
 
 
@@ -190,7 +190,7 @@ def stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, 
     that the error names its own step after the lines before it are written."""
     import numpy as np
 
-    from lstmcalc import cell
+    from lstmcalc import core
     from lstmcalc.render import machine
 
     done = 0
@@ -204,7 +204,7 @@ def stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, 
                 lines.insert(0, machine.csv_header(s, fields, t=True, y=y_csv))
             write_out(machine.csv_text(lines))
         else:
-            reading = None if rng is None else cell.stochastic_reading(
+            reading = None if rng is None else core.stochastic_reading(
                 s, rng.random((*s.batch_shape, 3, s.cell.hidden_size)).astype(s.a.dtype))
             extra = record_extra(seed, None if reading is None else (lambda t: reading),
                                  None if layer is None else (lambda t: (zy, y)), fields)
@@ -213,16 +213,16 @@ def stream(the_cell, rows, source: str, h, c, fmt: Format, fields, final: bool, 
     try:
         for block in _chunks(rows, chunk):
             try:
-                run = cell.unroll(the_cell, np.asarray(block), h, c)
+                run = core.unroll(the_cell, np.asarray(block), h, c)
                 steps = [run.step(j) for j in range(run.T)]
-            except cell.NonFiniteError:
+            except NonFiniteError:
                 steps = None
             for j in range(len(block)):
                 t = done + 1
                 if steps is None:
                     try:
-                        s = cell.step(the_cell, np.asarray(block[j]), h, c)
-                    except cell.NonFiniteError as e:
+                        s = core.step(the_cell, np.asarray(block[j]), h, c)
+                    except NonFiniteError as e:
                         raise DataError(f"step {t}: {e}", source) from None
                 else:
                     s = steps[j]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from lstmcalc.cell import GATES
+from lstmcalc.core import GATES
 
 GATE_NOTES = {
     "forget": "f_t = sigmoid(W_f v + b_f): near 1 keeps C_{t-1}, near 0 forgets it",

@@ -8,7 +8,8 @@ tests/fuzz/run.py (for minutes, outside CI).
 import numpy as np
 
 from lstmcalc import config, sequences
-from lstmcalc.cell import NonFiniteError, ShapeError, step, unroll
+from lstmcalc.core import step, unroll
+from lstmcalc.errors import NonFiniteError, ShapeError
 from lstmcalc.config import builtin_text
 from lstmcalc.errors import LstmcalcError
 

@@ -128,11 +128,6 @@ def reported():
     except (typer.Exit, typer.Abort):
         raise
     except Exception as e:  # noqa: BLE001 - the edge: anything else is our bug
-        core = sys.modules.get("lstmcalc.cell")
-        if core is not None and isinstance(e, core.Unsupported):
-            _fail(ExitStatus.USAGE, f"error: {e}")
-        if core is not None and isinstance(e, (core.NonFiniteError, core.ShapeError)):
-            _fail(ExitStatus.DATA, f"error: {e}")
         if _debug:
             traceback.print_exc()
         _fail(ExitStatus.SOFTWARE, f"internal error: {type(e).__name__}: {e}"
@@ -181,17 +176,16 @@ def with_activations(weights, text: str):
     from dataclasses import replace
 
     from lstmcalc import layouts
-    from lstmcalc.activations import Activation
-    from lstmcalc.cell import Variant
+    from lstmcalc.core.activations import Activation
 
     names = [t.strip() for t in text.split(",")]
     if len(names) != 3 or any(name not in Activation.NAMES for name in names):
         raise UsageError(f"--activations {text!r}: give three of {', '.join(Activation.NAMES)}, "
                          "for the gates, the candidate and the cell state")
-    v = replace(weights.variant or Variant(), gate=Activation(names[0]),
+    v = replace(weights.variant, gate=Activation(names[0]),
                 candidate=Activation(names[1]), cell=Activation(names[2]))
     return layouts.Weights(weights.Wx, weights.Wh, weights.bx, weights.bh, weights.forget_bias,
-                           v if v.describe() else None)
+                           v)
 
 
 def table_only(fmt: Format, **options):

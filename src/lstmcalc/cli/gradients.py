@@ -75,7 +75,7 @@ def grad(
     with reported():
         import numpy as np
 
-        from lstmcalc import cell, config, sequences
+        from lstmcalc import config, core, sequences
 
         fmt = output.resolve(fmt)
         table_only(fmt, **{"--view heatmap": view is View.heatmap})
@@ -110,14 +110,14 @@ def grad(
         else:
             raise DataError("no input: give --inputs FILE, or x or a sequence in the config",
                             spec.source)
-        run = cell.unroll(the_cell, xs, h0, c0)
+        run = core.unroll(the_cell, xs, h0, c0)
         label = spec.source + (f", inputs {inputs}" if inputs else "")
 
         if upstream is not None:
             dh_out, dc_last = config.load_upstream(upstream, run, max_input_bytes)
 
             def loss_fn(r):
-                return cell.loss_given(r, dh_out, dc_last)
+                return core.loss_given(r, dh_out, dc_last)
             kind = "given"
         elif loss is Loss.mse:
             ys = sequences.read(target, None, False, n, max_input_bytes)
@@ -126,19 +126,19 @@ def grad(
                                 target)
 
             def loss_fn(r):
-                return cell.loss_mse(r, ys.reshape(run.h.shape) if ys.size == run.h.size
+                return core.loss_mse(r, ys.reshape(run.h.shape) if ys.size == run.h.size
                                      else ys[:, None] if run.batch_shape else ys)
             kind = "mse"
         else:
             def loss_fn(r):
-                return cell.loss_sum(r)
+                return core.loss_sum(r)
             kind = "sum"
         value, dh_out, dc_last = loss_fn(run)
-        grads = cell.backward(run, dh_out, dc_last)
-        products = cell.forget_products(run)
+        grads = core.backward(run, dh_out, dc_last)
+        products = core.forget_products(run)
         summary = None
         if check:
-            from lstmcalc import gradcheck
+            from lstmcalc.core import finite_diff as gradcheck
 
             summary = gradcheck.check(the_cell, xs, h0, c0, lambda r: loss_fn(r)[0],
                                       grads.dW, grads.db, check_samples, dP=grads.dP,

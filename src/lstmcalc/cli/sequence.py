@@ -84,7 +84,7 @@ def unroll(
 ):
     """Run a sequence x_1..x_T through the cell, carrying h and C from step to step."""
     with reported():
-        from lstmcalc import cell, config, files, sequences
+        from lstmcalc import config, core, files, sequences
 
         stdin_once(**{"CONFIG": config_path, "--inputs": inputs, "--state": state})
         chosen = parse_fields(fields)
@@ -154,21 +154,21 @@ def unroll(
                             inputs or spec.source)
 
         if spec.is_stack:
-            sr = cell.stack_unroll(spec.stack_cells(dtype.value), spec.directions, xs, spec.h,
+            sr = core.stack_unroll(spec.stack_cells(dtype.value), spec.directions, xs, spec.h,
                                    spec.c)
             present.emit_stack(sr, fmt, view, chosen, rows, precision, spec.source, final)
             return
         if final:
-            h_all, c_last = cell.outputs(the_cell, xs, h0, c0)
+            h_all, c_last = core.outputs(the_cell, xs, h0, c0)
             h_last, T = h_all[-1], xs.shape[0]
             present.emit_final(the_cell, h_last, c_last, T, fmt)
         else:
-            run = cell.unroll(the_cell, xs, h0, c0)
+            run = core.unroll(the_cell, xs, h0, c0)
             h_last, c_last = run.h[-1], run.c[-1]
             readings = None
             if rng is not None:
                 u = rng.random((run.T, *run.batch_shape, 3, n)).astype(run.a.dtype)
-                readings = [cell.stochastic_reading(run.step(t), u[t]) for t in range(run.T)]
+                readings = [core.stochastic_reading(run.step(t), u[t]) for t in range(run.T)]
             label = spec.source + (f", inputs {inputs}" if inputs else "")
             present.emit_run(run, fmt, view, chosen, rows, precision, label, readings, seed,
                              out.get("svg"), out.get("html"), spec.output)

@@ -78,7 +78,7 @@ def step(
     with reported():
         import numpy as np
 
-        from lstmcalc import cell
+        from lstmcalc import core
         from lstmcalc.render import machine
 
         fmt = output.resolve(fmt)
@@ -113,7 +113,7 @@ def step(
                               "--derivatives": derivatives, "--diagram": diagram,
                               "--expect": expect, "--stochastic": stochastic, "--svg": svg,
                               "--html": html, "--format csv": fmt is Format.csv})
-            sr = cell.stack_unroll(spec.stack_cells(dtype.value), spec.directions,
+            sr = core.stack_unroll(spec.stack_cells(dtype.value), spec.directions,
                                    np.asarray(x)[None], h, c)
             present.emit_stack(sr, fmt, View.table, None, 20, precision, spec.source, False)
             return
@@ -122,7 +122,7 @@ def step(
 
             h, c = config.load_state(state, spec.cell.hidden_size, max_input_bytes,
                                      spec.cell.state_size)
-        result = cell.step(spec.cell.astype(dtype.value), x, h, c)
+        result = core.step(spec.cell.astype(dtype.value), x, h, c)
         extras = present.step_extras(result, spec, derivatives, stochastic, seed)
 
         checks = None

@@ -9,7 +9,7 @@ for more, each shows its mean and range.
 import numpy as np
 from rich.text import Text
 
-from lstmcalc.cell import Step
+from lstmcalc.core import Step
 from lstmcalc.render.numbers import honest, plain
 
 MAX_LISTED = 4
@@ -59,8 +59,8 @@ def _inline(arr) -> str:
 
 
 def diagram_view(step: Step, b: tuple = ()) -> Text:
-    if step.cell.variant is not None:
-        from lstmcalc.cell import Unsupported
+    if not step.cell.variant.is_standard:
+        from lstmcalc.errors import Unsupported
 
         raise Unsupported("--diagram draws the standard cell only, not "
                           + ", ".join(step.cell.variant.describe()))

@@ -3,7 +3,7 @@ names), of every x_t, of h_0 and C_0, per step dL/dz, and the path along the cel
 
 import numpy as np
 
-from lstmcalc.cell import GATES
+from lstmcalc.core import GATES
 from lstmcalc.render.machine import header, numbers
 
 

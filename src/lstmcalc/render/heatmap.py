@@ -7,7 +7,7 @@ import numpy as np
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from lstmcalc.cell import GATES
+from lstmcalc.core import GATES
 
 UNIT_GLYPHS = "·░▒▓█"  # [0, 1] in five bands
 SIGNED_GLYPHS = "=-·+#"  # [-1, 1] in five bands: strongly negative .. strongly positive

@@ -19,7 +19,7 @@ try:
 except ImportError:  # the standard library writes the same numbers, only slower
     _orjson = None
 
-from lstmcalc.cell import GATES, Run, Step
+from lstmcalc.core import GATES, Run, Step
 
 # What --fields may name: the keys of a step object (t is always kept).
 FIELDS = ("x", "h_prev", "c_prev", "concatenated", "gates", "forget", "input", "candidate",

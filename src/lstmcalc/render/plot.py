@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 
-from lstmcalc.cell import GATES
+from lstmcalc.core import GATES
 from lstmcalc.errors import OutputError
 
 MAX_LINES = 8  # units drawn per panel

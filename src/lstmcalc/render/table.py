@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from lstmcalc.cell import GATES, Step, gate_slopes
+from lstmcalc.core import GATES, Step, gate_slopes
 from lstmcalc.render.numbers import honest, percent, sci
 
 
@@ -19,7 +19,7 @@ def _max_slope(cell, gate: str) -> float:
     """The largest slope the gate's activation has (0.25 for sigmoid, 1 for tanh, alpha for a
     hard sigmoid), against which a unit's slope says 'saturated'."""
     v = cell.variant
-    if v is None:
+    if v.is_standard:
         return 1.0 if gate == "candidate" else 0.25
     act = v.candidate if gate == "candidate" else v.gate
     if act.name == "sigmoid":
@@ -172,11 +172,11 @@ def gate_table(step: Step, gate: str, precision: int, b: tuple) -> _Section:
     k = GATES.index(gate)
     v = step.cell.variant
     fn = "tanh" if gate == "candidate" else "σ"
-    if v is not None:
+    if not v.is_standard:
         fn = repr(v.candidate if gate == "candidate" else v.gate)
     # a peephole adds p ⊙ C_{t-1} (f, i) or p ⊙ C_t (o) to z: shown as its own column
     peep = None
-    if v is not None and v.peephole is not None and gate != "candidate":
+    if v.peephole is not None and gate != "candidate":
         row = {"forget": 0, "input": 1, "output": 2}[gate]
         seen = step.c[b] if gate == "output" else step.c_prev[b]
         peep = v.peephole[row] * seen
@@ -188,7 +188,7 @@ def gate_table(step: Step, gate: str, precision: int, b: tuple) -> _Section:
     z, a, gap = step.z[b][k], step.a[b][k], step.a_gap[b][k]
     slopes = gate_slopes(step)[b][k]
     bound = _max_slope(step.cell, gate)
-    coupled = gate == "forget" and v is not None and v.coupled
+    coupled = gate == "forget" and v.coupled
     for j in range(step.cell.hidden_size):
         cells = ["—" if coupled else honest(z[j], precision), honest(a[j], precision, gap[j]),
                  _note(gate, j + 1, float(a[j]), float(gap[j]), float(slopes[j]), bound)]
@@ -236,7 +236,7 @@ def step_view(step: Step, precision: int = 4, source: str | None = None) -> Rend
     if source:
         parts.append(Text.assemble(("lstmcalc step", "bold"), "  ", source,
                                    f"  ({step.cell.dtype}, {precision} decimals)"))
-    if step.cell.variant is not None:
+    if not step.cell.variant.is_standard:
         parts.append(Text("Variant: " + "; ".join(step.cell.variant.describe())
                           + ". The gate titles below show the standard formulas; the columns "
                           "show what this cell computes.", style="yellow"))

@@ -8,8 +8,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from lstmcalc.activations import sigmoid_derivative, tanh_derivative
-from lstmcalc.cell import GATES, Step
+from lstmcalc.core.activations import sigmoid_derivative, tanh_derivative
+from lstmcalc.core import GATES, Step
 from lstmcalc.render.numbers import honest, plain, sci
 from lstmcalc.render.table import BIAS, SYMBOL, WEIGHT
 
@@ -48,8 +48,8 @@ def _units(n: int):
 def explain_view(step: Step, precision: int = 4, b: tuple = ()) -> RenderableType:
     """Each pre-activation as one works it by hand, then each Hadamard product by element."""
     cell = step.cell
-    if cell.variant is not None:
-        from lstmcalc.cell import Unsupported
+    if not cell.variant.is_standard:
+        from lstmcalc.errors import Unsupported
 
         raise Unsupported("--explain writes out the standard cell only, not "
                           + ", ".join(cell.variant.describe()))
@@ -147,8 +147,8 @@ def _slope(d: float) -> str:
 
 def derivative_arrays(step: Step) -> dict:
     """Per gate the slope of its activation at z; dc_dc_prev = f; dh_dc = o (1 - tanh^2 C)."""
-    if step.cell.variant is not None:
-        from lstmcalc.cell import Unsupported
+    if not step.cell.variant.is_standard:
+        from lstmcalc.errors import Unsupported
 
         raise Unsupported("--derivatives covers the standard cell only, not "
                           + ", ".join(step.cell.variant.describe()))

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from lstmcalc.cell import Cell, unroll
+from lstmcalc.core.forward import unroll
+from lstmcalc.core.types import GATES, Cell
 
 BOUND = 1e-5  # a check passes when the largest relative error stays below this
 
@@ -19,9 +20,9 @@ def check(cell: Cell, xs, h0, c0, loss, dW, db, samples: int | None = None, seed
     cell = cell.astype(np.float64)
     v = cell.variant
     groups = [("W", cell.W, dW), ("b", cell.b, db)]
-    if v is not None and v.peephole is not None and dP is not None:
+    if v.peephole is not None and dP is not None:
         groups.append(("peephole", v.peephole, dP))
-    if v is not None and v.projection is not None and dWp is not None:
+    if v.projection is not None and dWp is not None:
         groups.append(("projection", v.projection, dWp))
     params = np.concatenate([p.ravel() for _, p, _ in groups])
     analytic = np.concatenate([np.asarray(g).ravel() for _, _, g in groups])
@@ -34,8 +35,7 @@ def check(cell: Cell, xs, h0, c0, loss, dW, db, samples: int | None = None, seed
     def probe_cell(p):
         parts = {name: p[lo:hi].reshape(arr.shape)
                  for (name, arr, _), lo, hi in zip(groups, bounds[:-1], bounds[1:])}
-        pv = v if v is None else replace(v, **{k: parts[k] for k in ("peephole", "projection")
-                                               if k in parts})
+        pv = replace(v, **{k: parts[k] for k in ("peephole", "projection") if k in parts})
         return Cell(parts["W"], parts["b"], cell.concat, pv)
 
     worst, worst_at, worst_abs = 0.0, None, 0.0
@@ -58,8 +58,6 @@ def check(cell: Cell, xs, h0, c0, loss, dW, db, samples: int | None = None, seed
 
 
 def _name(k, groups, bounds) -> str:
-    from lstmcalc.cell import GATES
-
     if k is None:
         return "-"
     g = int(np.searchsorted(bounds, k, side="right")) - 1

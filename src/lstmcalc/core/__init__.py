@@ -1,0 +1,22 @@
+"""The numerical core: NumPy only. Nothing here prints, reads files or knows YAML, Rich or Typer.
+
+    types        Cell (weights, Variant), Step, Run, Grads
+    activations  stable sigmoid/tanh, their distances to saturation and slopes; Activation
+    forward      unroll (every intermediate), outputs (h and the final C), step
+    backward     backpropagation through time; the losses
+    stacks       layers and directions
+    extras       output layer, stochastic reading, gate slopes, forget products
+    finite_diff  central differences against backward's gradients
+"""
+
+from lstmcalc.core.backward import backward, loss_given, loss_mse, loss_sum
+from lstmcalc.core.extras import (OUTPUT_ACTIVATIONS, OutputLayer, Reading, forget_products,
+                                  gate_slopes, stochastic_reading)
+from lstmcalc.core.forward import outputs, step, unroll
+from lstmcalc.core.stacks import StackRun, stack_unroll
+from lstmcalc.core.types import F, G, GATES, I, O, Cell, Grads, Run, Step, Variant
+
+__all__ = ["GATES", "F", "I", "G", "O", "Cell", "Variant", "Step", "Run", "Grads", "unroll",
+           "outputs", "step", "backward", "loss_sum", "loss_mse", "loss_given", "StackRun",
+           "stack_unroll", "OUTPUT_ACTIVATIONS", "OutputLayer", "Reading", "stochastic_reading",
+           "gate_slopes", "forget_products"]

@@ -1,0 +1,173 @@
+"""Backward: backpropagation through time, and the losses whose gradients it starts from."""
+
+import numpy as np
+
+from lstmcalc.core.types import F, G, I, O, Grads, Run
+
+def _upstream(run: Run, dh_out, dc_last):
+    """The sizes of a run, dL/dh_t from the loss as (T, B, r), and dL/dC_T as (B, n)."""
+    cell = run.cell
+    T, n, m, dtype = run.T, cell.hidden_size, cell.input_size, cell.dtype
+    batch = run.batch_shape
+    B = int(np.prod(batch, dtype=int))
+    r = cell.state_size
+    dh_out = np.broadcast_to(np.asarray(dh_out, dtype), (T, *batch, r)).reshape(T, B, r)
+    dc_next = np.zeros((B, n), dtype) if dc_last is None else \
+        np.broadcast_to(np.asarray(dc_last, dtype), (*batch, n)).reshape(B, n).copy()
+    return T, B, n, m, dtype, batch, dh_out, dc_next
+
+
+def backward(run: Run, dh_out, dc_last=None) -> Grads:
+    """Backpropagation through time. dh_out (T, ..., n): dL/dh_t from the loss at each step;
+    dc_last (..., n): dL/dC_T from the loss (zeros when None).
+
+    The derivatives use the distances the forward pass kept, so that they stay exact where the
+    gates saturate: sigma' = a (1 - a) with 1 - a from a_gap, tanh' = gap (2 - gap)."""
+    cell = run.cell
+    if not cell.variant.is_standard:
+        return _backward_variant(run, dh_out, dc_last)
+    T, B, n, m, dtype, batch, dh_out, dc_next = _upstream(run, dh_out, dc_last)
+    a = run.a.reshape(T, B, 4, n)
+    gap = run.a_gap.reshape(T, B, 4, n)
+    c = run.c.reshape(T, B, n)
+    tc_gap = run.tanh_c_gap.reshape(T, B, n)
+    tc = run.tanh_c.reshape(T, B, n)
+    c_prev_all = np.concatenate([run.c0.reshape(1, B, n), c[:-1]])
+    h_prev_all = np.concatenate([run.h0.reshape(1, B, n), run.h.reshape(T, B, n)[:-1]])
+    x = run.x.reshape(T, B, m)
+    W2 = cell.W.reshape(4 * n, m + n)
+    xs, hs = cell.columns("x"), cell.columns("h")
+
+    # the local slopes of every step at once: sigma' = a (1 - a); tanh' = gap (2 - gap)
+    slope = a * gap
+    slope[:, :, G] = gap[:, :, G] * (2 - gap[:, :, G])
+    dtanh_c = tc_gap * (2 - tc_gap)
+
+    dz = np.empty((T, B, 4, n), dtype)
+    dh_tot = np.empty((T, B, n), dtype)
+    dc_tot = np.empty((T, B, n), dtype)
+    dx = np.empty((T, B, m), dtype)
+    dh_next = np.zeros((B, n), dtype)
+    for t in range(T - 1, -1, -1):
+        f, i, g, o = a[t, :, F], a[t, :, I], a[t, :, G], a[t, :, O]
+        dh = dh_out[t] + dh_next
+        dc = dc_next + dh * o * dtanh_c[t]
+        dh_tot[t], dc_tot[t] = dh, dc
+        dz[t, :, F] = dc * c_prev_all[t] * slope[t, :, F]
+        dz[t, :, I] = dc * g * slope[t, :, I]
+        dz[t, :, G] = dc * i * slope[t, :, G]
+        dz[t, :, O] = dh * tc[t] * slope[t, :, O]
+        dv = dz[t].reshape(B, 4 * n) @ W2  # (B, m + n)
+        dx[t] = dv[:, xs]
+        dh_next = dv[:, hs]
+        dc_next = dc * f
+    dz2 = dz.reshape(T * B, 4 * n)
+    parts = {"x": x.reshape(T * B, m), "h": h_prev_all.reshape(T * B, n)}
+    v = np.concatenate([parts[p] for p in cell.concat], axis=1)  # (T B, m + n)
+    dW = (dz2.T @ v).reshape(4, n, m + n)
+    db = dz2.sum(axis=0).reshape(4, n)
+    shape = (T, *batch)
+    return Grads(dW, db, dx.reshape(*shape, m), dh_next.reshape(*batch, n),
+                 dc_next.reshape(*batch, n), dz.reshape(*shape, 4, n),
+                 dh_tot.reshape(*shape, n), dc_tot.reshape(*shape, n))
+
+
+def loss_sum(run: Run):
+    """L = the sum of h_T's entries. Returns (L, dL/dh per step, dL/dC_T)."""
+    dh = np.zeros_like(run.h)
+    dh[-1] = 1.0
+    return float(run.h[-1].sum()), dh, None
+
+
+def loss_mse(run: Run, target: np.ndarray):
+    """L = the mean of (h_t - target_t)^2 over every step and unit (and sequence)."""
+    target = np.broadcast_to(np.asarray(target, run.h.dtype), run.h.shape)
+    diff = run.h - target
+    return float(np.mean(diff ** 2)), 2 * diff / diff.size, None
+
+
+def loss_given(run: Run, dh_out, dc_last):
+    """Upstream gradients given directly: L = sum_t dh_t . h_t + dc . C_T (the linear loss
+    whose gradient they are), so that finite differences can check them too."""
+    dh_out = np.broadcast_to(np.asarray(dh_out, run.h.dtype), run.h.shape)
+    value = float((dh_out * run.h).sum())
+    if dc_last is not None:
+        value += float((np.asarray(dc_last) * run.c[-1]).sum())
+    return value, dh_out, dc_last
+
+
+
+
+def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:
+    """backward() for a variant cell: peepholes, coupling, clipping and other activations.
+    A clipped pre-activation or cell state passes no gradient (the clip is flat there)."""
+    cell, v = run.cell, run.cell.variant
+    r = cell.state_size
+    T, B, n, m, dtype, batch, dh_out, dc_next = _upstream(run, dh_out, dc_last)
+    z = run.z.reshape(T, B, 4, n)
+    a = run.a.reshape(T, B, 4, n)
+    c = run.c.reshape(T, B, n)
+    c_raw = (run.fc + run.ig).reshape(T, B, n)  # C_t before its clip
+    c_prev_all = np.concatenate([run.c0.reshape(1, B, n), c[:-1]])
+    h_prev_all = np.concatenate([run.h0.reshape(1, B, r), run.h.reshape(T, B, r)[:-1]])
+    x = run.x.reshape(T, B, m)
+    W2 = cell.W.reshape(4 * n, m + r)
+    xs, hs = cell.columns("x"), cell.columns("h")
+    Wp = v.projection
+    mm = None if Wp is None else run.m.reshape(T, B, n)
+    dWp = None if Wp is None else np.zeros_like(Wp)
+    slope = np.empty_like(z)
+    for k in (F, I, O):
+        slope[:, :, k] = v.gate.derivative(z[:, :, k])
+    slope[:, :, G] = v.candidate.derivative(z[:, :, G])
+    if v.clip is not None:  # z as stored is after the clip: at the bound it was cut off
+        slope = np.where(np.abs(z) < v.clip, slope, 0.0)
+    cell_slope = v.cell.derivative(c)
+    c_pass = np.ones_like(c) if v.cell_clip is None else \
+        (np.abs(c_raw) < v.cell_clip).astype(dtype)
+    P = v.peephole
+    dz = np.zeros((T, B, 4, n), dtype)
+    dh_tot = np.empty((T, B, r), dtype)
+    dc_tot = np.empty((T, B, n), dtype)
+    dx = np.empty((T, B, m), dtype)
+    dP = None if P is None else np.zeros((3, n), dtype)
+    dh_next = np.zeros((B, r), dtype)
+    for t in range(T - 1, -1, -1):
+        f, i, g, o = a[t, :, F], a[t, :, I], a[t, :, G], a[t, :, O]
+        dh = dh_out[t] + dh_next
+        dm = dh
+        if Wp is not None:  # h = W_hr m
+            dWp += dh.T @ mm[t]
+            dm = dh @ Wp
+        dz[t, :, O] = dm * run.tanh_c.reshape(T, B, n)[t] * slope[t, :, O]
+        dc = dc_next + dm * o * cell_slope[t]
+        if P is not None:
+            dc = dc + dz[t, :, O] * P[2]  # o saw p_o C_t
+        dh_tot[t], dc_tot[t] = dh, dc
+        dc = dc * c_pass[t]  # through the cell clip
+        df = dc * c_prev_all[t]
+        di = dc * g
+        if v.coupled:
+            di = di - df  # f = 1 - i
+        else:
+            dz[t, :, F] = df * slope[t, :, F]
+        dz[t, :, I] = di * slope[t, :, I]
+        dz[t, :, G] = dc * i * slope[t, :, G]
+        dc_next = dc * f
+        if P is not None:
+            dc_next = dc_next + dz[t, :, F] * P[0] + dz[t, :, I] * P[1]
+            dP[0] += (dz[t, :, F] * c_prev_all[t]).sum(axis=0)
+            dP[1] += (dz[t, :, I] * c_prev_all[t]).sum(axis=0)
+            dP[2] += (dz[t, :, O] * c[t]).sum(axis=0)
+        dv = dz[t].reshape(B, 4 * n) @ W2
+        dx[t] = dv[:, xs]
+        dh_next = dv[:, hs]
+    dz2 = dz.reshape(T * B, 4 * n)
+    parts = {"x": x.reshape(T * B, m), "h": h_prev_all.reshape(T * B, r)}
+    vv = np.concatenate([parts[p] for p in cell.concat], axis=1)
+    shape = (T, *batch)
+    return Grads((dz2.T @ vv).reshape(4, n, m + r), dz2.sum(axis=0).reshape(4, n),
+                 dx.reshape(*shape, m), dh_next.reshape(*batch, r), dc_next.reshape(*batch, n),
+                 dz.reshape(*shape, 4, n), dh_tot.reshape(*shape, r), dc_tot.reshape(*shape, n),
+                 dP, dWp)
+

@@ -1,0 +1,291 @@
+"""Forward: the recurrence over a sequence, every intermediate kept or only the outputs.
+
+Two paths compute the same equations. The standard cell takes a fast loop (one fused input
+projection for all steps, then per step one recurrent product and a few in-place ufuncs, with
+the sigmoid rows negated so that sigmoid(z) = 1 / (1 + e^(-z)) costs three calls); a variant
+cell (peepholes, coupling, clipping, other activations, a projection) takes a general loop that
+writes each equation as it reads. step() is a run of one step, so step and unroll agree bit
+for bit.
+"""
+
+import numpy as np
+
+from lstmcalc.core.activations import (sigmoid, sigmoid_complement, subnormal_below, tanh_gap)
+from lstmcalc.core.types import (F, G, GATES, I, O, SIGMOID_GATES, Cell, Run, Step,
+                                 _require_finite, _vector)
+from lstmcalc.errors import NonFiniteError, ShapeError
+
+class LoopWeights:
+    """What the recurrence needs of a Cell, derived once.
+
+    The sigmoid rows (f, i, o) of W and b are negated, so the loop forms -z directly and
+    sigmoid(z) = 1 / (1 + e^(-z)) costs three calls; negation is exact, so this is the same
+    arithmetic bit for bit. reach_x, reach_b, reach_h bound |z| (see _surely_safe)."""
+
+    def __init__(self, cell: Cell):
+        n, dtype = cell.hidden_size, cell.dtype
+        self.sign = np.ones(4 * n, dtype)
+        self.sign[: 2 * n] = self.sign[3 * n:] = -1  # f, i, o negated; g kept
+        WT = cell.W.reshape(4 * n, -1).T * self.sign  # (m + n, 4n)
+        self.WxT = np.ascontiguousarray(WT[cell.columns("x")])  # (m, 4n)
+        self.WhT = np.ascontiguousarray(WT[cell.columns("h")])  # (n, 4n)
+        self.b = cell.b.reshape(-1) * self.sign
+        W = np.abs(cell.W.reshape(4 * n, -1).astype(np.float64))
+        self.reach_x = W[:, cell.columns("x")].sum(axis=1)  # (4n,)
+        self.reach_bh = np.abs(cell.b.reshape(-1)) + W[:, cell.columns("h")].sum(axis=1)
+        self.limit = -subnormal_below(dtype)
+
+
+
+def _check_gates(z: np.ndarray, what: str, steps: bool) -> None:
+    """Name the step, gate and unit (1-based) where a value stopped being finite.
+
+    z has shape (T, B, 4, n)."""
+    bad = ~np.isfinite(z)
+    if bad.any():
+        t, b, gate, unit = (int(k) for k in np.argwhere(bad)[0])
+        where = (f" at step {t + 1}" if steps else "") + (f" (sequence {b + 1})"
+                                                           if z.shape[1] > 1 else "")
+        raise NonFiniteError(f"{GATES[gate]} gate {what} of unit {unit + 1}{where}",
+                             (t, b, gate, unit), float(z[t, b, gate, unit]))
+
+
+# Rows of the input projection are computed in blocks of this many: OpenBLAS's float64 product
+# gives each row the same bits whatever the block holds, so a sequence split in two runs gives
+# the same numbers as one run. Its float32 product does not (a row's bits depend on its place in
+# the block), so float32 projects one time step (B rows) per product.
+_BLOCK64 = 64
+
+
+def _project(X: np.ndarray, WT: np.ndarray, b: np.ndarray, rows: int) -> np.ndarray:
+    """X @ WT + b for X of shape (R, m), `rows` rows per product, the last block zero-padded."""
+    R = X.shape[0]
+    out = np.empty((R, WT.shape[1]), X.dtype)
+    pad = np.zeros((rows, X.shape[1]), X.dtype)
+    for s in range(0, R, rows):
+        e = min(s + rows, R)
+        if e - s == rows:
+            np.matmul(X[s:e], WT, out=out[s:e])
+        else:
+            pad[: e - s] = X[s:e]
+            out[s:e] = (pad @ WT)[: e - s]
+    out += b
+    return out
+
+
+
+def _inputs(cell: Cell, xs, h0, c0):
+    """Validated arrays: xs (T, B, m), h0 (B, r) and c0 (B, n), and the batch shape (...)."""
+    m, n, r, dtype = cell.input_size, cell.hidden_size, cell.state_size, cell.dtype
+    xs = _vector(xs, m, dtype, "x", "m")
+    if xs.ndim < 2 or xs.shape[0] == 0:
+        raise ShapeError(f"a sequence needs shape (T, m) with T >= 1, got {xs.shape}")
+    h0 = np.zeros(r, dtype) if h0 is None else _vector(h0, r, dtype, "h", "n" if r == n else "p")
+    c0 = np.zeros(n, dtype) if c0 is None else _vector(c0, n, dtype, "c", "n")
+    batch = np.broadcast_shapes(xs.shape[1:-1], h0.shape[:-1], c0.shape[:-1])
+    T, B = xs.shape[0], int(np.prod(batch, dtype=int))
+    xs = np.broadcast_to(xs, (T,) + batch + (m,)).reshape(T, B, m)
+    h0 = np.ascontiguousarray(np.broadcast_to(h0, batch + (r,)).reshape(B, r))
+    c0 = np.ascontiguousarray(np.broadcast_to(c0, batch + (n,)).reshape(B, n))
+    return xs, h0, c0, batch
+
+
+def _recur(cell: Cell, xs, h0, c0, stored: bool, exact: bool):
+    """The recurrence over xs (T, B, m) from h0, c0 (B, n).
+
+    stored: keep every intermediate (arrays with a T axis); else keep h for every step and the
+    final c, reusing one buffer per intermediate. exact: sigmoid through activations.sigmoid,
+    which differs from the fast path only where sigmoid(z) is subnormal.
+    Returns (z, a, fc, ig, c, tanh_c, h), each (T, B, k) where stored, else (1, B, k) but h;
+    z is the true z (the loop works on -z in the sigmoid rows, see LoopWeights).
+    """
+    T, B, m = xs.shape
+    n, dtype = cell.hidden_size, cell.dtype
+    lw = cell._loop
+    sign, WhT = lw.sign, lw.WhT
+    rows = _BLOCK64 if dtype == np.float64 else B
+    with np.errstate(over="ignore", invalid="ignore"):
+        zn = _project(xs.reshape(T * B, m), lw.WxT, lw.b, rows)
+    zn = zn.reshape(T, B, 4 * n)  # the input part of -z (f, i, o) and z (g), every step
+
+    S = T if stored else 1
+    z = zn if stored else np.empty((1, B, 4 * n), dtype)
+    a = np.empty((S, B, 4 * n), dtype)
+    fc, ig, c, tc = (np.empty((S, B, n), dtype) for _ in range(4))
+    h = np.empty((T, B, n), dtype)
+    rec = np.empty((B, 4 * n), dtype)
+    f_, i_, g_, o_ = (slice(k * n, (k + 1) * n) for k in range(4))
+    h_prev, c_prev = h0, c0
+    matmul, add, multiply, exp, divide, tanh_ = (
+        np.matmul, np.add, np.multiply, np.exp, np.divide, np.tanh)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(T):
+            k = t if stored else 0
+            zt, at, ct = z[k], a[k], c[k]
+            matmul(h_prev, WhT, out=rec)  # (B, 4n)
+            add(zn[t], rec, out=zt)
+            if exact:
+                at[...] = sigmoid(-zt)
+            else:  # e^(-z) may overflow to inf, giving exactly 0
+                exp(zt, out=at)
+                add(at, 1.0, out=at)
+                divide(1.0, at, out=at)
+            tanh_(zt[:, g_], out=at[:, g_])
+            multiply(at[:, f_], c_prev, out=fc[k])
+            multiply(at[:, i_], at[:, g_], out=ig[k])
+            add(fc[k], ig[k], out=ct)
+            tanh_(ct, out=tc[k])
+            multiply(at[:, o_], tc[k], out=h[t])
+            h_prev, c_prev = h[t], ct
+    z *= sign  # the true pre-activations
+    return z, a, fc, ig, c, tc, h
+
+
+def _surely_safe(cell: Cell, xs: np.ndarray) -> bool:
+    """Whether every pre-activation is surely finite and above the range where sigmoid(z) is
+    subnormal, from a bound that costs one pass over the inputs:
+    |z| <= max|x| * (row sum of |Wx|) + |b| + (row sum of |Wh|), since |h| <= 1."""
+    lw = cell._loop
+    x_max = float(np.abs(xs).max())
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool((x_max * lw.reach_x + lw.reach_bh).max() < lw.limit)
+
+
+def _recur_variant(cell: Cell, xs, h0, c0):
+    """The recurrence of a variant cell, every intermediate kept (T, B, ...). z is what each
+    gate's activation sees: with its peephole term, after clipping."""
+    T, B, m = xs.shape
+    n, r, dtype, v = cell.hidden_size, cell.state_size, cell.dtype, cell.variant
+    WT = cell.W.reshape(4 * n, -1).T
+    WxT = np.ascontiguousarray(WT[cell.columns("x")])
+    WhT = np.ascontiguousarray(WT[cell.columns("h")])
+    rows = _BLOCK64 if dtype == np.float64 else B
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = _project(xs.reshape(T * B, m), WxT, cell.b.reshape(-1), rows).reshape(T, B, 4, n)
+    a = np.empty_like(z)
+    fc, ig, c, tc, mm = (np.empty((T, B, n), dtype) for _ in range(5))
+    h = mm if v.projection is None else np.empty((T, B, r), dtype)
+    h_prev, c_prev = h0, c0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(T):
+            zt = z[t]
+            zt += (h_prev @ WhT).reshape(B, 4, n)
+            if v.peephole is not None:
+                zt[:, F] += v.peephole[0] * c_prev
+                zt[:, I] += v.peephole[1] * c_prev
+            if v.clip is not None:
+                np.clip(zt[:, :O], -v.clip, v.clip, out=zt[:, :O])
+            a[t, :, I] = v.gate(zt[:, I])
+            a[t, :, F] = 1 - a[t, :, I] if v.coupled else v.gate(zt[:, F])
+            a[t, :, G] = v.candidate(zt[:, G])
+            fc[t] = a[t, :, F] * c_prev
+            ig[t] = a[t, :, I] * a[t, :, G]
+            c[t] = fc[t] + ig[t]
+            if v.cell_clip is not None:
+                np.clip(c[t], -v.cell_clip, v.cell_clip, out=c[t])
+            if v.peephole is not None:
+                zt[:, O] += v.peephole[2] * c[t]
+            if v.clip is not None:
+                np.clip(zt[:, O], -v.clip, v.clip, out=zt[:, O])
+            a[t, :, O] = v.gate(zt[:, O])
+            tc[t] = v.cell(c[t])
+            mm[t] = a[t, :, O] * tc[t]
+            if v.projection is not None:
+                h[t] = mm[t] @ v.projection.T  # (B, p)
+            h_prev, c_prev = h[t], c[t]
+    if v.coupled:
+        z[:, :, F] = np.nan  # f has no pre-activation of its own
+        check = z[:, :, [I, G, O]]
+    else:
+        check = z
+    bad = ~np.isfinite(check)
+    if bad.any():
+        t, b_, k, j = (int(q) for q in np.argwhere(bad)[0])
+        gate = [1, 2, 3][k] if v.coupled else k
+        where = (f" at step {t + 1}" if T > 1 else "") + (f" (sequence {b_ + 1})" if B > 1
+                                                          else "")
+        raise NonFiniteError(f"{GATES[gate]} gate pre-activation of unit {j + 1}{where}",
+                             (t, b_, gate, j), float(z[t, b_, gate, j]))
+    _require_finite(c, "C_t")
+    return z, a, fc, ig, c, tc, h, (None if v.projection is None else mm)
+
+
+def _unroll_variant(cell: Cell, xs, h0, c0) -> Run:
+    xs, h0, c0, batch = _inputs(cell, xs, h0, c0)
+    z, a, fc, ig, c, tc, h, mm = _recur_variant(cell, xs, h0, c0)
+    T, n, r, v = xs.shape[0], cell.hidden_size, cell.state_size, cell.variant
+    a_gap = np.empty_like(a)
+    with np.errstate(invalid="ignore"):
+        for k in (F, I, O):
+            a_gap[:, :, k] = v.gate.gap(z[:, :, k])
+        a_gap[:, :, G] = v.candidate.gap(z[:, :, G])
+    if v.coupled:
+        a_gap[:, :, F] = 1 - np.abs(a[:, :, F])
+    tc_gap = v.cell.gap(c)
+    h_gap = 1 - np.abs(h)
+    shape = (T, *batch, n)
+    z4 = np.nan_to_num(z, nan=0.0).reshape(T, *batch, 4, n) if v.coupled else \
+        z.reshape(T, *batch, 4, n)
+    return Run(cell, xs.reshape(T, *batch, -1), h0.reshape(*batch, r), c0.reshape(*batch, n),
+               z4, a.reshape(T, *batch, 4, n), a_gap.reshape(T, *batch, 4, n),
+               fc.reshape(shape), ig.reshape(shape), c.reshape(shape), tc.reshape(shape),
+               tc_gap.reshape(shape), h.reshape(T, *batch, r), h_gap.reshape(T, *batch, r),
+               None if mm is None else mm.reshape(shape))
+
+
+def _run(cell: Cell, xs, h0, c0, stored: bool):
+    xs, h0, c0, batch = _inputs(cell, xs, h0, c0)
+    T, B = xs.shape[:2]
+    n = cell.hidden_size
+    fine = _surely_safe(cell, xs)
+    out = _recur(cell, xs, h0, c0, stored or not fine, exact=False)
+    if not fine:  # the bound is loose: look at the true z
+        z = out[0]
+        fine = bool(np.isfinite(z).all()) and z.min() > subnormal_below(cell.dtype)
+    if not fine or not np.isfinite(out[4]).all():
+        # Rare: locate what stopped being finite, or get subnormal sigmoid values right.
+        out = _recur(cell, xs, h0, c0, stored=True, exact=True)
+        _check_gates(out[0].reshape(T, B, 4, n), "pre-activation", steps=T > 1)
+        _require_finite(out[4], "C_t")
+    if not stored:
+        out = out[:4] + (out[4][-1:],) + out[5:]
+    return xs, h0, c0, batch, out
+
+
+def unroll(cell: Cell, xs, h0=None, c0=None) -> Run:
+    """Run x_1..x_T (xs of shape (T, ..., m)) through the cell, keeping every intermediate."""
+    if not cell.variant.is_standard:
+        return _unroll_variant(cell, xs, h0, c0)
+    xs, h0, c0, batch, (z, a, fc, ig, c, tc, h) = _run(cell, xs, h0, c0, stored=True)
+    T, n = xs.shape[0], cell.hidden_size
+    z4, a4 = z.reshape(T, *batch, 4, n), a.reshape(T, *batch, 4, n)
+    a_gap = np.empty_like(z4)
+    a_gap[..., SIGMOID_GATES, :] = sigmoid_complement(z4[..., SIGMOID_GATES, :])
+    a_gap[..., G, :] = tanh_gap(z4[..., G, :])
+    shape = (T, *batch, n)
+    c, tc, h = c.reshape(shape), tc.reshape(shape), h.reshape(shape)
+    tanh_c_gap = tanh_gap(c)
+    # 1 - |o tanh C| = (1 - o) + o (1 - |tanh C|), with o >= 0: no cancellation
+    h_gap = a_gap[..., O, :] + a4[..., O, :] * tanh_c_gap
+    return Run(cell, xs.reshape(T, *batch, -1), h0.reshape(*batch, n), c0.reshape(*batch, n),
+               z4, a4, a_gap, fc.reshape(shape), ig.reshape(shape), c, tc, tanh_c_gap, h, h_gap)
+
+
+def outputs(cell: Cell, xs, h0=None, c0=None) -> tuple[np.ndarray, np.ndarray]:
+    """h_t for every step (T, ..., n) and the final C_T (..., n), as nn.LSTM returns them.
+
+    The same arithmetic as unroll(), bit for bit, without keeping the intermediates."""
+    if not cell.variant.is_standard:
+        run = _unroll_variant(cell, xs, h0, c0)
+        return run.h, run.c[-1]
+    xs, h0, c0, batch, (_, _, _, _, c, _, h) = _run(cell, xs, h0, c0, stored=False)
+    n = cell.hidden_size
+    return h.reshape(xs.shape[0], *batch, n), c[-1].reshape(*batch, n)
+
+
+def step(cell: Cell, x, h=None, c=None) -> Step:
+    """One LSTM step: a sequence of length 1, so that step and unroll agree bit for bit."""
+    x = _vector(x, cell.input_size, cell.dtype, "x", "m")
+    return unroll(cell, x[None], h, c).step(0)
+
+

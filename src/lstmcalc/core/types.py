@@ -1,0 +1,296 @@
+"""The core's types: a Cell's weights and Variant, and the Step, Run and Grads it computes.
+
+With v = [x_t, h_{t-1}] (or [h_{t-1}, x_t]):
+
+    f = sigmoid(W_f v + b_f)      i = sigmoid(W_i v + b_i)
+    g = tanh(W_c v + b_c)         o = sigmoid(W_o v + b_o)
+    C_t = f * C_{t-1} + i * g     h_t = o * tanh(C_t)
+
+Pure NumPy: nothing in core/ prints, reads files or knows about any output format. Every array
+may carry batch axes (shape (B, m), or any leading batch shape).
+"""
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lstmcalc.core.activations import SIGMOID, TANH, Activation
+from lstmcalc.errors import NonFiniteError, ShapeError
+
+if TYPE_CHECKING:
+    from lstmcalc.core.forward import LoopWeights
+
+GATES = ("forget", "input", "candidate", "output")
+F, I, G, O = range(4)
+SIGMOID_GATES = [F, I, O]
+
+
+@dataclass(frozen=True, eq=False)
+class Variant:
+    """What a cell does beyond the standard equations.
+
+    peephole (3, n): p_f and p_i add p ⊙ C_{t-1} to z_f and z_i, p_o adds p_o ⊙ C_t to z_o;
+    coupled: f = 1 - i (ONNX input_forget); clip: every gate pre-activation is clipped to
+    [-clip, clip] (ONNX clip); cell_clip: C_t is clipped to [-cell_clip, cell_clip] (TF1);
+    gate, candidate, cell: the activations of f, i, o; of g; and of C_t in h_t;
+    projection (p, n): h_t = W_hr (o ⊙ act(C_t)) has p entries while C_t keeps n (PyTorch's
+    proj_size, TF1's num_proj)."""
+
+    peephole: np.ndarray | None = None
+    coupled: bool = False
+    clip: float | None = None
+    cell_clip: float | None = None
+    gate: Activation = SIGMOID
+    candidate: Activation = TANH
+    cell: Activation = TANH
+    projection: np.ndarray | None = None
+
+    FEATURES = ("peepholes", "coupled", "clip", "cell_clip", "activations", "projection")
+
+    def features(self) -> tuple[str, ...]:
+        """What the cell adds to the standard equations, in FEATURES order."""
+        present = (self.peephole is not None, self.coupled, self.clip is not None,
+                   self.cell_clip is not None,
+                   (self.gate, self.candidate, self.cell) != (SIGMOID, TANH, TANH),
+                   self.projection is not None)
+        return tuple(name for name, there in zip(self.FEATURES, present) if there)
+
+    @property
+    def is_standard(self) -> bool:
+        """Nothing beyond the standard equations: the fast path computes this cell."""
+        return not self.features()
+
+    def phrase(self, feature: str) -> str:
+        """For people: what one feature does, in a few words."""
+        if feature == "peepholes":
+            return "peepholes"
+        if feature == "coupled":
+            return "coupled gates (f = 1 − i)"
+        if feature == "clip":
+            return f"pre-activations clipped to ±{self.clip:g}"
+        if feature == "cell_clip":
+            return f"C_t clipped to ±{self.cell_clip:g}"
+        if feature == "activations":
+            return f"activations {self.gate!r} / {self.candidate!r} / {self.cell!r}"
+        assert self.projection is not None
+        return f"a projection to p = {self.projection.shape[0]}"
+
+    def describe(self) -> list[str]:
+        """For people: what the variant adds, one phrase each (never used as logic)."""
+        return [self.phrase(f) for f in self.features()]
+
+
+@dataclass(frozen=True, eq=False)
+class Cell:
+    """The weights of one cell.
+
+    W has shape (4, n, m + r): W[F] is W_f, its columns in `concat` order; b has shape (4, n).
+    r, the size of h, is n, or p with a projection.
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+    concat: tuple[str, str] = ("x", "h")
+    variant: Variant = Variant()
+
+    def __post_init__(self) -> None:
+        W = np.array(self.W, dtype=np.result_type(np.asarray(self.W).dtype, np.float32))
+        b = np.array(self.b, dtype=W.dtype)  # copies: the caller's arrays stay writable
+        proj = self.variant.projection
+        r = W.shape[1] if proj is None or W.ndim != 3 else np.shape(proj)[0]
+        if W.ndim != 3 or W.shape[0] != 4 or W.shape[2] <= r:
+            raise ShapeError(f"W must have shape (4, n, m + {'p' if proj is not None else 'n'}) "
+                             f"with m >= 1, got {W.shape}")
+        if b.shape != W.shape[:2]:
+            raise ShapeError(f"b must have shape {W.shape[:2]}, got {b.shape}")
+        if sorted(self.concat) != ["h", "x"]:
+            raise ShapeError(f"concat must be an order of x and h, got {self.concat}")
+        for name, arr in (("W", W), ("b", b)):
+            _require_finite(arr, name)
+            arr.setflags(write=False)
+        object.__setattr__(self, "W", W)
+        object.__setattr__(self, "b", b)
+        object.__setattr__(self, "concat", tuple(self.concat))
+        v = self.variant if self.variant is not None else Variant()
+        if v.peephole is not None:
+            p = np.array(v.peephole, dtype=W.dtype)
+            if p.shape != (3, W.shape[1]):
+                raise ShapeError(f"peepholes must have shape (3, n) = (3, {W.shape[1]}), "
+                                 f"got {p.shape}")
+            _require_finite(p, "peephole")
+            p.setflags(write=False)
+            v = replace(v, peephole=p)
+        if v.projection is not None:
+            p = np.array(v.projection, dtype=W.dtype)
+            if p.ndim != 2 or p.shape[1] != W.shape[1]:
+                raise ShapeError(f"the projection must have shape (p, n) = (p, {W.shape[1]}), "
+                                 f"got {p.shape}")
+            _require_finite(p, "projection")
+            p.setflags(write=False)
+            v = replace(v, projection=p)
+        object.__setattr__(self, "variant", v)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.W.shape[1]
+
+    @property
+    def state_size(self) -> int:
+        """r, the entries of h: n, or p with a projection (C always has n)."""
+        proj = self.variant.projection
+        return self.W.shape[1] if proj is None else proj.shape[0]
+
+    @property
+    def input_size(self) -> int:
+        return self.W.shape[2] - self.state_size
+
+    @property
+    def dtype(self):
+        return self.W.dtype
+
+    @property
+    def parameter_count(self) -> int:
+        v = self.variant
+        extra = sum(a.size for a in (v.peephole, v.projection) if a is not None)
+        return int(self.W.size + self.b.size + extra)
+
+    def columns(self, part: str) -> slice:
+        """Where x or h sits among the m + r columns of every W."""
+        m, n = self.input_size, self.state_size
+        first = self.concat[0]
+        width = {"x": m, "h": n}
+        start = 0 if part == first else width[first]
+        return slice(start, start + width[part])
+
+    @property
+    def Wx(self) -> np.ndarray:
+        return self.W[:, :, self.columns("x")]  # (4, n, m)
+
+    @property
+    def Wh(self) -> np.ndarray:
+        return self.W[:, :, self.columns("h")]  # (4, n, n)
+
+    def astype(self, dtype) -> "Cell":
+        if np.dtype(dtype) == self.dtype:
+            return self
+        v = self.variant
+        v = replace(v, **{k: getattr(v, k).astype(dtype) for k in ("peephole", "projection")
+                          if getattr(v, k) is not None})
+        return Cell(self.W.astype(dtype), self.b.astype(dtype), self.concat, v)
+
+    @cached_property
+    def _loop(self) -> "LoopWeights":
+        from lstmcalc.core.forward import LoopWeights
+
+        return LoopWeights(self)
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """Every intermediate of one step. Arrays carry the batch shape (...) of the inputs.
+
+    a_gap, tanh_c_gap and h_gap hold 1 - |value| computed without cancellation, so a value that
+    rounds to 1 in floating point still shows how far from 1 it truly is.
+    """
+
+    cell: Cell
+    x: np.ndarray  # (..., m)
+    h_prev: np.ndarray  # (..., n)
+    c_prev: np.ndarray  # (..., n)
+    v: np.ndarray  # (..., m + n)  the concatenated input, in cell.concat order
+    z: np.ndarray  # (..., 4, n)    pre-activations W v + b, gates in GATES order
+    a: np.ndarray  # (..., 4, n)    activations
+    a_gap: np.ndarray  # (..., 4, n)
+    fc: np.ndarray  # (..., n)      f * C_{t-1}
+    ig: np.ndarray  # (..., n)      i * g
+    c: np.ndarray  # (..., n)       C_t
+    tanh_c: np.ndarray  # (..., n)
+    tanh_c_gap: np.ndarray  # (..., n)
+    h: np.ndarray  # (..., r)       h_t (r = n, or p with a projection)
+    h_gap: np.ndarray  # (..., r)
+    m: np.ndarray | None = None  # (..., n)  o * act(C_t) before a projection, if there is one
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return self.h.shape[:-1]
+
+
+def _require_finite(arr: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        index = tuple(int(k) for k in np.argwhere(bad)[0])
+        raise NonFiniteError(what, index, float(arr[index]))
+
+
+def _vector(value, size: int, dtype, what: str, letter: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=dtype)
+    if arr.ndim == 0 or arr.shape[-1] != size:
+        got = "a scalar" if arr.ndim == 0 else f"{arr.shape[-1]} entries"
+        raise ShapeError(f"{what} has {got}, expected {letter} = {size}")
+    _require_finite(arr, what)
+    return arr
+
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """Every intermediate of every step of a sequence: arrays of shape (T, ..., k)."""
+
+    cell: Cell
+    x: np.ndarray  # (T, ..., m)
+    h0: np.ndarray  # (..., n)
+    c0: np.ndarray  # (..., n)
+    z: np.ndarray  # (T, ..., 4, n)
+    a: np.ndarray  # (T, ..., 4, n)
+    a_gap: np.ndarray
+    fc: np.ndarray  # (T, ..., n)
+    ig: np.ndarray
+    c: np.ndarray
+    tanh_c: np.ndarray
+    tanh_c_gap: np.ndarray
+    h: np.ndarray
+    h_gap: np.ndarray
+    m: np.ndarray | None = None  # (T, ..., n) before a projection, if there is one
+
+    @property
+    def T(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return self.h0.shape[:-1]
+
+    def step(self, t: int) -> Step:
+        """Step t (0-based) as a Step of views into this run."""
+        h_prev = self.h0 if t == 0 else self.h[t - 1]
+        c_prev = self.c0 if t == 0 else self.c[t - 1]
+        x = self.x[t]
+        v = np.concatenate([{"x": x, "h": h_prev}[part] for part in self.cell.concat], axis=-1)
+        return Step(self.cell, x, h_prev, c_prev, v, self.z[t], self.a[t], self.a_gap[t],
+                    self.fc[t], self.ig[t], self.c[t], self.tanh_c[t], self.tanh_c_gap[t],
+                    self.h[t], self.h_gap[t], None if self.m is None else self.m[t])
+
+
+
+@dataclass(frozen=True, eq=False)
+class Grads:
+    """dL/d of everything, by backpropagation through the whole run.
+
+    dW, db have the cell's own layout (W: (4, n, m + n), columns in concat order). dz, dh, dc
+    are per step: dh[t] and dc[t] are the total dL/dh_t and dL/dC_t (from the loss and from the
+    steps after t); dz[t] is dL/dz_t per gate."""
+
+    dW: np.ndarray  # (4, n, m + n)
+    db: np.ndarray  # (4, n)
+    dx: np.ndarray  # (T, ..., m)
+    dh0: np.ndarray  # (..., n)
+    dc0: np.ndarray  # (..., n)
+    dz: np.ndarray  # (T, ..., 4, n)
+    dh: np.ndarray  # (T, ..., n)
+    dc: np.ndarray  # (T, ..., n)
+    dP: np.ndarray | None = None  # (3, n): the peepholes' gradients (f, i, o), if any
+    dWp: np.ndarray | None = None  # (p, n): the projection's gradient, if any
+
+
