@@ -108,3 +108,12 @@ def onnx_lstm(path, arrays: dict, x, outputs=("Y",), **attributes):
         inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), path)
     return ort.InferenceSession(str(path)).run(list(outputs), {"X": np.asarray(x, np.float32)})
+
+
+def step_table(step, precision: int = 4, source: str = ""):
+    """The table view of one step, as `lstmcalc step` renders it (through its report)."""
+    from lstmcalc import reports
+    from lstmcalc.choices import Format, Show
+    from lstmcalc.render.views import render
+
+    return render(reports.step_report(source, step), Format.table, Show(precision=precision))

@@ -561,9 +561,15 @@ def test_stack_config_errors(tmp_path, text, message):
 FIX = pathlib.Path(__file__).parent / "fixtures" / "frameworks"
 
 
+def _arrays(path) -> dict:
+    """Every array of an .npz, the file closed (an open one warns when collected)."""
+    with np.load(path) as f:
+        return dict(f)
+
+
 @pytest.mark.parametrize("name", ["pytorch_stack", "pytorch_proj"])
 def test_committed_pytorch_outputs(tmp_path, name):
-    io = np.load(FIX / f"{name}_io.npz")
+    io = _arrays(FIX / f"{name}_io.npz")
     np.save(tmp_path / "x.npy", io["x"])
     files = [FIX / f"{name}.npz"]
     try:
@@ -584,7 +590,7 @@ def test_committed_pytorch_outputs(tmp_path, name):
 
 
 def test_committed_keras_outputs(tmp_path):
-    io = np.load(FIX / "keras_io.npz")
+    io = _arrays(FIX / "keras_io.npz")
     np.save(tmp_path / "x.npy", io["x"])
     r = runner.invoke(app, ["unroll", str(FIX / "keras.npz"), "-i", str(tmp_path / "x.npy"),
                             "-f", "json"])
@@ -595,7 +601,7 @@ def test_committed_keras_outputs(tmp_path):
 
 def test_committed_onnx_runtime_outputs(tmp_path):
     pytest.importorskip("onnx")  # reading a .onnx file needs the onnx package
-    io = np.load(FIX / "onnx_variants_io.npz")
+    io = _arrays(FIX / "onnx_variants_io.npz")
     np.save(tmp_path / "x.npy", io["x"])
     r = runner.invoke(app, ["unroll", str(FIX / "onnx_variants.onnx"), "-i",
                             str(tmp_path / "x.npy"), "-f", "json"])

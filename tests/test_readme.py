@@ -6,9 +6,9 @@ import re
 
 from rich.console import Console
 
+from helpers import step_table
 from lstmcalc import config
 from lstmcalc.core import step
-from lstmcalc.render.table import step_view
 
 ROOT = pathlib.Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
@@ -34,7 +34,7 @@ def test_readme_shows_the_real_founding_output():
     spec = config.load_builtin()
     console = Console(file=io.StringIO(), width=80, color_system=None, force_terminal=False,
                       highlight=False)
-    console.print(step_view(step(spec.cell, spec.x, spec.h, spec.c), 4, spec.source))
+    console.print(step_table(step(spec.cell, spec.x, spec.h, spec.c), 4, spec.source))
     assert console.file.getvalue().rstrip("\n") in README
 
 

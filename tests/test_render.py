@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from helpers import check_golden, rendered
+from helpers import check_golden, rendered, step_table
 from lstmcalc import config
 from lstmcalc.core import Cell, step, unroll
 from lstmcalc.render.heatmap import heatmap_view
 from lstmcalc.render.machine import step_dict, to_csv
 from lstmcalc.render.numbers import honest, percent, plain, sci
-from lstmcalc.render.table import final_view, run_view, step_view
+from lstmcalc.render.table import final_view, run_view
 
 
 
@@ -24,18 +24,18 @@ def founding():
 
 
 def test_founding_table_golden():
-    check_golden("founding_table.txt", rendered(step_view(founding(), 4, "founding.yaml")))
+    check_golden("founding_table.txt", rendered(step_table(founding(), 4, "founding.yaml")))
 
 
 def test_founding_table_golden_precision_2_wide():
     check_golden("founding_table_p2_w120.txt",
-                 rendered(step_view(founding(), 2, "founding.yaml"), width=120))
+                 rendered(step_table(founding(), 2, "founding.yaml"), width=120))
 
 
 def test_batch_table_golden():
     spec = config.load_builtin()
     x = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
-    check_golden("batch_table.txt", rendered(step_view(step(spec.cell, x, spec.h, spec.c), 4)))
+    check_golden("batch_table.txt", rendered(step_table(step(spec.cell, x, spec.h, spec.c), 4)))
 
 
 def test_founding_json_golden():
@@ -80,7 +80,7 @@ def test_number_helpers():
 
 def test_table_escapes_nothing_it_should_not():
     # a source name with markup is shown literally
-    text = rendered(step_view(founding(), 4, "w[red].yaml"))
+    text = rendered(step_table(founding(), 4, "w[red].yaml"))
     assert "w[red].yaml" in text
 
 
@@ -88,7 +88,7 @@ def test_saturation_flags_follow_the_slope():
     n = 2
     W = np.zeros((4, n, 1 + n))
     W[0, 0, 0], W[0, 1, 0] = 2.0, 7.0  # sigma'(2) = 0.105 (not saturated); sigma'(7) < 0.0025
-    text = rendered(step_view(step(Cell(W, np.zeros((4, n))), [1.0]), 4), width=120)
+    text = rendered(step_table(step(Cell(W, np.zeros((4, n))), [1.0]), 4), width=120)
     forget = text.split("Forget gate")[1].split("Input gate")[0]
     line1, line2 = [ln for ln in forget.splitlines() if ln.strip()[:1] in ("1", "2")]
     assert "saturated" not in line1 and "saturated" in line2

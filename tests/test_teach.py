@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from helpers import check_golden, rendered
 from lstmcalc import config
-from lstmcalc.core import Cell, OutputLayer, step, stochastic_reading
+from lstmcalc.core import Cell, OutputLayer, derivative_arrays, step, stochastic_reading
+from lstmcalc.reports import shapes_report
 from lstmcalc.cli import app
 from lstmcalc.expect import written_tolerance
 from lstmcalc.render.diagram import diagram_view
@@ -42,7 +43,7 @@ def test_explain_shortens_long_rows():
 
 def test_derivatives_golden():
     _, s = founding()
-    check_golden("derivatives.txt", rendered(derivatives_view(s)))
+    check_golden("derivatives.txt", rendered(derivatives_view(s, derivative_arrays(s))))
 
 
 def test_diagram_golden_small_and_large():
@@ -57,7 +58,7 @@ def test_diagram_golden_small_and_large():
 
 def test_shapes_golden_and_answer():
     spec, _ = founding()
-    text = rendered(shapes_view(3, 3, ("x", "h"), None, "founding.yaml"))
+    text = rendered(shapes_view(shapes_report(m=3, n=3, source="founding.yaml")))
     assert "Yes: both C_t and h_t" in text and "= 84." in text
     check_golden("shapes.txt", text)
     out = json.loads(runner.invoke(app, ["shapes", "-m", "10", "-n", "20", "-f", "json"]).stdout)

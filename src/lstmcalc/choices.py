@@ -1,6 +1,12 @@
 """The choices the command line offers, as enums (shared by the CLI and what it calls)."""
 
+import dataclasses
 import enum
+
+
+# What --fields may name: the keys of a step object (t is always kept).
+FIELDS = ("x", "h_prev", "c_prev", "concatenated", "gates", "forget", "input", "candidate",
+          "output", "forget_times_c_prev", "input_times_candidate", "c", "tanh_c", "h", "y")
 
 
 class Format(str, enum.Enum):
@@ -42,3 +48,17 @@ class Layout(str, enum.Enum):
     keras = "keras"
     onnx = "onnx"
     tf1 = "tf1"
+
+
+@dataclasses.dataclass(frozen=True)
+class Show:
+    """How a report is shown: the options that choose a view, never what is computed."""
+
+    precision: int = 4
+    rows: int = 20  # steps shown in a table
+    fields: frozenset[str] | None = None  # keys kept in machine formats
+    view: View = View.table
+    explain: bool = False
+    derivatives: bool = False
+    diagram: bool = False
+    title: str = "lstmcalc"  # of an SVG or HTML copy of the table

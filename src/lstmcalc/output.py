@@ -1,15 +1,63 @@
-"""Writing to stdout: every byte of it, and Rich renderables printed once."""
+"""The terminal, and the one function that writes a report to stdout.
 
+The terminal (is stdout one, its width, its colours) is detected once and can be injected
+(`use_terminal`), so tests render tables in-process at any width instead of starting a
+process for it.
+"""
+
+import contextlib
+import dataclasses
+import io
 import sys
+from collections.abc import Iterator
 
-from lstmcalc.choices import Format
+from lstmcalc.choices import Format, Show
+
+
+@dataclasses.dataclass(frozen=True)
+class Terminal:
+    """What stdout is. width None: Rich decides (COLUMNS, the terminal, or 80)."""
+
+    is_terminal: bool
+    width: int | None = None
+    color_system: str | None = None
+    no_color: bool = False
+
+
+_injected: Terminal | None = None
+
+
+def terminal() -> Terminal:
+    if _injected is not None:
+        return _injected
+    from rich.console import Console
+
+    probe = Console()  # what stdout is: a terminal or not, its width, its colours
+    return Terminal(probe.is_terminal, probe.width, probe.color_system, probe.no_color)
+
+
+@contextlib.contextmanager
+def use_terminal(term: Terminal) -> Iterator[None]:
+    """Within this block, stdout is taken to be `term` (for tests)."""
+    global _injected
+    before, _injected = _injected, term
+    try:
+        yield
+    finally:
+        _injected = before
 
 
 def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
+    return _injected.is_terminal if _injected is not None else sys.stdout.isatty()
 
 
-def write_out(text: str):
+def resolve(fmt: Format) -> Format:
+    if fmt is Format.auto:
+        return Format.table if stdout_is_terminal() else Format.json
+    return fmt
+
+
+def write_out(text: str) -> None:
     """Write all of text to stdout. A raw (unbuffered) stdout may accept only part of a large
     write, and the text layer would drop the rest silently: loop until every byte is out."""
     sys.stdout.flush()
@@ -21,26 +69,70 @@ def write_out(text: str):
     stream.flush()
 
 
-def resolve(fmt: Format) -> Format:
-    if fmt is Format.auto:
-        return Format.table if stdout_is_terminal() else Format.json
-    return fmt
+def write_err(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
 
 
-def print_rich(renderable, svg=None, html=None, title: str = "lstmcalc"):
-    """Print once; with svg/html (files.AtomicFile) also save exactly what was printed."""
-    import io
-
+def table_text(renderable, svg=None, html=None, title: str = "lstmcalc") -> str:
+    """The renderable as the terminal shows it; with svg/html (files.AtomicFile) also save
+    exactly that."""
     from rich.console import Console
 
-    probe = Console()  # what stdout is: a terminal or not, its width, its colours
+    term = terminal()
     buffer = io.StringIO()
-    console = Console(file=buffer, highlight=False, record=bool(svg or html), width=probe.width,
-                      color_system=probe.color_system, force_terminal=probe.is_terminal,
-                      no_color=probe.no_color, legacy_windows=False)
+    console = Console(file=buffer, highlight=False, record=bool(svg or html), width=term.width,
+                      color_system=term.color_system,  # type: ignore[arg-type]
+                      force_terminal=term.is_terminal, no_color=term.no_color,
+                      legacy_windows=False)
     console.print(renderable)
-    write_out(buffer.getvalue())
     if svg is not None:
         svg.commit(console.export_svg(title=title, clear=False))
     if html is not None:
         html.commit(console.export_html(clear=False))
+    return buffer.getvalue()
+
+
+def emit(report, fmt: Format, show: Show = Show(), svg=None, html=None) -> None:
+    """Render the report in the format and write it. Output that streams (JSONL, CSV of a
+    sequence) is written piece by piece, each before the next is computed."""
+    from lstmcalc.render.views import render
+
+    rendered = render(report, fmt, show)
+    if isinstance(rendered, str):
+        write_out(rendered)
+    elif fmt is not Format.table and not hasattr(rendered, "__rich_console__") and \
+            not hasattr(rendered, "__rich__"):
+        for piece in rendered:
+            write_out(piece)
+    else:
+        write_out(table_text(rendered, svg, html, show.title))
+
+
+
+def emit_checks(checks) -> None:
+    """The check of hand-worked values on stderr, for formats whose stdout holds the data."""
+    from lstmcalc.render.views import checks_text
+
+    write_err(checks_text(checks))
+
+
+def state_text(report) -> str:
+    """A FinalReport as the JSON --state reads back (for --state-out)."""
+    from lstmcalc.render.views import state_text as text
+
+    return text(report)
+
+
+def require_plot() -> None:
+    """Refuse --plot before any work where matplotlib is missing."""
+    from lstmcalc.render.plot import require_matplotlib
+
+    require_matplotlib()
+
+
+def png(report, title: str) -> bytes:
+    """A RunReport drawn as PNG bytes (for --plot)."""
+    from lstmcalc.render.plot import png as draw
+
+    return draw(report.run, title)

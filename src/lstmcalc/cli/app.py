@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from lstmcalc import __version__
-from lstmcalc.choices import DType, Format, InputFormat, Layout
+from lstmcalc.choices import FIELDS, DType, Format, InputFormat, Layout
 from lstmcalc.document import STDIN
 from lstmcalc.errors import ExitStatus, LstmcalcError, UsageError
 
@@ -218,8 +218,6 @@ def stdin_once(**paths):
 
 
 def parse_fields(text: str | None) -> frozenset | None:
-    from lstmcalc.render.machine import FIELDS
-
     if text is None:
         return None
     fields = frozenset(f.strip() for f in text.split(",") if f.strip())

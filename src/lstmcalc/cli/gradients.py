@@ -5,11 +5,12 @@ from typing import Annotated
 import typer
 
 from lstmcalc import output
-from lstmcalc.choices import Format, Loss, View
+from lstmcalc.choices import DType, Format, Loss, Show, View
 from lstmcalc.cli.app import (
     ActivationsOpt,
     BatchFirstOpt,
     ConfigArg,
+    DTypeOpt,
     ForgetBiasOpt,
     FormatOpt,
     InputFormatOpt,
@@ -54,7 +55,8 @@ def grad(
              "numbers for h_T, or T rows for every step).")] = None,
     check: Annotated[bool, typer.Option(
         "--check", help="Check every gradient of W and b against central finite differences "
-                        "(float64); exit 1 if the largest relative error is over 1e-5.")]
+                        "(float64); exit 1 if any relative error is over 1e-5 where the "
+                        "absolute error is over 1e-9 max(1, |L|).")]
     = False,
     check_samples: Annotated[int | None, typer.Option(
         "--check-samples", min=1, metavar="N", show_default=False,
@@ -65,6 +67,7 @@ def grad(
                        "time.")] = View.table,
     rows: RowsOpt = 20,
     precision: PrecisionOpt = 4,
+    dtype: DTypeOpt = DType.float64,
     layout: LayoutOpt = None,
     forget_bias: ForgetBiasOpt = None,
     activations: ActivationsOpt = None,
@@ -73,9 +76,8 @@ def grad(
     """Backpropagate through one step or a whole sequence: dL/d of every weight, input and
     state, per step and gate, and how much gradient survives along the cell state."""
     with reported():
-        import numpy as np
 
-        from lstmcalc import config, core, sequences
+        from lstmcalc import config, core, reports, sequences
 
         fmt = output.resolve(fmt)
         table_only(fmt, **{"--view heatmap": view is View.heatmap})
@@ -94,7 +96,7 @@ def grad(
         spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
         if spec.is_stack:
             raise UsageError("grad does not handle stacked or bidirectional LSTMs yet")
-        the_cell = spec.cell.astype(np.float64)
+        the_cell = spec.cell.astype(dtype.value)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
         if state is not None:
@@ -110,58 +112,32 @@ def grad(
         else:
             raise DataError("no input: give --inputs FILE, or x or a sequence in the config",
                             spec.source)
-        run = core.unroll(the_cell, xs, h0, c0)
         label = spec.source + (f", inputs {inputs}" if inputs else "")
 
         if upstream is not None:
-            dh_out, dc_last = config.load_upstream(upstream, run, max_input_bytes)
+            dh_out, dc_last = config.load_upstream(upstream, core.unroll(the_cell, xs, h0, c0),
+                                                   max_input_bytes)
 
             def loss_fn(r):
                 return core.loss_given(r, dh_out, dc_last)
             kind = "given"
         elif loss is Loss.mse:
-            ys = sequences.read(target, None, False, n, max_input_bytes)
-            if ys.shape[0] != run.T:
-                raise DataError(f"the target has {ys.shape[0]} rows, the sequence {run.T} steps",
+            T = xs.shape[0]
+            ys = sequences.read(target, None, False, the_cell.state_size, max_input_bytes)
+            if ys.shape[0] != T:
+                raise DataError(f"the target has {ys.shape[0]} rows, the sequence {T} steps",
                                 target)
 
             def loss_fn(r):
-                return core.loss_mse(r, ys.reshape(run.h.shape) if ys.size == run.h.size
-                                     else ys[:, None] if run.batch_shape else ys)
+                return core.loss_mse(r, ys.reshape(r.h.shape) if ys.size == r.h.size
+                                     else ys[:, None] if r.batch_shape else ys)
             kind = "mse"
         else:
             def loss_fn(r):
                 return core.loss_sum(r)
             kind = "sum"
-        value, dh_out, dc_last = loss_fn(run)
-        grads = core.backward(run, dh_out, dc_last)
-        products = core.forget_products(run)
-        summary = None
-        if check:
-            from lstmcalc.core import finite_diff as gradcheck
-
-            summary = gradcheck.check(the_cell, xs, h0, c0, lambda r: loss_fn(r)[0],
-                                      grads.dW, grads.db, check_samples, dP=grads.dP,
-                                      dWp=grads.dWp)
-        loss_info = {"kind": kind, "value": value}
-
-        from lstmcalc.render import grad as grad_render
-
-        if fmt is Format.table:
-            if view is View.heatmap:
-                from lstmcalc.render.heatmap import grad_heatmap_view
-
-                output.print_rich(grad_heatmap_view(run, grads, label))
-            else:
-                output.print_rich(grad_render.grad_view(run, grads, loss_info, spec.gate_names,
-                                                  spec.split, products, precision,
-                                                  label, rows, summary))
-        else:
-            from lstmcalc.render import machine
-
-            output.write_out(machine.document(
-                lambda numbers: grad_render.grad_dict(run, grads, loss_info, spec.gate_names,
-                                                      spec.split, products, summary, numbers),
-                yaml=fmt is Format.yaml))
-        if summary is not None and not summary["passed"]:
+        report = reports.grad_report(label, the_cell, xs, h0, c0, loss_fn, kind, spec.gate_names,
+                                     spec.split, check, check_samples)
+        output.emit(report, fmt, Show(precision=precision, rows=rows, view=view))
+        if report.check is not None and not report.check["passed"]:
             raise typer.Exit(int(ExitStatus.DIFFERENCES))

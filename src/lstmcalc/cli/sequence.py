@@ -5,8 +5,8 @@ from typing import Annotated
 
 import typer
 
-from lstmcalc import output, present
-from lstmcalc.choices import DType, Format, View
+from lstmcalc import output
+from lstmcalc.choices import DType, Format, Show, View
 from lstmcalc.cli.app import (
     ActivationsOpt,
     BatchFirstOpt,
@@ -84,13 +84,13 @@ def unroll(
 ):
     """Run a sequence x_1..x_T through the cell, carrying h and C from step to step."""
     with reported():
-        from lstmcalc import config, core, files, sequences
+        from lstmcalc import config, core, files, reports, sequences
 
         stdin_once(**{"CONFIG": config_path, "--inputs": inputs, "--state": state})
         chosen = parse_fields(fields)
         fmt = output.resolve(fmt)
         table_only(fmt, **{"--svg": svg, "--html": html,
-                                  "--view heatmap": view is View.heatmap})
+                           "--view heatmap": view is View.heatmap})
         seed = stochastic_seed(stochastic, seed)
         if final and (stochastic or plot):
             raise UsageError(f"--final keeps no steps: it cannot go with "
@@ -98,26 +98,21 @@ def unroll(
         if stochastic and (fmt is Format.csv or view is View.heatmap):
             raise UsageError("--stochastic shows in the step table, json, jsonl and yaml")
         if plot is not None:
-            from lstmcalc.render.plot import require_matplotlib
-
-            require_matplotlib()
+            output.require_plot()
         out = files.prepare({"state": state_out, "plot": plot, "svg": svg, "html": html},
                             [config_path, inputs, state])
         spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
         the_cell = spec.cell.astype(dtype.value)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
+        show = Show(precision=precision, rows=rows, fields=chosen, view=view,
+                    title="lstmcalc unroll")
         if spec.is_stack:
             not_for_stacks(**{"--state": state, "--state-out": state_out,
                               "--stochastic": stochastic, "--plot": plot, "--svg": svg,
                               "--html": html, "--format csv": fmt is Format.csv})
         if state is not None:
             h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
-        rng = None
-        if stochastic:
-            import numpy as np
-
-            rng = np.random.default_rng(seed)
 
         in_fmt = None
         if inputs is not None:
@@ -133,14 +128,20 @@ def unroll(
                 if in_fmt in sequences.LINE_FORMATS:
                     # a file gives its rows without waiting: compute them 256 at a time
                     chunk = 256 if sequences.is_regular_file(lines) else 1
-                    result = present.stream(the_cell, sequences.rows(lines, in_fmt, source, m),
-                                            source, h0, c0, fmt, chosen, final, rng, seed,
-                                            spec.output, chunk)
+                    stream = reports.stream_report(
+                        the_cell, sequences.rows(lines, in_fmt, source, m), source, h0, c0,
+                        spec.output, stochastic, seed, chunk, written=not final)
+                    last = stream.final() if final else None
+                    if last is None:
+                        output.emit(stream, fmt, show)
+                        last = reports.FinalReport(the_cell, stream.h, stream.c, stream.T)
+                    else:
+                        output.emit(last, fmt, show)
                 else:  # a JSON or YAML document after all
                     xs = sequences._document("".join(lines), source, in_fmt)
             if in_fmt in sequences.LINE_FORMATS:
                 if "state" in out:
-                    out["state"].commit(present.state_text(the_cell, *result))
+                    out["state"].commit(output.state_text(last))
                 return
         elif inputs is not None:
             xs = sequences.read(inputs, in_fmt, batch_first, m, max_input_bytes)
@@ -156,25 +157,18 @@ def unroll(
         if spec.is_stack:
             sr = core.stack_unroll(spec.stack_cells(dtype.value), spec.directions, xs, spec.h,
                                    spec.c)
-            present.emit_stack(sr, fmt, view, chosen, rows, precision, spec.source, final)
+            output.emit(reports.StackReport(spec.source, sr, final), fmt, show)
             return
         if final:
-            h_all, c_last = core.outputs(the_cell, xs, h0, c0)
-            h_last, T = h_all[-1], xs.shape[0]
-            present.emit_final(the_cell, h_last, c_last, T, fmt)
+            last = reports.final_report(the_cell, xs, h0, c0)
+            output.emit(last, fmt, show)
         else:
-            run = core.unroll(the_cell, xs, h0, c0)
-            h_last, c_last = run.h[-1], run.c[-1]
-            readings = None
-            if rng is not None:
-                u = rng.random((run.T, *run.batch_shape, 3, n)).astype(run.a.dtype)
-                readings = [core.stochastic_reading(run.step(t), u[t]) for t in range(run.T)]
             label = spec.source + (f", inputs {inputs}" if inputs else "")
-            present.emit_run(run, fmt, view, chosen, rows, precision, label, readings, seed,
-                             out.get("svg"), out.get("html"), spec.output)
+            run = core.unroll(the_cell, xs, h0, c0)
+            report = reports.run_report(label, run, spec.output, stochastic, seed)
+            output.emit(report, fmt, show, out.get("svg"), out.get("html"))
+            last = reports.FinalReport(the_cell, run.h[-1], run.c[-1], run.T)
             if "plot" in out:
-                from lstmcalc.render.plot import png
-
-                out["plot"].commit(png(run, f"lstmcalc unroll {label}"))
+                out["plot"].commit(output.png(report, f"lstmcalc unroll {label}"))
         if "state" in out:
-            out["state"].commit(present.state_text(the_cell, h_last, c_last))
+            out["state"].commit(output.state_text(last))

@@ -4,8 +4,8 @@ from typing import Annotated
 
 import typer
 
-from lstmcalc import output, present
-from lstmcalc.choices import DType, Format, View
+from lstmcalc import output
+from lstmcalc.choices import DType, Format, Show
 from lstmcalc.cli.app import (
     ActivationsOpt,
     ConfigArg,
@@ -78,19 +78,16 @@ def step(
     with reported():
         import numpy as np
 
-        from lstmcalc import core
-        from lstmcalc.render import machine
+        from lstmcalc import core, files, reports
 
         fmt = output.resolve(fmt)
         table_only(fmt, **{"--explain": explain, "--diagram": diagram, "--svg": svg,
-                                  "--html": html})
+                           "--html": html})
         if tolerance is not None and expect is None:
             raise UsageError("--tolerance goes with --expect")
         seed = stochastic_seed(stochastic, seed)
         stdin_once(**{"CONFIG": config_path, "--state": state, "--expect": expect,
                        "--inputs": inputs})
-        from lstmcalc import files
-
         out = files.prepare({"svg": svg, "html": html}, [config_path, state, expect, inputs])
         spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
         x = spec.x
@@ -108,6 +105,8 @@ def step(
             raise DataError(f"no x in the config: step needs x_t, {spec.cell.input_size} "
                             f"numbers (or --inputs FILE){hint}", spec.source)
         h, c = spec.h, spec.c
+        show = Show(precision=precision, explain=explain, derivatives=derivatives,
+                    diagram=diagram, title="lstmcalc step")
         if spec.is_stack:
             not_for_stacks(**{"--state": state, "--explain": explain,
                               "--derivatives": derivatives, "--diagram": diagram,
@@ -115,7 +114,7 @@ def step(
                               "--html": html, "--format csv": fmt is Format.csv})
             sr = core.stack_unroll(spec.stack_cells(dtype.value), spec.directions,
                                    np.asarray(x)[None], h, c)
-            present.emit_stack(sr, fmt, View.table, None, 20, precision, spec.source, False)
+            output.emit(reports.StackReport(spec.source, sr), fmt, show)
             return
         if state is not None:
             from lstmcalc import config
@@ -123,32 +122,18 @@ def step(
             h, c = config.load_state(state, spec.cell.hidden_size, max_input_bytes,
                                      spec.cell.state_size)
         result = core.step(spec.cell.astype(dtype.value), x, h, c)
-        extras = present.step_extras(result, spec, derivatives, stochastic, seed)
-
-        checks = None
+        report = reports.step_report(spec.source, result, spec.output, derivatives, stochastic,
+                                     seed)
         if expect is not None:
+            from dataclasses import replace
+
             from lstmcalc import expect as expecting
 
-            truth = machine.step_dict(result)
-            truth.update(present.extras_dict(extras, machine.numbers, stochastic=False))
-            checks = expecting.check(expect, truth, tolerance, max_input_bytes)
-
-        if fmt is Format.table:
-            view_ = present.step_table(result, spec, precision, extras, explain, derivatives,
-                                       diagram, checks)
-            output.print_rich(view_, out.get("svg"), out.get("html"), title="lstmcalc step")
-        else:
-            if fmt in (Format.json, Format.jsonl, Format.yaml):
-                output.write_out(machine.document(
-                    lambda numbers: {**machine.step_dict(result, numbers=numbers),
-                                     **present.extras_dict(extras, numbers)},
-                    yaml=fmt is Format.yaml))
-            else:
-                if derivatives or stochastic:
-                    raise UsageError("--format csv holds the step's own columns (and y); use "
-                                     "json or yaml for --derivatives or --stochastic")
-                output.write_out(machine.to_csv(result, extras.get("y")))
-            if checks is not None:
-                present.report_checks(checks)
-        if checks is not None and not all(ch.agrees for ch in checks):
-            raise typer.Exit(int(ExitStatus.DIFFERENCES))
+            report = replace(report, checks=expecting.check(expect, reports.truth(report),
+                                                             tolerance, max_input_bytes))
+        output.emit(report, fmt, show, out.get("svg"), out.get("html"))
+        if report.checks is not None:
+            if fmt is not Format.table:
+                output.emit_checks(report.checks)
+            if not all(ch.agrees for ch in report.checks):
+                raise typer.Exit(int(ExitStatus.DIFFERENCES))

@@ -48,47 +48,18 @@ def shapes(
             raise UsageError("give a CONFIG or --input-size and --hidden-size, not both")
         if sizes_given and (input_size is None or hidden_size is None):
             raise UsageError("--input-size and --hidden-size go together")
+        from lstmcalc import reports
+
         if sizes_given:
-            m, n, concat, layer, source = input_size, hidden_size, ("x", "h"), None, None
+            report = reports.shapes_report(m=input_size, n=hidden_size)
         else:
             spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
             if spec.is_stack:
                 raise UsageError("shapes shows one cell yet: this file holds "
                                  f"{len(spec.stack)} layers, {'+'.join(spec.directions)}")
-            m, n = spec.cell.input_size, spec.cell.hidden_size
-            concat, layer, source = spec.cell.concat, spec.output, spec.source
-        fmt = output.resolve(fmt)
-        if fmt is Format.table:
-            from lstmcalc.render.teach import shapes_view
-
-            output.print_rich(shapes_view(m, n, concat, layer, source))
-            return
-        from lstmcalc.render import machine
-
-        per_gate = n * (m + n) + n
-        obj = {
-            "input_size": m, "hidden_size": n, "concat": list(concat),
-            "shapes": {"x": [m], "h_prev": [n], "c_prev": [n], "concatenated": [m + n],
-                       **{f"W_{g[0] if g != 'candidate' else 'c'}": [n, m + n]
-                          for g in ("forget", "input", "candidate", "output")},
-                       **{f"b_{g[0] if g != 'candidate' else 'c'}": [n]
-                          for g in ("forget", "input", "candidate", "output")},
-                       "gates": [n], "c": [n], "h": [n]},
-            "parameters": {"per_gate": per_gate, "total": 4 * per_gate},
-            "cell_and_hidden_same_size": True,
-        }
-        if layer is not None:
-            q = layer.W.shape[0]
-            obj["shapes"].update({"W_y": [q, n], "b_y": [q], "y": [q]})
-            obj["parameters"]["output_layer"] = q * n + q
-        if fmt is Format.yaml:
-            output.write_out(machine.yaml_text(obj))
-        elif fmt is Format.csv:
-            rows = [["variable", "shape"]] + [[k, "x".join(map(str, v))]
-                                             for k, v in obj["shapes"].items()]
-            output.write_out(machine.csv_text(rows))
-        else:
-            output.write_out(machine.dumps(obj) + "\n")
+            report = reports.shapes_report(spec.cell, output_layer=spec.output,
+                                           source=spec.source)
+        output.emit(report, output.resolve(fmt))
 
 
 @app.command(epilog="""\b

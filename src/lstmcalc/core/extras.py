@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstmcalc.core.activations import sigmoid, sigmoid_derivative, tanh, tanh_derivative
-from lstmcalc.core.types import F, G, I, O, Run, Step, _require_finite
-from lstmcalc.errors import ShapeError
+from lstmcalc.core.types import F, G, GATES, I, O, Run, Step, _require_finite
+from lstmcalc.errors import ShapeError, Unsupported
 
 OUTPUT_ACTIVATIONS = ("sigmoid", "tanh", "identity", "softmax")
 
@@ -96,3 +96,17 @@ def gate_slopes(result) -> np.ndarray:
     return out
 
 
+
+
+def derivative_arrays(step) -> dict[str, np.ndarray]:
+    """Per gate the slope of its activation at z; dc_dc_prev = f; dh_dc = o (1 - tanh^2 C)."""
+    if not step.cell.variant.is_standard:
+        raise Unsupported("--derivatives covers the standard cell only, not "
+                          + ", ".join(step.cell.variant.describe()))
+    out = {}
+    for k, gate in enumerate(GATES):
+        z = step.z[..., k, :]
+        out[gate] = tanh_derivative(z) if gate == "candidate" else sigmoid_derivative(z)
+    out["dc_dc_prev"] = step.a[..., F, :]
+    out["dh_dc"] = step.a[..., O, :] * tanh_derivative(step.c)
+    return out

@@ -69,15 +69,15 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
         return plain(v, precision) if v == 0 or abs(v) >= 10 ** -precision else sci(v)
 
     cell = run.cell
-    m, n = cell.input_size, cell.hidden_size
+    m, n, r = cell.input_size, cell.hidden_size, cell.state_size  # r: h's entries (p or n)
     value = "" if loss["value"] is None else f" = {num(loss['value'])}"
     parts = [Text.assemble(("lstmcalc grad", "bold"), "  ", source or "",
                            f"  (T = {run.T}, m = {m}, n = {n}; loss: {loss['kind']}{value})")]
 
     # weights and biases, in the config's own layout
     parts += [Text(), Text("dL/dW and dL/db, per gate, in the config's layout", style="bold")]
-    small = m + n <= 8
-    labels = {"x": [f"x{k + 1}" for k in range(m)], "h": [f"h{k + 1}" for k in range(n)]}
+    small = m + r <= 8
+    labels = {"x": [f"x{k + 1}" for k in range(m)], "h": [f"h{k + 1}" for k in range(r)]}
     for name, entry in weight_grads(cell, grads, names, split).items():
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         table.add_column(f"{name}", justify="left")
@@ -144,6 +144,9 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
         parts += [Text(), Text("dL/d(peepholes): " + "; ".join(
             f"{g}: [{', '.join(num(v) for v in grads.dP[k])}]"
             for k, g in enumerate(("forget", "input", "output"))))]
+    if grads.dWp is not None:
+        parts += [Text(), Text("‖dL/dW_hr‖ per row of the projection: [" + ", ".join(
+            num(v) for v in np.linalg.norm(grads.dWp, axis=1)) + "]")]
     parts += [Text(), Text("Inputs and initial state", style="bold"), inputs,
               Text(f"dL/dh_0 = [{', '.join(num(v) for v in grads.dh0[b])}]"),
               Text(f"dL/dC_0 = [{', '.join(num(v) for v in grads.dc0[b])}]")]
@@ -151,8 +154,12 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
         parts += [Text(), Text(
             f"Finite-difference check ({check['checked']} of {check['parameters']} parameters, "
             f"central differences in float64): largest relative error "
-            f"{sci(check['max_relative_error'])} (at {check['worst']}), "
-            f"{'within' if check['passed'] else 'OVER'} the bound {sci(check['bound'])}",
+            f"{sci(check['max_relative_error'])} (at {check['worst']}), " + (
+                f"within the bound {sci(check['bound'])}"
+                if check["max_relative_error"] < check["bound"] else
+                f"over {sci(check['bound'])} only where the absolute error is under "
+                f"{sci(check['absolute_floor'])}: passed" if check["passed"] else
+                f"OVER the bound {sci(check['bound'])} at {check['failed']} parameters"),
             style="bold" if check["passed"] else "bold red")]
     return Group(*parts)
 

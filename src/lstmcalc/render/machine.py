@@ -8,7 +8,6 @@ the same either way.
 """
 
 import csv
-import functools
 import io
 import json
 
@@ -20,19 +19,9 @@ except ImportError:  # the standard library writes the same numbers, only slower
     _orjson = None
 
 from lstmcalc.core import GATES, Run, Step
+from lstmcalc.records import header, numbers, reading_dict, step_dict
 
-# What --fields may name: the keys of a step object (t is always kept).
-FIELDS = ("x", "h_prev", "c_prev", "concatenated", "gates", "forget", "input", "candidate",
-          "output", "forget_times_c_prev", "input_times_candidate", "c", "tanh_c", "h", "y")
-
-
-def numbers(arr: np.ndarray) -> list:
-    """Nested lists of Python floats that read back to exactly the values in arr."""
-    arr = np.asarray(arr)
-    if arr.dtype == np.float32:
-        # float32 -> its shortest decimal -> the float64 nearest to that decimal
-        arr = arr.astype(str).astype(np.float64)
-    return arr.tolist()
+from lstmcalc.choices import FIELDS  # noqa: E402,F401 - what --fields may name
 
 
 def _raw(arr: np.ndarray) -> np.ndarray:
@@ -50,43 +39,6 @@ def dumps(obj) -> str:
 def _for_json():
     """How arrays go into an object that dumps() will write."""
     return _raw if _orjson is not None else numbers
-
-
-def header(cell, batch_shape: tuple) -> dict:
-    return dict(_header(cell, batch_shape))
-
-
-@functools.lru_cache(maxsize=8)
-def _header(cell, batch_shape: tuple) -> dict:
-    out = {"input_size": cell.input_size, "hidden_size": cell.hidden_size,
-           "concat": list(cell.concat), "dtype": str(cell.dtype)}
-    if batch_shape:
-        out["batch_size"] = batch_shape[0]
-    return out
-
-
-def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
-    """The step object. fields: keep only these keys (and the header). numbers: how arrays are
-    written into it (lists by default)."""
-    keep = (lambda key: True) if fields is None else fields.__contains__
-    out = header(step.cell, step.batch_shape)
-    for key, arr in (("x", step.x), ("h_prev", step.h_prev), ("c_prev", step.c_prev),
-                     ("concatenated", step.v)):
-        if keep(key):
-            out[key] = numbers(arr)
-    gates = {gate: {"preactivation": numbers(step.z[..., k, :]),
-                    "activation": numbers(step.a[..., k, :]),
-                    "saturation_gap": numbers(step.a_gap[..., k, :])}
-             for k, gate in enumerate(GATES) if keep(gate) or keep("gates")}
-    if gates:
-        out["gates"] = gates
-    for key, arr in (("forget_times_c_prev", step.fc), ("input_times_candidate", step.ig),
-                     ("c", step.c), ("tanh_c", step.tanh_c), ("h", step.h)):
-        if keep(key):
-            out[key] = numbers(arr)
-    if step.m is not None and keep("h"):
-        out["h_unprojected"] = numbers(step.m)  # o * tanh(C_t), before the projection
-    return out
 
 
 def to_json(step: Step) -> str:
@@ -146,14 +98,6 @@ def csv_text(rows: list[list]) -> str:
 
 def to_csv(step: Step, y=None) -> str:
     return csv_text([csv_header(step, y=y)] + csv_rows(step, y=y))
-
-
-def reading_dict(seed: int, reading, numbers=numbers) -> dict:
-    """The stochastic reading of a step (see cell.stochastic_reading), for machine output."""
-    return {"seed": seed, "note": "non-standard: a gate unit is on when u < its value",
-            **{gate: {"u": numbers(reading.u[..., k, :]), "on": numbers(reading.on[..., k, :])}
-               for k, gate in enumerate(("forget", "input", "output"))},
-            "c": numbers(reading.c), "h": numbers(reading.h)}
 
 
 # Sequences -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from lstmcalc.core import GATES, Step, gate_slopes
+from lstmcalc.core import GATES, Step
 from lstmcalc.render.numbers import honest, percent, sci
 
 
@@ -168,7 +168,8 @@ def _note(gate: str, unit: int, a: float, gap: float, slope: float, bound: float
     return note
 
 
-def gate_table(step: Step, gate: str, precision: int, b: tuple) -> _Section:
+def gate_table(step: Step, slopes_all: np.ndarray, gate: str, precision: int,
+               b: tuple) -> _Section:
     k = GATES.index(gate)
     v = step.cell.variant
     fn = "tanh" if gate == "candidate" else "σ"
@@ -186,7 +187,7 @@ def gate_table(step: Step, gate: str, precision: int, b: tuple) -> _Section:
         columns.insert(0, "p⊙C" + ("_t" if gate == "output" else "_{t-1}"))
     table = _Section(gate, *columns)
     z, a, gap = step.z[b][k], step.a[b][k], step.a_gap[b][k]
-    slopes = gate_slopes(step)[b][k]
+    slopes = slopes_all[b][k]
     bound = _max_slope(step.cell, gate)
     coupled = gate == "forget" and v.coupled
     for j in range(step.cell.hidden_size):
@@ -230,8 +231,10 @@ def output_table(step: Step, precision: int, b: tuple):
     return table
 
 
-def step_view(step: Step, precision: int = 4, source: str | None = None) -> RenderableType:
-    """Everything about one step, for a person: the whole annotated report."""
+def step_view(step: Step, slopes: np.ndarray, precision: int = 4,
+              source: str | None = None) -> RenderableType:
+    """Everything about one step, for a person: the whole annotated report. slopes: each
+    gate's activation slope at z (core.gate_slopes)."""
     parts: list[RenderableType] = []
     if source:
         parts.append(Text.assemble(("lstmcalc step", "bold"), "  ", source,
@@ -245,7 +248,7 @@ def step_view(step: Step, precision: int = 4, source: str | None = None) -> Rend
         if step.batch_shape:
             parts.append(Text(f"\nSequence {b[0] + 1} of {step.batch_shape[0]}", style="bold"))
         parts.append(concat_line(step, precision, b))
-        parts += [gate_table(step, gate, precision, b) for gate in GATES]
+        parts += [gate_table(step, slopes, gate, precision, b) for gate in GATES]
         parts += [cell_table(step, precision, b), output_table(step, precision, b)]
     parts.append(Text())
     parts.append(Text(
@@ -382,7 +385,8 @@ def final_view(cell, h, c, T: int):
                       title_justify="left")
         for name in ("unit", "h_T", "C_T"):
             table.add_column(name, justify="right")
-        for j in range(cell.hidden_size):
-            table.add_row(str(j + 1), repr(float(h2[b, j])), repr(float(c2[b, j])))
+        for j in range(max(h2.shape[1], c2.shape[1])):  # h has p < n entries with a projection
+            table.add_row(str(j + 1), repr(float(h2[b, j])) if j < h2.shape[1] else "",
+                          repr(float(c2[b, j])) if j < c2.shape[1] else "")
         parts.append(table)
     return Group(*parts)

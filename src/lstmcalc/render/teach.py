@@ -8,7 +8,6 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from lstmcalc.core.activations import sigmoid_derivative, tanh_derivative
 from lstmcalc.core import GATES, Step
 from lstmcalc.render.numbers import honest, plain, sci
 from lstmcalc.render.table import BIAS, SYMBOL, WEIGHT
@@ -109,12 +108,12 @@ def explain_view(step: Step, precision: int = 4, b: tuple = ()) -> RenderableTyp
                  box=box.ROUNDED)
 
 
-def derivatives_view(step: Step, b: tuple = ()) -> RenderableType:
-    """Each unit's slope against its bound, and the local derivatives along the cell path."""
+def derivatives_view(step: Step, slopes: dict, b: tuple = ()) -> RenderableType:
+    """Each unit's slope against its bound, and the local derivatives along the cell path.
+    slopes: core.derivative_arrays(step)."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("gate", "unit", "z", "slope", "of its max", "note"):
         table.add_column(name, justify="left" if name in ("gate", "note") else "right")
-    slopes = derivative_arrays(step)
     for k, gate in enumerate(GATES):
         bound = 1.0 if gate == "candidate" else 0.25
         name = "tanh'" if gate == "candidate" else "σ'"
@@ -143,22 +142,6 @@ def derivatives_view(step: Step, b: tuple = ()) -> RenderableType:
 
 def _slope(d: float) -> str:
     return plain(d, 4) if d >= 0.0005 or d == 0 else sci(d)
-
-
-def derivative_arrays(step: Step) -> dict:
-    """Per gate the slope of its activation at z; dc_dc_prev = f; dh_dc = o (1 - tanh^2 C)."""
-    if not step.cell.variant.is_standard:
-        from lstmcalc.errors import Unsupported
-
-        raise Unsupported("--derivatives covers the standard cell only, not "
-                          + ", ".join(step.cell.variant.describe()))
-    out = {}
-    for k, gate in enumerate(GATES):
-        z = step.z[..., k, :]
-        out[gate] = tanh_derivative(z) if gate == "candidate" else sigmoid_derivative(z)
-    out["dc_dc_prev"] = step.a[..., 0, :]
-    out["dh_dc"] = step.a[..., 3, :] * tanh_derivative(step.c)
-    return out
 
 
 def stochastic_view(step: Step, reading, seed: int, precision: int = 4,
@@ -194,53 +177,78 @@ def output_view(layer, z, y, precision: int = 4, b: tuple = ()) -> RenderableTyp
     return Group(Text(), title, table)
 
 
-def shapes_view(m: int, n: int, concat=("x", "h"), output=None, source: str | None = None,
-                projection: int | None = None) -> RenderableType:
-    """Every variable with its symbol, meaning and shape, and the founding question answered."""
+def shapes_view(report) -> RenderableType:
+    """Every variable with its symbol, meaning and shape, and the founding question answered.
+    report: a reports.ShapesReport (p = n without a projection)."""
+    m, n, p, concat = report.m, report.n, report.p, report.concat
     names = {"x": "x_t", "h": "h_{t-1}"}
     v_name = f"[{names[concat[0]]}, {names[concat[1]]}]"
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("symbol", "meaning", "shape", "count"):
         table.add_column(name, justify="right" if name in ("shape", "count") else "left")
+
     def shape(*dims):
         return "×".join(map(str, dims))
 
+    projected = p != n
     rows = [
         ("x_t", "input at time t", shape(m, 1), str(m)),
-        ("h_{t-1}", "previous hidden state (last output)", shape(n, 1), str(n)),
+        ("h_{t-1}", "previous hidden state (last output)", shape(p, 1), str(p)),
         ("C_{t-1}", "previous cell state (the memory)", shape(n, 1), str(n)),
-        (v_name, "what every gate reads", shape(m + n, 1), str(m + n)),
-        ("W_f, W_i, W_c, W_o", "a row per unit, a column per v entry", shape(n, m + n),
-         f"4×{n * (m + n)}"),
+        (v_name, "what every gate reads", shape(m + p, 1), str(m + p)),
+        ("W_f, W_i, W_c, W_o", "a row per unit, a column per v entry", shape(n, m + p),
+         f"4×{n * (m + p)}"),
         ("b_f, b_i, b_c, b_o", "a bias per unit", shape(n, 1), f"4×{n}"),
-        ("Wx, Wh", "W cut in two: W v = Wx x + Wh h", f"{shape(n, m)}, {shape(n, n)}",
+        ("Wx, Wh", "W cut in two: W v = Wx x + Wh h", f"{shape(n, m)}, {shape(n, p)}",
          ""),
         ("f_t, i_t, g_t, o_t", "gates (g_t is the candidate C~_t)", shape(n, 1), f"4×{n}"),
         ("C_t", "new cell state", shape(n, 1), str(n)),
-        ("h_t", "new hidden state (the output)", shape(n, 1), str(n)),
+        ("h_t", "new hidden state (the output)", shape(p, 1), str(p)),
     ]
-    if output is not None:
-        q = output.W.shape[0]
-        rows += [("W_y, b_y", "the output layer", f"{shape(q, n)}, {shape(q, 1)}",
-                  str(q * n + q)),
-                 ("y_t", f"{output.activation}(W_y h_t + b_y)", shape(q, 1), str(q))]
+    if "peepholes" in report.features:
+        rows.append(("p_f, p_i, p_o", "peepholes: p ⊙ C added to z_f, z_i, z_o", shape(n, 1),
+                     f"3×{n}"))
+    if projected:
+        rows.append(("W_hr", "the projection: h_t = W_hr (o_t ⊙ tanh(C_t))", shape(p, n),
+                     str(p * n)))
+    if report.q is not None:
+        q = report.q
+        rows += [("W_y, b_y", "the output layer", f"{shape(q, p)}, {shape(q, 1)}",
+                  str(q * p + q)),
+                 ("y_t", f"{report.output_activation}(W_y h_t + b_y)", shape(q, 1), str(q))]
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
-    per_gate = n * (m + n) + n
-    total = 4 * per_gate + (output.W.size + output.b.size if output is not None else 0)
-    answer = Text.assemble(
-        ("Are the numbers of cell states and hidden states the same? ", "bold"),
-        f"Yes: both C_t and h_t have n = {n} entries. h_t = o_t ⊙ tanh(C_t) is an element-wise "
-        "product, so it has exactly as many entries as C_t: each hidden unit keeps one "
-        "cell-state entry (its memory) and shows one hidden-state entry (its output). n is "
-        "the one number called the hidden size; the input size m is free. ",
-        "Only an LSTM with a projection (PyTorch's proj_size, TensorFlow 1's num_proj) makes "
-        "them differ: there h_t = W_hr (o_t ⊙ tanh(C_t)) has p < n entries while C_t keeps n.",
-    )
-    counts = Text(f"Parameters: 4 gates × ({n}·{m + n} weights + {n} biases) = 4 × {per_gate} = "
-                  f"{4 * per_gate}" + (f", plus the output layer: {total}" if output is not None
-                                       else "") + ".")
-    title = "Shapes" + (f": {source}" if source else "") + f"   (m = {m}, n = {n})"
+    per_gate = report.per_gate
+    out_params = 0 if report.q is None else report.q * p + report.q
+    total = report.total + out_params
+    if projected:
+        answer = Text.assemble(
+            ("Are the numbers of cell states and hidden states the same? ", "bold"),
+            f"Not in this cell: it has a projection, so h_t = W_hr (o_t ⊙ tanh(C_t)) has "
+            f"p = {p} entries while C_t keeps n = {n} (PyTorch's proj_size, TensorFlow 1's "
+            "num_proj). Without a projection they are the same: h_t = o_t ⊙ tanh(C_t) is an "
+            "element-wise product, one entry per hidden unit.")
+    else:
+        answer = Text.assemble(
+            ("Are the numbers of cell states and hidden states the same? ", "bold"),
+            f"Yes: both C_t and h_t have n = {n} entries. h_t = o_t ⊙ tanh(C_t) is an "
+            "element-wise product, so it has exactly as many entries as C_t: each hidden unit "
+            "keeps one cell-state entry (its memory) and shows one hidden-state entry (its "
+            "output). n is the one number called the hidden size; the input size m is free. ",
+            "Only an LSTM with a projection (PyTorch's proj_size, TensorFlow 1's num_proj) "
+            "makes them differ: there h_t = W_hr (o_t ⊙ tanh(C_t)) has p < n entries while C_t "
+            "keeps n.",
+        )
+    extras = []
+    if report.variant_parameters:
+        extras.append(f"plus {report.variant_parameters} for the variant")
+    if out_params:
+        extras.append("plus the output layer")
+    counts = Text(f"Parameters: 4 gates × ({n}·{m + p} weights + {n} biases) = 4 × {per_gate} = "
+                  f"{4 * per_gate}" + (f", {', '.join(extras)}: {total}" if extras else "")
+                  + ".")
+    sizes = f"m = {m}, n = {n}" + (f", p = {p}" if projected else "")
+    title = "Shapes" + (f": {report.source}" if report.source else "") + f"   ({sizes})"
     return Group(Panel(Group(table, Text(), counts), title=Text(title), title_align="left",
                        box=box.ROUNDED), answer)
 

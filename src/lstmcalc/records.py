@@ -1,0 +1,66 @@
+"""Records: a step, a reading or a header as the plain dict of the JSON contract (DESIGN.md).
+
+Shared by the reports (the truth --expect checks against) and the machine renderers (which
+write these dicts as JSON, JSONL or YAML). numbers: how arrays go into a dict (plain lists by
+default; orjson's writer takes the arrays themselves).
+"""
+
+import functools
+
+import numpy as np
+
+from lstmcalc.core import GATES, Step
+
+
+def numbers(arr: np.ndarray) -> list:
+    """Nested lists of Python floats that read back to exactly the values in arr."""
+    arr = np.asarray(arr)
+    if arr.dtype == np.float32:
+        # float32 -> its shortest decimal -> the float64 nearest to that decimal
+        arr = arr.astype(str).astype(np.float64)
+    return arr.tolist()
+
+
+def header(cell, batch_shape: tuple) -> dict:
+    return dict(_header(cell, batch_shape))
+
+
+@functools.lru_cache(maxsize=8)
+def _header(cell, batch_shape: tuple) -> dict:
+    out = {"input_size": cell.input_size, "hidden_size": cell.hidden_size,
+           "concat": list(cell.concat), "dtype": str(cell.dtype)}
+    if batch_shape:
+        out["batch_size"] = batch_shape[0]
+    return out
+
+
+def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
+    """The step object. fields: keep only these keys (and the header). numbers: how arrays are
+    written into it (lists by default)."""
+    keep = (lambda key: True) if fields is None else fields.__contains__
+    out = header(step.cell, step.batch_shape)
+    for key, arr in (("x", step.x), ("h_prev", step.h_prev), ("c_prev", step.c_prev),
+                     ("concatenated", step.v)):
+        if keep(key):
+            out[key] = numbers(arr)
+    gates = {gate: {"preactivation": numbers(step.z[..., k, :]),
+                    "activation": numbers(step.a[..., k, :]),
+                    "saturation_gap": numbers(step.a_gap[..., k, :])}
+             for k, gate in enumerate(GATES) if keep(gate) or keep("gates")}
+    if gates:
+        out["gates"] = gates
+    for key, arr in (("forget_times_c_prev", step.fc), ("input_times_candidate", step.ig),
+                     ("c", step.c), ("tanh_c", step.tanh_c), ("h", step.h)):
+        if keep(key):
+            out[key] = numbers(arr)
+    if step.m is not None and keep("h"):
+        out["h_unprojected"] = numbers(step.m)  # o * tanh(C_t), before the projection
+    return out
+
+
+def reading_dict(seed: int, reading, numbers=numbers) -> dict:
+    """The stochastic reading of a step (see cell.stochastic_reading), for machine output."""
+    return {"seed": seed, "note": "non-standard: a gate unit is on when u < its value",
+            **{gate: {"u": numbers(reading.u[..., k, :]), "on": numbers(reading.on[..., k, :])}
+               for k, gate in enumerate(("forget", "input", "output"))},
+            "c": numbers(reading.c), "h": numbers(reading.h)}

@@ -1,0 +1,311 @@
+"""One report in, one view out: the renderer each (report, format) pair calls.
+
+Pure: reads a report from lstmcalc.reports and returns text (a string, or an iterator of
+strings for output that streams) or a Rich renderable. No maths, no stdout: output.emit writes.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from lstmcalc.choices import Format, Show, View
+from lstmcalc.errors import UsageError
+from lstmcalc.render import machine
+from lstmcalc.reports import (FinalReport, GradReport, RunReport, ShapesReport, StackReport,
+                              StepReport, StreamReport, extras_dict)
+
+Rendered = Any  # str | Iterator[str] | a Rich renderable
+
+
+def render(report, fmt: Format, show: Show) -> Rendered:
+    if isinstance(report, StepReport):
+        return step_table(report, show) if fmt is Format.table else step_text(report, fmt)
+    if isinstance(report, RunReport):
+        return run_table(report, show) if fmt is Format.table else run_text(report, fmt, show)
+    if isinstance(report, FinalReport):
+        return final_table(report) if fmt is Format.table else final_text(report, fmt)
+    if isinstance(report, StackReport):
+        return stack_table(report, show) if fmt is Format.table else \
+            stack_text(report, fmt, show)
+    if isinstance(report, StreamReport):
+        return stream_text(report, fmt, show)
+    if isinstance(report, GradReport):
+        return grad_table(report, show) if fmt is Format.table else grad_text(report, fmt)
+    if isinstance(report, ShapesReport):
+        return shapes_table(report) if fmt is Format.table else shapes_text(report, fmt)
+    raise TypeError(f"no renderer for {type(report).__name__}")
+
+
+# One step ----------------------------------------------------------------------------------
+
+def step_text(report: StepReport, fmt: Format) -> str:
+    if fmt is Format.csv:
+        if report.derivatives is not None or report.stochastic is not None:
+            raise UsageError("--format csv holds the step's own columns (and y); use json or "
+                             "yaml for --derivatives or --stochastic")
+        return machine.to_csv(report.step, None if report.output is None else report.output[1])
+    return machine.document(
+        lambda numbers: {**machine.step_dict(report.step, numbers=numbers),
+                         **extras_dict(report, numbers)}, yaml=fmt is Format.yaml)
+
+
+def step_table(report: StepReport, show: Show):
+    from rich.console import Group
+
+    from lstmcalc.render import teach
+    from lstmcalc.render.table import step_view
+
+    step = report.step
+    parts = [step_view(step, report.slopes, show.precision, report.source)]
+    for b in np.ndindex(*step.batch_shape):
+        if report.output is not None:
+            parts.append(teach.output_view(report.output_layer, *report.output,
+                                           show.precision, b))
+        if report.derivatives is not None:
+            parts.append(teach.derivatives_view(step, report.derivatives, b))
+        if report.stochastic is not None:
+            seed, reading = report.stochastic
+            parts.append(teach.stochastic_view(step, reading, seed, show.precision, b))
+        if show.explain:
+            parts.append(teach.explain_view(step, show.precision, b))
+        if show.diagram:
+            from lstmcalc.render.diagram import diagram_view
+
+            parts.append(diagram_view(step, b))
+    if report.checks is not None:
+        parts.append(teach.expect_view(report.checks))
+    return Group(*parts)
+
+
+def checks_text(checks) -> str:
+    """For the machine formats, whose stdout holds the data: the check, for stderr."""
+    bad = [ch for ch in checks if not ch.agrees]
+    out = "".join(f"lstmcalc: differs: {ch.key}{f' unit {ch.unit}' if ch.unit else ''}: yours "
+                  f"{ch.written}, lstmcalc {ch.true!r}, difference "
+                  f"{ch.written_value - ch.true:.3g} (tolerance {ch.tolerance:.3g})\n"
+                  for ch in bad)
+    return out + (f"lstmcalc: checked {len(checks)} values: {len(checks) - len(bad)} agree, "
+                  f"{len(bad)} differ\n")
+
+
+# Sequences ---------------------------------------------------------------------------------
+
+def _record_extra(output, readings, seed: int, fields):
+    """extra(t, numbers) for a step record: y_t and the stochastic reading, or None.
+    output(t) -> (z_y, y) or None; readings(t) -> Reading or None."""
+    if fields is not None and "y" not in fields:
+        output = None
+    if readings is None and output is None:
+        return None
+
+    def extra(t, numbers):
+        out = {}
+        if output is not None:
+            z, y = output(t)
+            out["output_preactivation"], out["y"] = numbers(z), numbers(y)
+        if readings is not None:
+            out["stochastic"] = machine.reading_dict(seed, readings(t), numbers)
+        return out
+    return extra
+
+
+def run_text(report: RunReport, fmt: Format, show: Show) -> Rendered:
+    run, fields = report.run, show.fields
+    out, drawn = report.output, report.readings
+    extra = _record_extra(None if out is None else (lambda t: (out[0][t - 1], out[1][t - 1])),
+                          None if drawn is None else (lambda t: drawn[t - 1]),
+                          report.seed, fields)
+    if fmt is Format.json:
+        return machine.run_json(run, fields, extra)
+    if fmt is Format.yaml:
+        return machine.run_yaml(run, fields, extra)
+    if fmt is Format.jsonl:
+        return machine.run_jsonl(run, fields, extra)
+    ys = None if out is None or (fields is not None and "y" not in fields) else out[1]
+    return machine.run_csv(run, fields, ys)
+
+
+def run_table(report: RunReport, show: Show):
+    if show.view is View.heatmap:
+        from lstmcalc.render.heatmap import heatmap_view
+
+        return heatmap_view(report.run, report.source)
+    from lstmcalc.render.table import run_view
+
+    return run_view(report.run, show.precision, report.source, show.rows, report.readings,
+                    report.seed, None if report.output is None else report.output[1])
+
+
+def final_text(report: FinalReport, fmt: Format) -> str:
+    h, c, T = report.h, report.c, report.T
+    if fmt is Format.csv:
+        rows: list[list] = [["steps"] + [f"h[{j}]" for j in range(h.shape[-1])]
+                            + [f"c[{j}]" for j in range(c.shape[-1])]]
+        for hb, cb in zip(machine.numbers(h.reshape(-1, h.shape[-1])),
+                          machine.numbers(c.reshape(-1, c.shape[-1]))):
+            rows.append([T] + [repr(v) for v in hb + cb])
+        return machine.csv_text(rows)
+    return machine.document(lambda numbers: machine.final_dict(report.cell, h, c, T, numbers),
+                            yaml=fmt is Format.yaml)
+
+
+def final_table(report: FinalReport):
+    from lstmcalc.render.table import final_view
+
+    return final_view(report.cell, report.h, report.c, report.T)
+
+
+def state_text(report: FinalReport) -> str:
+    """The final state as --state reads it back."""
+    h, c = report.h, report.c
+    return machine.dumps({**machine.header(report.cell, h.shape[:-1]),
+                          "h": machine.numbers(h), "c": machine.numbers(c)}) + "\n"
+
+
+def stream_text(report: StreamReport, fmt: Format, show: Show) -> Iterator[str]:
+    """Each step's line(s) as soon as it is computed."""
+    fields = show.fields
+    for t, s, out, reading in report.steps:
+        if fmt is Format.csv:
+            y_csv = None if out is None or (fields is not None and "y" not in fields) \
+                else out[1]
+            lines = machine.csv_rows(s, fields, t, y_csv)
+            if t == 1:
+                lines.insert(0, machine.csv_header(s, fields, t=True, y=y_csv))
+            yield machine.csv_text(lines)
+        else:
+            extra = _record_extra(None if out is None else (lambda t, out=out: out),
+                                  None if reading is None else (lambda t, r=reading: r),
+                                  report.seed, fields)
+            yield machine.jsonl_line(s, t, fields, extra)
+
+
+# Stacks ------------------------------------------------------------------------------------
+
+def stack_dict(report: StackReport, fields, numbers) -> dict:
+    """The JSON of a stacked or bidirectional run: every layer and direction's run, the last
+    layer's output, and the final states in PyTorch's (L D, ..., n) order."""
+    sr = report.stack
+    first = sr.runs[0][0]
+    out = machine.header(first.cell, first.batch_shape)
+    out["num_layers"] = len(sr.runs)
+    out["directions"] = list(sr.directions)
+    if not report.final:
+        out["layers"] = [{"layer": k + 1, "direction": direction,
+                          **machine.run_dict(run, fields, numbers)}
+                         for k, layer in enumerate(sr.runs)
+                         for run, direction in zip(layer, sr.directions)]
+        out["output"] = numbers(sr.output[-1])
+    out["h"], out["c"] = numbers(sr.final_h), numbers(sr.final_c)
+    return out
+
+
+def stack_text(report: StackReport, fmt: Format, show: Show) -> Rendered:
+    sr = report.stack
+    if fmt is Format.csv:
+        raise UsageError("--format csv: not available yet for stacked or bidirectional LSTMs")
+    if fmt is Format.jsonl and not report.final:
+        def lines():
+            for k, layer in enumerate(sr.runs):
+                for run, direction in zip(layer, sr.directions):
+                    def where(t, numbers, k=k, direction=direction):
+                        return {"layer": k + 1, "direction": direction}
+                    yield from machine.run_jsonl(run, show.fields, where)
+        return lines()
+    return machine.document(lambda numbers: stack_dict(report, show.fields, numbers),
+                            yaml=fmt is Format.yaml)
+
+
+def stack_table(report: StackReport, show: Show):
+    from rich.console import Group
+    from rich.text import Text
+
+    from lstmcalc.render.heatmap import heatmap_view
+    from lstmcalc.render.table import final_view, run_view
+
+    sr = report.stack
+    parts: list = [Text.assemble(("lstmcalc unroll", "bold"), "  ", report.source,
+                                 f"  ({len(sr.runs)} layers, {', '.join(sr.directions)})")]
+    for k, layer in enumerate(sr.runs):
+        for run, direction in zip(layer, sr.directions):
+            note = "" if direction == "forward" else \
+                "  (t counts this direction's steps: it reads the sequence from its end)"
+            parts += [Text(), Text(f"Layer {k + 1}, {direction}{note}", style="bold")]
+            if report.final:
+                parts.append(final_view(run.cell, run.h[-1], run.c[-1], run.T))
+            elif show.view is View.heatmap:
+                parts.append(heatmap_view(run, report.source))
+            else:
+                parts.append(run_view(run, show.precision, report.source, show.rows))
+    return Group(*parts)
+
+
+# Gradients ---------------------------------------------------------------------------------
+
+def grad_text(report: GradReport, fmt: Format) -> str:
+    from lstmcalc.render import grad
+
+    if fmt is Format.csv:
+        raise UsageError("grad writes table, json or yaml (its gradients are nested)")
+    return machine.document(
+        lambda numbers: grad.grad_dict(report.run, report.grads, report.loss, report.gate_names,
+                                       report.split, report.products, report.check, numbers),
+        yaml=fmt is Format.yaml)
+
+
+def grad_table(report: GradReport, show: Show):
+    if show.view is View.heatmap:
+        from lstmcalc.render.heatmap import grad_heatmap_view
+
+        return grad_heatmap_view(report.run, report.grads, report.source)
+    from lstmcalc.render import grad
+
+    return grad.grad_view(report.run, report.grads, report.loss, report.gate_names,
+                          report.split, report.products, show.precision, report.source,
+                          show.rows, report.check)
+
+
+# Shapes ------------------------------------------------------------------------------------
+
+def shapes_dict(report: ShapesReport) -> dict:
+    m, n, p = report.m, report.n, report.p
+    gates = ("f", "i", "c", "o")
+    obj: dict = {
+        "input_size": m, "hidden_size": n, "concat": list(report.concat),
+        "shapes": {"x": [m], "h_prev": [p], "c_prev": [n], "concatenated": [m + p],
+                   **{f"W_{g}": [n, m + p] for g in gates},
+                   **{f"b_{g}": [n] for g in gates},
+                   "gates": [n], "c": [n], "h": [p]},
+        "parameters": {"per_gate": report.per_gate, "total": report.total},
+        "cell_and_hidden_same_size": p == n,
+    }
+    if p != n:
+        obj["projection_size"] = p
+        obj["shapes"]["W_hr"] = [p, n]
+    if "peepholes" in report.features:
+        obj["shapes"].update({f"p_{g}": [n] for g in ("f", "i", "o")})
+    if report.variant_parameters:
+        obj["parameters"]["variant"] = report.variant_parameters
+    if report.q is not None:
+        q = report.q
+        obj["shapes"].update({"W_y": [q, p], "b_y": [q], "y": [q]})
+        obj["parameters"]["output_layer"] = q * p + q
+    return obj
+
+
+def shapes_text(report: ShapesReport, fmt: Format) -> str:
+    obj = shapes_dict(report)
+    if fmt is Format.yaml:
+        return machine.yaml_text(obj)
+    if fmt is Format.csv:
+        rows = [["variable", "shape"]] + [[k, "x".join(map(str, v))]
+                                         for k, v in obj["shapes"].items()]
+        return machine.csv_text(rows)
+    return machine.dumps(obj) + "\n"
+
+
+def shapes_table(report: ShapesReport):
+    from lstmcalc.render.teach import shapes_view
+
+    return shapes_view(report)

@@ -1,0 +1,277 @@
+"""Reports: what a command shows, computed once, between the core and the renderers.
+
+A command's inputs and options become one frozen report; every renderer (tables, teaching
+views, heat maps, JSON, JSONL, YAML, CSV, pictures) is a pure function of it, so the views can
+never disagree and every cell the core computes reaches every view. Nothing here prints.
+
+    StepReport    one step and what the options add (output layer, slopes, stochastic reading,
+                  the check of hand-worked values)
+    RunReport     a sequence with every intermediate
+    FinalReport   the final h and C of a sequence (computed without keeping the rest)
+    StackReport   layers and directions
+    StreamReport  steps computed as rows arrive
+    GradReport    backpropagation through a run
+    ShapesReport  the size of every variable
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lstmcalc import core, records
+from lstmcalc.core import Cell, Grads, OutputLayer, Reading, Run, StackRun, Step
+from lstmcalc.errors import DataError, LstmcalcError, NonFiniteError
+
+
+def readings(step_like: Step | Run, seed: int) -> list[Reading] | Reading:
+    """The founding answer's stochastic reading: one uniform draw per sigmoid-gate unit, from
+    a generator seeded with `seed`, in step order. A Step gives one Reading, a Run one per
+    step (the same draws as its steps one after another)."""
+    rng = np.random.default_rng(seed)
+    return draw(step_like, rng)
+
+
+def draw(step_like, rng: np.random.Generator):
+    n = step_like.cell.hidden_size
+    dtype = step_like.a.dtype
+    if isinstance(step_like, Run):
+        u = rng.random((step_like.T, *step_like.batch_shape, 3, n)).astype(dtype)
+        return [core.stochastic_reading(step_like.step(t), u[t]) for t in range(step_like.T)]
+    u = rng.random(step_like.batch_shape + (3, n)).astype(dtype)
+    return core.stochastic_reading(step_like, u)
+
+
+@dataclass(frozen=True, eq=False)
+class StepReport:
+    source: str
+    step: Step
+    slopes: np.ndarray  # (..., 4, n) each gate's activation slope at z
+    output_layer: OutputLayer | None = None
+    output: tuple[np.ndarray, np.ndarray] | None = None  # (z_y, y)
+    derivatives: dict[str, np.ndarray] | None = None
+    stochastic: tuple[int, Reading] | None = None  # (seed, reading)
+    checks: list | None = None  # expect.Check, when hand-worked values were given
+
+
+def step_report(source: str, step: Step, output_layer: OutputLayer | None = None,
+                derivatives: bool = False, stochastic: bool = False,
+                seed: int = 0) -> StepReport:
+    output = None if output_layer is None else output_layer(step.h)
+    reading = readings(step, seed) if stochastic else None
+    return StepReport(source, step, core.gate_slopes(step), output_layer, output,
+                      core.derivative_arrays(step) if derivatives else None,
+                      None if reading is None else (seed, reading))  # type: ignore[arg-type]
+
+
+def extras_dict(report: StepReport, conv, stochastic: bool = True) -> dict:
+    """What the options add to a step's object: y, the derivatives, the stochastic reading."""
+    out: dict = {}
+    if report.output is not None:
+        out["output_preactivation"] = conv(report.output[0])
+        out["y"] = conv(report.output[1])
+    if report.derivatives is not None:
+        out["derivatives"] = {key: conv(arr) for key, arr in report.derivatives.items()}
+    if report.stochastic is not None and stochastic:
+        out["stochastic"] = records.reading_dict(*report.stochastic, conv)
+    return out
+
+
+def truth(report: StepReport) -> dict:
+    """The step's object as --expect checks it (the stochastic draws are not a truth)."""
+    return {**records.step_dict(report.step),
+            **extras_dict(report, records.numbers, stochastic=False)}
+
+
+@dataclass(frozen=True, eq=False)
+class RunReport:
+    source: str
+    run: Run
+    output_layer: OutputLayer | None = None
+    output: tuple[np.ndarray, np.ndarray] | None = None  # (z_y, y), each (T, ..., q)
+    readings: list[Reading] | None = None
+    seed: int = 0
+
+
+def run_report(source: str, run: Run, output_layer: OutputLayer | None = None,
+               stochastic: bool = False, seed: int = 0) -> RunReport:
+    output = None if output_layer is None else output_layer(run.h)
+    drawn = readings(run, seed) if stochastic else None
+    return RunReport(source, run, output_layer, output, drawn, seed)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, eq=False)
+class FinalReport:
+    cell: Cell
+    h: np.ndarray  # (..., r)
+    c: np.ndarray  # (..., n)
+    T: int
+
+
+def final_report(cell: Cell, xs, h0, c0) -> FinalReport:
+    h, c = core.outputs(cell, xs, h0, c0)
+    return FinalReport(cell, h[-1], c, int(np.shape(xs)[0]))
+
+
+@dataclass(frozen=True, eq=False)
+class StackReport:
+    source: str
+    stack: StackRun
+    final: bool = False
+
+
+@dataclass(eq=False)
+class StreamReport:
+    """Steps computed as rows arrive: iterate `steps` to compute them, one chunk at a time;
+    each (t, Step, output, reading) comes out before more input is read. After the last,
+    h and c hold the final state and T the count."""
+
+    cell: Cell
+    source: str
+    steps: Iterator[tuple[int, Step, tuple | None, Reading | None]]
+    h: np.ndarray | None = None
+    c: np.ndarray | None = None
+    T: int = 0
+    output_layer: OutputLayer | None = None
+    seed: int = 0
+    stochastic: bool = False
+
+    def final(self) -> FinalReport:
+        """Compute every step, keep only the last state."""
+        for _ in self.steps:
+            pass
+        assert self.h is not None and self.c is not None
+        return FinalReport(self.cell, self.h, self.c, self.T)
+
+
+def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+    """Lists of up to `size` rows. A bad row ends its chunk early: the rows before it come
+    out first, and its error is raised on the next call."""
+    chunk: list = []
+    try:
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    except LstmcalcError:
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
+        yield chunk
+
+
+def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=None,
+                  stochastic: bool = False, seed: int = 0, chunk: int = 1,
+                  written: bool = True) -> StreamReport:
+    """Steps as rows arrive. chunk: rows computed together (a regular file gives many without
+    waiting; a pipe one at a time). A chunk is one unroll, which computes bit for bit what
+    its steps one by one would; a value that stops being finite sends the chunk through step
+    by step instead, so that the error names its own step. written: the steps are written as
+    they come (an error then says how many were)."""
+    report = StreamReport(cell, source, iter(()), h, c, 0, output_layer, seed, stochastic)
+    rng = np.random.default_rng(seed) if stochastic else None
+
+    def steps():
+        done = 0
+        h_, c_ = h, c
+        try:
+            for block in _chunks(rows, chunk):
+                try:
+                    run = core.unroll(cell, np.asarray(block), h_, c_)
+                    steps_ = [run.step(j) for j in range(run.T)]
+                except NonFiniteError:
+                    steps_ = None
+                for j in range(len(block)):
+                    t = done + 1
+                    if steps_ is None:
+                        try:
+                            s = core.step(cell, np.asarray(block[j]), h_, c_)
+                        except NonFiniteError as e:
+                            raise DataError(f"step {t}: {e}", source) from None
+                    else:
+                        s = steps_[j]
+                    h_, c_ = s.h, s.c
+                    report.h, report.c, report.T = h_, c_, t
+                    done = t
+                    out = None if output_layer is None else output_layer(s.h)
+                    reading = None if rng is None else draw(s, rng)
+                    yield t, s, out, reading
+        except LstmcalcError as e:
+            note = f"; the {done} steps before it were written" if written else ""
+            e.message += f" (stopped here{note})"
+            raise
+        if done == 0:
+            raise DataError("the input holds no rows", source)
+
+    report.steps = steps()
+    return report
+
+
+@dataclass(frozen=True, eq=False)
+class GradReport:
+    source: str
+    run: Run
+    grads: Grads
+    loss: dict  # {"kind": "sum" | "mse" | "given", "value": L}
+    gate_names: tuple
+    split: tuple
+    products: np.ndarray  # (T, ..., n) the forget products along the cell state
+    check: dict | None = None  # the finite-difference summary, with --check
+
+
+def grad_report(source: str, cell: Cell, xs, h0, c0, loss: Callable, kind: str,
+                gate_names: tuple, split: tuple, check: bool = False,
+                samples: int | None = None) -> GradReport:
+    """loss(run) -> (L, dL/dh per step, dL/dC_T)."""
+    run = core.unroll(cell, xs, h0, c0)
+    value, dh_out, dc_last = loss(run)
+    grads = core.backward(run, dh_out, dc_last)
+    summary = None
+    if check:
+        from lstmcalc.core import finite_diff
+
+        summary = finite_diff.check(cell, xs, h0, c0, lambda r: loss(r)[0], grads.dW,
+                                    grads.db, samples, dP=grads.dP, dWp=grads.dWp)
+    return GradReport(source, run, grads, {"kind": kind, "value": value}, gate_names, split,
+                      core.forget_products(run), summary)
+
+
+@dataclass(frozen=True)
+class ShapesReport:
+    """The size of every variable of one cell: m inputs, n units, p entries of h (p = n
+    without a projection), and the parameters."""
+
+    m: int
+    n: int
+    p: int
+    concat: tuple[str, str] = ("x", "h")
+    q: int | None = None  # rows of the output layer, if there is one
+    output_activation: str | None = None
+    variant_parameters: int = 0  # peepholes and projection
+    features: tuple[str, ...] = field(default=())
+    source: str | None = None
+
+    @property
+    def per_gate(self) -> int:
+        return self.n * (self.m + self.p) + self.n
+
+    @property
+    def total(self) -> int:
+        return 4 * self.per_gate + self.variant_parameters
+
+
+def shapes_report(cell: Cell | None = None, m: int | None = None, n: int | None = None,
+                  output_layer: OutputLayer | None = None,
+                  source: str | None = None) -> ShapesReport:
+    q = act = None
+    if output_layer is not None:
+        q, act = int(output_layer.W.shape[0]), output_layer.activation
+    if cell is None:
+        assert m is not None and n is not None
+        return ShapesReport(m, n, n, q=q, output_activation=act, source=source)
+    v = cell.variant
+    extra = sum(int(a.size) for a in (v.peephole, v.projection) if a is not None)
+    return ShapesReport(cell.input_size, cell.hidden_size, cell.state_size, cell.concat, q, act,
+                        extra, v.features(), source)

@@ -1,0 +1,130 @@
+"""The report layer: one report per command, every cell (projections, variants) right in every
+view, and the fixes that came with it, checked against independent references."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lstmcalc.cli import app
+
+runner = CliRunner()
+
+PROJECTED = {
+    "x": [0.5, -1.0, 2.0], "c": [0.1, -0.2, 0.3, 0.0],
+    "sequence": [[0.5, -1.0, 2.0], [0.0, 0.3, -0.2], [1.0, 1.0, -1.0]],
+    "gates": {g: {"W": np.round(np.random.default_rng(k).normal(0, 0.5, (4, 5)), 3).tolist(),
+                  "b": [0.1, -0.1, 0.2, 0.0]}
+              for k, g in enumerate(("forget", "input", "candidate", "output"))},
+    "projection": {"W": [[0.5, -0.25, 1.0, 0.0], [0.1, 0.2, -0.3, 0.4]]},
+}
+
+
+@pytest.fixture
+def projected(tmp_path):
+    path = tmp_path / "proj.json"
+    path.write_text(json.dumps(PROJECTED))
+    return str(path)
+
+
+def run(*args, input=None):
+    r = runner.invoke(app, list(args), input=input)
+    assert r.exit_code in (0, 1), (r.exit_code, r.output)
+    return r
+
+
+def test_shapes_of_a_projected_cell_match_pytorch(projected):
+    torch = pytest.importorskip("torch")
+    got = json.loads(run("shapes", projected, "-f", "json").stdout)
+    m, n, p = 3, 4, 2
+    assert got["shapes"]["h_prev"] == [p] and got["shapes"]["c_prev"] == [n]
+    assert got["shapes"]["W_f"] == [n, m + p] and got["shapes"]["W_hr"] == [p, n]
+    assert got["cell_and_hidden_same_size"] is False and got["projection_size"] == p
+    lstm = torch.nn.LSTM(m, n, proj_size=p)
+    # PyTorch keeps two biases per gate where a config has one: 4n more parameters
+    assert got["parameters"]["total"] == sum(t.numel() for t in lstm.parameters()) - 4 * n
+
+
+def test_shapes_table_of_a_projected_cell_says_h_and_c_differ(projected):
+    out = run("shapes", projected, "-f", "table").stdout
+    assert "Not in this cell" in out and "W_hr" in out and "p = 2" in out
+    assert "Yes: both C_t and h_t" not in out
+
+
+def test_final_table_of_a_projected_cell(projected):
+    out = run("unroll", projected, "--final", "-f", "table").stdout
+    final = json.loads(run("unroll", projected, "--final", "-f", "json").stdout)
+    assert len(final["h"]) == 2 and len(final["c"]) == 4
+    for value in final["h"] + final["c"]:
+        assert repr(value) in out
+
+
+def test_grad_mse_with_a_projection_takes_p_targets_and_agrees_with_autograd(projected,
+                                                                             tmp_path):
+    torch = pytest.importorskip("torch")
+    target = tmp_path / "t.csv"
+    ys = np.array([[0.1, 0.2], [0.0, -0.3], [0.5, 0.5]])
+    target.write_text("\n".join(",".join(map(repr, r)) for r in ys.tolist()) + "\n")
+    got = json.loads(run("grad", projected, "--loss", "mse", "--target", str(target),
+                         "-f", "json").stdout)
+    W = {g: torch.tensor(PROJECTED["gates"][g]["W"], dtype=torch.float64, requires_grad=True)
+         for g in PROJECTED["gates"]}
+    b = {g: torch.tensor(PROJECTED["gates"][g]["b"], dtype=torch.float64) for g in W}
+    Whr = torch.tensor(PROJECTED["projection"]["W"], dtype=torch.float64)
+    h = torch.zeros(2, dtype=torch.float64)
+    c = torch.tensor(PROJECTED["c"], dtype=torch.float64)
+    hs = []
+    for x in torch.tensor(PROJECTED["sequence"], dtype=torch.float64):
+        v = torch.cat([x, h])
+        f, i, o = (torch.sigmoid(W[g] @ v + b[g]) for g in ("forget", "input", "output"))
+        g_ = torch.tanh(W["candidate"] @ v + b["candidate"])
+        c = f * c + i * g_
+        h = Whr @ (o * torch.tanh(c))
+        hs.append(h)
+    loss = ((torch.stack(hs) - torch.tensor(ys)) ** 2).mean()
+    loss.backward()
+    assert got["loss"]["value"] == pytest.approx(loss.item(), rel=1e-14)
+    for g in W:
+        np.testing.assert_allclose(got["gradients"]["gates"][g]["W"], W[g].grad.numpy(),
+                                   rtol=0, atol=1e-14)
+
+
+SATURATED = "x: [1.0]\ngates:\n" + "".join(
+    f"  {g}: {{W: [[15, 15]]}}\n" for g in ("forget", "input", "candidate", "output"))
+
+
+def test_grad_check_passes_a_correct_tiny_gradient_where_the_difference_is_zero():
+    # Every gate saturates: the candidate's gradients are ~1e-13 and no larger gradient lifts
+    # the relative floor, so the finite difference's rounding noise alone gave relative
+    # errors up to 1e-3 and a failed check for a correct gradient.
+    r = runner.invoke(app, ["grad", "-", "-f", "json", "--check"], input=SATURATED)
+    check = json.loads(r.stdout)["check"]
+    assert r.exit_code == 0 and check["passed"] and check["failed"] == 0
+    assert check["max_relative_error"] > 1e-5  # passed by the absolute floor
+    assert check["max_absolute_error"] < check["absolute_floor"]
+
+
+def test_grad_check_still_fails_a_wrong_gradient(monkeypatch):
+    from lstmcalc.core import finite_diff
+
+    real = finite_diff.check
+
+    def wrong(cell, xs, h0, c0, loss, dW, db, *args, **kwargs):
+        dW = dW.copy()
+        dW[2, 0, 0] *= 1.01  # one gradient of the candidate 1% off
+        return real(cell, xs, h0, c0, loss, dW, db, *args, **kwargs)
+
+    monkeypatch.setattr(finite_diff, "check", wrong)
+    r = run("grad", "-f", "json", "--check")
+    check = json.loads(r.stdout)["check"]
+    assert r.exit_code == 1 and not check["passed"] and check["worst"] == "W_candidate[1, 1]"
+
+
+def test_grad_in_float32_agrees_with_float64():
+    g64 = json.loads(run("grad", "-f", "json").stdout)
+    g32 = json.loads(run("grad", "-f", "json", "--dtype", "float32").stdout)
+    assert g32["dtype"] == "float32" and g64["dtype"] == "float64"
+    np.testing.assert_allclose(g32["gradients"]["gates"]["candidate"]["W"],
+                               g64["gradients"]["gates"]["candidate"]["W"], rtol=1e-5,
+                               atol=1e-7)
