@@ -75,8 +75,13 @@ def test_float32_numbers_are_shortest_float32_decimals():
     import numpy as np
 
     h64 = json.loads(run("step", "-f", "json").stdout)["h"]
-    for v32, v64 in zip(out["h"], h64):
-        assert np.float32(v32) == np.float32(v32)  # reads back
+    from lstmcalc import config
+
+    spec = config.load_builtin()
+    h32 = core.step(spec.cell.astype(np.float32), spec.x, spec.h, spec.c).h
+    for v32, v64, true in zip(out["h"], h64, h32):
+        assert np.float32(v32) == true  # reads back to exactly the float32 computed
+        assert float(str(np.float32(v32))) == v32  # and is float32's shortest decimal
         assert len(repr(v32)) <= 12 and abs(v32 - v64) < 1e-6
 
 

@@ -75,6 +75,9 @@ def _walk(node, truth, key: str, source: str, tolerance, out: list, unit: tuple)
             _walk(value, truth[name], f"{key}.{name}" if key else name, source, tolerance, out,
                   unit)
     elif isinstance(node, Seq):
+        if isinstance(truth, dict):
+            raise DataError(f"{key} holds keys ({', '.join(truth)}), not a list", source,
+                            node.line, node.col)
         if not isinstance(truth, list):
             raise DataError(f"{key} is a single value, not a list", source, node.line, node.col)
         if len(node.items) != len(truth):
