@@ -119,3 +119,13 @@ def test_unknown_suffix_needs_input_format(tmp_path):
     with pytest.raises(UsageError, match=r"give --input-format"):
         sequences.read(str(tmp_path / "xs.data"))
     assert sequences.read(str(tmp_path / "xs.data"), fmt="csv").tolist() == [[1.0, 2.0]]
+
+
+@pytest.mark.parametrize("line,message", [
+    ("[" + "1" * 5000 + "]", "Exceeds the limit (4300 digits) for integer string conversion"),
+    ("[" * 100_000 + "]" * 100_000, "maximum recursion depth exceeded"),
+])
+def test_jsonl_rows_json_cannot_read_are_data_errors(line, message):
+    with pytest.raises(DataError, match="not a JSON line lstmcalc reads") as e:
+        list(sequences.rows([line], "jsonl", "xs.jsonl", 3))
+    assert message in e.value.message and e.value.line == 1

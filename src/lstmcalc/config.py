@@ -11,6 +11,7 @@
 """
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 
@@ -88,7 +89,7 @@ class _Checker:
     def __init__(self, source: str):
         self.source = source
 
-    def fail(self, node: Node, message: str):
+    def fail(self, node: Node, message: str) -> NoReturn:
         raise DataError(message, self.source, node.line, node.col)
 
     def mapping(self, node: Node, what: str, allowed, aliases=None) -> dict[str, tuple]:

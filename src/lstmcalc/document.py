@@ -15,6 +15,7 @@ import json as _json
 import re
 import sys
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from lstmcalc.errors import DataError, InputMissingError
 
@@ -37,6 +38,10 @@ class Node:
     line: int
     col: int
 
+    @property
+    def kind(self) -> str:
+        return "a value"
+
 
 @dataclass(frozen=True, eq=False)
 class Scalar(Node):
@@ -53,13 +58,19 @@ class Scalar(Node):
 @dataclass(frozen=True, eq=False)
 class Seq(Node):
     items: list = field(default_factory=list)
-    kind = "a list"
+
+    @property
+    def kind(self) -> str:
+        return "a list"
 
 
 @dataclass(frozen=True, eq=False)
 class Map(Node):
     items: dict = field(default_factory=dict)  # key text -> (key Scalar, value Node)
-    kind = "a mapping"
+
+    @property
+    def kind(self) -> str:
+        return "a mapping"
 
 
 def is_weights_file(path: str | None) -> bool:
@@ -127,7 +138,7 @@ def _parse_json(text: str, source: str) -> Node:
         line = bisect.bisect_right(starts, pos)
         return line, pos - starts[line - 1] + 1
 
-    def fail(message, pos):
+    def fail(message, pos) -> NoReturn:
         raise DataError(message, source, *where(pos))
 
     tokens = []  # (kind, text, position)
@@ -240,7 +251,7 @@ def _build(loader, source: str) -> Node:
     root = None
     documents = 0
 
-    def fail(message, event):
+    def fail(message, event) -> NoReturn:
         raise DataError(message, source, event.start_mark.line + 1, event.start_mark.column + 1)
 
     def attach(node, event):
@@ -310,7 +321,7 @@ def _shown(text: str) -> str:
 def number(node: Node, what: str, source: str) -> float:
     """The finite number a node holds, or a DataError that says what it holds instead."""
 
-    def fail(message):
+    def fail(message) -> NoReturn:
         raise DataError(f"{what}: {message}", source, node.line, node.col)
 
     if not isinstance(node, Scalar):

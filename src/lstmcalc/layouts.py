@@ -66,9 +66,7 @@ def _blocks(arr: np.ndarray, layout: str, axis: int) -> np.ndarray:
 
 def _unblocks(arr: np.ndarray, layout: str, axis: int) -> np.ndarray:
     """The inverse of _blocks: lstmcalc's (4, ...) -> the framework's stacked 4n axis."""
-    parts = [None] * 4
-    for ours, theirs in enumerate(ORDER[layout]):
-        parts[theirs] = arr[ours]
+    parts = [arr[ORDER[layout].index(theirs)] for theirs in range(4)]
     return np.concatenate(parts, axis=axis)
 
 

@@ -130,8 +130,10 @@ def _columns(line: str, fields: list[str], fmt: str) -> list[int]:
 def _jsonl_row(text: str, source: str, line_no: int) -> list[float]:
     try:
         row = json.loads(text)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise DataError(f"not a JSON line: {e.msg}", source, line_no, e.colno) from None
+    except (ValueError, RecursionError) as e:  # a 400-digit integer, deep nesting
+        raise DataError(f"not a JSON line lstmcalc reads: {e}", source, line_no) from None
     if isinstance(row, dict):
         row = row.get("x", row)
     if not isinstance(row, list) or not row:
@@ -159,7 +161,7 @@ def _document(text: str, source: str, fmt: str) -> np.ndarray:
     batch = isinstance(root.items[0], Seq) and root.items[0].items and \
         isinstance(root.items[0].items[0], Seq)
     seqs = root.items if batch else [root]
-    out = []
+    out: list[list[list[float]]] = []
     width = None
     for b, seq in enumerate(seqs, start=1):
         if not isinstance(seq, Seq) or not seq.items:

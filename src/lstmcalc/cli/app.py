@@ -234,8 +234,8 @@ def main():
         from typer._click import core as click_core
         from typer._click import exceptions as click_errors
     except ImportError:  # a Typer that still depends on Click itself
-        from click import core as click_core
-        from click import exceptions as click_errors
+        from click import core as click_core  # type: ignore[no-redef]  # older Typer
+        from click import exceptions as click_errors  # type: ignore[no-redef]
     try:
         status = app(prog_name="lstmcalc", standalone_mode=False)
     except click_errors.ClickException as e:

@@ -143,6 +143,7 @@ def convert(
         if spec.is_stack:
             raise UsageError("convert reads one cell yet, not stacked or bidirectional LSTMs")
         weights = spec.weights
+        data: str | bytes
         if to in ("yaml", "json"):
             data = frameworks.config_text(weights, source, as_json=to == "json")
         else:

@@ -114,7 +114,7 @@ def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:
     W2 = cell.W.reshape(4 * n, m + r)
     xs, hs = cell.columns("x"), cell.columns("h")
     Wp = v.projection
-    mm = None if Wp is None else run.m.reshape(T, B, n)
+    mm = None if Wp is None or run.m is None else run.m.reshape(T, B, n)
     dWp = None if Wp is None else np.zeros_like(Wp)
     slope = np.empty_like(z)
     for k in (F, I, O):
@@ -137,6 +137,7 @@ def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:
         dh = dh_out[t] + dh_next
         dm = dh
         if Wp is not None:  # h = W_hr m
+            assert mm is not None and dWp is not None
             dWp += dh.T @ mm[t]
             dm = dh @ Wp
         dz[t, :, O] = dm * run.tanh_c.reshape(T, B, n)[t] * slope[t, :, O]
@@ -155,6 +156,7 @@ def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:
         dz[t, :, G] = dc * i * slope[t, :, G]
         dc_next = dc * f
         if P is not None:
+            assert dP is not None
             dc_next = dc_next + dz[t, :, F] * P[0] + dz[t, :, I] * P[1]
             dP[0] += (dz[t, :, F] * c_prev_all[t]).sum(axis=0)
             dP[1] += (dz[t, :, I] * c_prev_all[t]).sum(axis=0)

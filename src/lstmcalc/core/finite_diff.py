@@ -43,7 +43,8 @@ def check(cell: Cell, xs, h0, c0, loss, dW, db, samples: int | None = None, seed
         return Cell(parts["W"], parts["b"], cell.concat, pv)
 
     atol = ABSOLUTE * max(1.0, abs(loss(unroll(cell, xs, h0, c0))))
-    worst = (-1.0, None, 0.0)  # (relative error, at, absolute error): the largest
+    worst: tuple[float, int | None, float] = (-1.0, None, 0.0)  # (relative error, at,
+    # absolute error): the largest
     worst_failure = worst  # the largest among the parameters that fail
     failed = 0
     for k in index:

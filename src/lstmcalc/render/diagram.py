@@ -111,16 +111,16 @@ def diagram_view(step: Step, b: tuple = ()) -> Text:
     cv.put(mx - 1, top + 4, "(×)")
     cv.hline(mx + 2, 68, top + 4)
     cv.put(69, top + 4, "▶ h_t")
-    for k, v in enumerate(_values(step.h[b], step.h_gap[b])):
-        cv.put(71, top + 5 + k, v)
+    for k, text in enumerate(_values(step.h[b], step.h_gap[b])):
+        cv.put(71, top + 5 + k, text)
 
     # the four gate layers
-    for x, name in ((fx, "σ"), (ix, "σ"), (gx, "tanh"), (ox, "σ")):
+    for cx, name in ((fx, "σ"), (ix, "σ"), (gx, "tanh"), (ox, "σ")):
         w = len(name) + 2
-        left = x - w // 2 - 1
-        cv.put(left, y_box, "┌" + "─" * (x - left - 1) + "┴" + "─" * (left + w - x) + "┐")
+        left = cx - w // 2 - 1
+        cv.put(left, y_box, "┌" + "─" * (cx - left - 1) + "┴" + "─" * (left + w - cx) + "┐")
         cv.put(left, y_box + 1, "│" + name.center(w) + "│")
-        cv.put(left, y_box + 2, "└" + "─" * (x - left - 1) + "┬" + "─" * (left + w - x) + "┘")
+        cv.put(left, y_box + 2, "└" + "─" * (cx - left - 1) + "┬" + "─" * (left + w - cx) + "┘")
     labels = {fx: ("f_t", 0), ix: ("i_t", 1), gx: ("g_t", 2), ox: ("o_t", 3)}
     for x, (label, k) in labels.items():
         cv.centre(x, y_box + 3, label)

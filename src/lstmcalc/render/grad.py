@@ -57,7 +57,7 @@ def grad_dict(run, grads, loss: dict, names, split, products, check=None,
 def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4,
               source: str | None = None, rows: int = 20, check=None):
     from rich import box
-    from rich.console import Group
+    from rich.console import Group, RenderableType
     from rich.table import Table
     from rich.text import Text
 
@@ -71,7 +71,7 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
     cell = run.cell
     m, n, r = cell.input_size, cell.hidden_size, cell.state_size  # r: h's entries (p or n)
     value = "" if loss["value"] is None else f" = {num(loss['value'])}"
-    parts = [Text.assemble(("lstmcalc grad", "bold"), "  ", source or "",
+    parts: list[RenderableType] = [Text.assemble(("lstmcalc grad", "bold"), "  ", source or "",
                            f"  (T = {run.T}, m = {m}, n = {n}; loss: {loss['kind']}{value})")]
 
     # weights and biases, in the config's own layout

@@ -9,10 +9,12 @@ the same either way.
 
 import csv
 import io
+from typing import Any
 import json
 
 import numpy as np
 
+_orjson: Any
 try:
     import orjson as _orjson
 except ImportError:  # the standard library writes the same numbers, only slower

@@ -25,7 +25,8 @@ def _factor(value: float, precision: int) -> str:
 def _sum(weights, inputs, bias: float, precision: int) -> str:
     """w1·v1 + w2·v2 + ... + b, signs folded in, long sums shortened around '…'."""
     terms = [(float(w), float(v)) for w, v in zip(weights, inputs)]
-    shown = terms if len(terms) <= MAX_TERMS else terms[:3] + [None] + terms[-2:]
+    shown: list[tuple[float, float] | None] = list(terms) if len(terms) <= MAX_TERMS else \
+        [*terms[:3], None, *terms[-2:]]
     out = ""
     for k, term in enumerate(shown):
         if term is None:
