@@ -316,8 +316,7 @@ def test_stacks_refuse_what_they_do_not_do_yet(tmp_path):
     torch.save(torch.nn.LSTM(3, 2, num_layers=2, dtype=torch.float64).state_dict(),
                tmp_path / "s.pt")
     (tmp_path / "x.csv").write_text("1,2,3\n")
-    for args, needle in ((["grad"], "grad does not handle stacked"),
-                         (["convert", "--to", "yaml"], "convert reads one cell yet"),
+    for args, needle in ((["convert", "--to", "yaml"], "convert reads one cell yet"),
                          (["shapes"], "shapes shows one cell yet"),
                          (["unroll", "-i", str(tmp_path / "x.csv"), "-f", "csv"],
                           "--format csv: not available yet")):

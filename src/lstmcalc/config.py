@@ -461,8 +461,40 @@ def load_state(path: str, n: int, max_bytes: int = MAX_BYTES,
     return state[0], state[1]
 
 
-def load_upstream(path: str, run, max_bytes: int):
-    """dh (n, or T x n) and dc (n) from a YAML or JSON file with keys dh and dc."""
+def load_stack_state(path: str, count: int, r: int, n: int,
+                     max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, np.ndarray]:
+    """A stack's initial h (count, ..., r) and c (count, ..., n), count = layers x directions
+    in PyTorch's h_0 order: the layout `lstmcalc unroll --final` writes for a stack."""
+    source, data = read_input(path, max_bytes)
+    text = decode(data, source)
+    root = parse(text, source, json=looks_like_json(source, text))
+    check = _Checker(source)
+    if not isinstance(root, Map):
+        check.fail(root, f"a state must be a mapping with keys h and c; found {root.kind}")
+    state = []
+    for key, size in (("h", r), ("c", n)):
+        if key not in root.items:
+            check.fail(root, f"missing key '{key}' (a state holds h and c, as the JSON or "
+                             "YAML output of lstmcalc unroll --final does)")
+        node = root.items[key][1]
+        if not isinstance(node, Seq) or len(node.items) != count or not all(
+                isinstance(item, Seq) and item.items for item in node.items):
+            check.fail(node, f"{key} must hold {count} entries, one per layer and direction "
+                             "(PyTorch's h_0 order), each a list of numbers or a batch of them")
+        rows = [check.vector_or_batch(item, f"{key}[{j + 1}]", size, f" ({size} units)")
+                for j, item in enumerate(node.items)]
+        if len({row.shape for row in rows}) != 1:
+            check.fail(node, f"{key}: the layers' entries have different batch sizes")
+        state.append(np.stack(rows))
+    if state[0].shape[1:-1] != state[1].shape[1:-1]:
+        check.fail(root, "h and c have different batch sizes")
+    return state[0], state[1]
+
+
+def load_upstream(path: str, h: np.ndarray, c_size: int | None, max_bytes: int):
+    """dh (r entries for h_T, or T x r) and dc (c_size entries) from a YAML or JSON file with
+    keys dh and dc. h: the outputs the gradient is of, (T, ..., r); c_size None: no dc
+    (a stack's loss reads its output only)."""
     source, data = read_input(path, max_bytes)
     text = decode(data, source)
     root = parse(text, source, json=looks_like_json(source, text))
@@ -470,19 +502,23 @@ def load_upstream(path: str, run, max_bytes: int):
     if not isinstance(root, Map) or not ({"dh", "dc"} & set(root.items)):
         check.fail(root, "an upstream gradient is a mapping with dh and/or dc")
     items = check.mapping(root, "the upstream gradient", ("dh", "dc"))
-    n, T, r = run.cell.hidden_size, run.T, run.cell.state_size
-    dh = np.zeros_like(run.h)
+    T, r = h.shape[0], h.shape[-1]
+    dh = np.zeros_like(h)
     if "dh" in items:
         node = items["dh"][1]
-        given = check.vector_or_batch(node, "dh", r, f" (n = {r})" if r == n else f" (p = {r})")
+        given = check.vector_or_batch(node, "dh", r, f" (n = {r})" if r == c_size
+                                      else f" ({r} outputs)" if c_size is None else f" (p = {r})")
         if given.ndim == 1:
             dh[-1] = given
-        elif given.shape[0] == T and not run.batch_shape:
+        elif given.shape[0] == T and h.ndim == 2:
             dh[:] = given
         else:
             check.fail(node, f"dh has {given.shape[0]} rows; give {r} numbers for h_T, or "
                              f"T = {T} rows for every step")
     dc = None
     if "dc" in items:
-        dc = np.array(check.vector(items["dc"][1], "dc", n, f" (n = {n})"))
+        if c_size is None:
+            check.fail(root.items[items["dc"][0]][0], "dc: the loss of a stacked or "
+                       "bidirectional LSTM reads its output only; give dh")
+        dc = np.array(check.vector(items["dc"][1], "dc", c_size, f" (n = {c_size})"))
     return dh, dc

@@ -275,3 +275,37 @@ def shapes_report(cell: Cell | None = None, m: int | None = None, n: int | None 
     extra = sum(int(a.size) for a in (v.peephole, v.projection) if a is not None)
     return ShapesReport(cell.input_size, cell.hidden_size, cell.state_size, cell.concat, q, act,
                         extra, v.features(), source)
+
+
+@dataclass(frozen=True, eq=False)
+class StackGradReport:
+    source: str
+    stack: StackRun
+    grads: core.StackGrads
+    loss: dict  # {"kind": "sum" | "mse" | "given", "value": L}
+    check: dict | None = None
+
+
+def stack_grad_report(source: str, cells: list, directions: tuple, xs, h0, c0,
+                      loss: Callable, kind: str, check: bool = False,
+                      samples: int | None = None) -> StackGradReport:
+    """loss(y) -> (L, dL/dy) on the top layer's output y (T, ..., D n), in input order."""
+    sr = core.stack_unroll(cells, directions, xs, h0, c0)
+    value, dy = loss(sr.output[-1])
+    grads = core.stack_backward(sr, dy)
+    summary = None
+    if check:
+        from lstmcalc.core import finite_diff
+
+        flat = [cell for layer in cells for cell in layer]
+        names = [f"layer {k + 1}" + ("" if d == "forward" else f" {d}")
+                 for k in range(len(cells)) for d in directions]
+        D = len(directions)
+
+        def value_of(probe: list) -> float:
+            layered = [probe[k * D:(k + 1) * D] for k in range(len(cells))]
+            return loss(core.stack_unroll(layered, directions, xs, h0, c0).output[-1])[0]
+
+        summary = finite_diff.check_cells(flat, [g for per in grads.grads for g in per],
+                                          value_of, samples, names=names)
+    return StackGradReport(source, sr, grads, {"kind": kind, "value": value}, summary)

@@ -94,13 +94,18 @@ def grad(
             raise UsageError("grad writes table, json or yaml (its gradients are nested)")
 
         spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
-        if spec.is_stack:
-            raise UsageError("grad does not handle stacked or bidirectional LSTMs yet")
         the_cell = spec.cell.astype(dtype.value)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
+        cells = spec.stack_cells(dtype.value) if spec.is_stack else None
         if state is not None:
-            h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
+            if cells is None:
+                h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
+            else:
+                top = cells[-1][0]
+                h0, c0 = config.load_stack_state(state, sum(len(layer) for layer in cells),
+                                                 top.state_size, top.hidden_size,
+                                                 max_input_bytes)
         if inputs is not None:
             in_fmt = sequences.format_of(inputs, input_format and input_format.value)
             xs = sequences.read(inputs, None if in_fmt == "auto" else in_fmt, batch_first, m,
@@ -113,24 +118,49 @@ def grad(
             raise DataError("no input: give --inputs FILE, or x or a sequence in the config",
                             spec.source)
         label = spec.source + (f", inputs {inputs}" if inputs else "")
-
-        if upstream is not None:
-            dh_out, dc_last = config.load_upstream(upstream, core.unroll(the_cell, xs, h0, c0),
-                                                   max_input_bytes)
-
-            def loss_fn(r):
-                return core.loss_given(r, dh_out, dc_last)
-            kind = "given"
-        elif loss is Loss.mse:
-            T = xs.shape[0]
-            ys = sequences.read(target, None, False, the_cell.state_size, max_input_bytes)
+        show = Show(precision=precision, rows=rows, view=view)
+        # the outputs the loss reads: h_t of the cell, or the stack's top-layer output
+        width = the_cell.state_size if cells is None else \
+            sum(cell.state_size for cell in cells[-1])
+        T = xs.shape[0]
+        ys = None
+        if target is not None:
+            ys = sequences.read(target, None, False, width, max_input_bytes)
             if ys.shape[0] != T:
                 raise DataError(f"the target has {ys.shape[0]} rows, the sequence {T} steps",
                                 target)
 
+        def fit(target_rows, out):
+            """T rows of targets against outputs (T, ..., k): per sequence, or shared."""
+            if target_rows.size == out.size:
+                return target_rows.reshape(out.shape)
+            return target_rows.reshape(T, *(1,) * (out.ndim - 2), width)
+
+        if cells is not None:
+            if upstream is not None:
+                out_like = core.stack_unroll(cells, spec.directions, xs, h0, c0).output[-1]
+                dy, _ = config.load_upstream(upstream, out_like, None, max_input_bytes)
+                kind, out_loss = "given", (lambda y: core.linear(y, dy))
+            elif ys is not None:
+                kind, out_loss = "mse", (lambda y: core.mean_squared(y, fit(ys, y)))
+            else:
+                kind, out_loss = "sum", core.sum_last
+            report = reports.stack_grad_report(label, cells, spec.directions, xs, h0, c0,
+                                               out_loss, kind, check, check_samples)
+            output.emit(report, fmt, show)
+            if report.check is not None and not report.check["passed"]:
+                raise typer.Exit(int(ExitStatus.DIFFERENCES))
+            return
+        if upstream is not None:
+            dh_out, dc_last = config.load_upstream(upstream, core.unroll(the_cell, xs, h0, c0).h,
+                                                   n, max_input_bytes)
+
             def loss_fn(r):
-                return core.loss_mse(r, ys.reshape(r.h.shape) if ys.size == r.h.size
-                                     else ys[:, None] if r.batch_shape else ys)
+                return core.loss_given(r, dh_out, dc_last)
+            kind = "given"
+        elif ys is not None:
+            def loss_fn(r):
+                return core.loss_mse(r, fit(ys, r.h))
             kind = "mse"
         else:
             def loss_fn(r):
@@ -138,6 +168,6 @@ def grad(
             kind = "sum"
         report = reports.grad_report(label, the_cell, xs, h0, c0, loss_fn, kind, spec.gate_names,
                                      spec.split, check, check_samples)
-        output.emit(report, fmt, Show(precision=precision, rows=rows, view=view))
+        output.emit(report, fmt, show)
         if report.check is not None and not report.check["passed"]:
             raise typer.Exit(int(ExitStatus.DIFFERENCES))

@@ -9,14 +9,16 @@
     finite_diff  central differences against backward's gradients
 """
 
-from lstmcalc.core.backward import backward, loss_given, loss_mse, loss_sum
+from lstmcalc.core.backward import (backward, linear, loss_given, loss_mse, loss_sum, mean_squared,
+                                    sum_last)
 from lstmcalc.core.extras import (OUTPUT_ACTIVATIONS, OutputLayer, Reading, derivative_arrays,
                                   forget_products, gate_slopes, stochastic_reading)
 from lstmcalc.core.forward import outputs, step, unroll
-from lstmcalc.core.stacks import StackRun, stack_unroll
+from lstmcalc.core.stacks import StackGrads, StackRun, stack_backward, stack_unroll
 from lstmcalc.core.types import F, G, GATES, I, O, Cell, Grads, Run, Step, Variant
 
 __all__ = ["GATES", "F", "I", "G", "O", "Cell", "Variant", "Step", "Run", "Grads", "unroll",
-           "outputs", "step", "backward", "loss_sum", "loss_mse", "loss_given", "StackRun",
-           "stack_unroll", "OUTPUT_ACTIVATIONS", "OutputLayer", "Reading", "stochastic_reading",
-           "gate_slopes", "forget_products", "derivative_arrays"]
+           "outputs", "step", "backward", "loss_sum", "loss_mse", "loss_given", "sum_last",
+           "mean_squared", "linear", "StackRun", "StackGrads", "stack_unroll", "stack_backward",
+           "OUTPUT_ACTIVATIONS", "OutputLayer", "Reading", "stochastic_reading", "gate_slopes",
+           "forget_products", "derivative_arrays"]

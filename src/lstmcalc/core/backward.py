@@ -72,30 +72,43 @@ def backward(run: Run, dh_out, dc_last=None) -> Grads:
                  dh_tot.reshape(*shape, n), dc_tot.reshape(*shape, n))
 
 
+def sum_last(y: np.ndarray) -> tuple[float, np.ndarray]:
+    """L = the sum of the last step's entries of y (T, ..., k), PyTorch's output[-1].sum().
+    Returns (L, dL/dy)."""
+    dy = np.zeros_like(y)
+    dy[-1] = 1.0
+    return float(y[-1].sum()), dy
+
+
+def mean_squared(y: np.ndarray, target) -> tuple[float, np.ndarray]:
+    """L = the mean of (y - target)^2 over every entry. Returns (L, dL/dy)."""
+    diff = y - np.broadcast_to(np.asarray(target, y.dtype), y.shape)
+    return float(np.mean(diff ** 2)), 2 * diff / diff.size
+
+
+def linear(y: np.ndarray, dy) -> tuple[float, np.ndarray]:
+    """L = sum(dy * y), the loss whose gradient is dy. Returns (L, dy)."""
+    dy = np.broadcast_to(np.asarray(dy, y.dtype), y.shape)
+    return float((dy * y).sum()), dy
+
+
 def loss_sum(run: Run):
     """L = the sum of h_T's entries. Returns (L, dL/dh per step, dL/dC_T)."""
-    dh = np.zeros_like(run.h)
-    dh[-1] = 1.0
-    return float(run.h[-1].sum()), dh, None
+    return (*sum_last(run.h), None)
 
 
 def loss_mse(run: Run, target: np.ndarray):
     """L = the mean of (h_t - target_t)^2 over every step and unit (and sequence)."""
-    target = np.broadcast_to(np.asarray(target, run.h.dtype), run.h.shape)
-    diff = run.h - target
-    return float(np.mean(diff ** 2)), 2 * diff / diff.size, None
+    return (*mean_squared(run.h, target), None)
 
 
 def loss_given(run: Run, dh_out, dc_last):
     """Upstream gradients given directly: L = sum_t dh_t . h_t + dc . C_T (the linear loss
     whose gradient they are), so that finite differences can check them too."""
-    dh_out = np.broadcast_to(np.asarray(dh_out, run.h.dtype), run.h.shape)
-    value = float((dh_out * run.h).sum())
+    value, dh_out = linear(run.h, dh_out)
     if dc_last is not None:
         value += float((np.asarray(dc_last) * run.c[-1]).sum())
     return value, dh_out, dc_last
-
-
 
 
 def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:

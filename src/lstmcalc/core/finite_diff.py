@@ -1,9 +1,12 @@
 """Central finite differences in float64 on the parameters, against backward()'s gradients."""
 
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
 import numpy as np
 
 from lstmcalc.core.forward import unroll
-from lstmcalc.core.types import GATES, Cell
+from lstmcalc.core.types import GATES, Cell, Grads
 
 BOUND = 1e-5  # a parameter passes when its relative error stays below this,
 ABSOLUTE = 1e-9  # or its absolute error below this times max(1, |L|): central differences in
@@ -12,37 +15,50 @@ ABSOLUTE = 1e-9  # or its absolute error below this times max(1, |L|): central d
 
 
 def check(cell: Cell, xs, h0, c0, loss, dW, db, samples: int | None = None, seed: int = 0,
-          dP=None, dWp=None):
-    """loss(run) -> L. Compares dL/dW, dL/db (and the peepholes' and the projection's
-    gradients, when given) with (L(p + e) - L(p - e)) / 2e, e = 1e-5 max(1, |p|), for every
-    parameter p (or `samples` of them, drawn with `seed`). The relative error of a parameter
-    is |analytic - numeric| / max(|analytic|, |numeric|, 1e-3 times the largest gradient); it
-    passes below BOUND, or where |analytic - numeric| is below ABSOLUTE max(1, |L|).
-    Returns a summary dict."""
-    from dataclasses import replace
+          dP=None, dWp=None) -> dict:
+    """loss(run) -> L for one cell: see check_cells."""
+    grads = Grads(dW, db, *(None,) * 6, dP, dWp)  # type: ignore[arg-type]
+    return check_cells([cell], [grads], lambda cells: loss(unroll(cells[0], xs, h0, c0)),
+                       samples, seed)
 
-    cell = cell.astype(np.float64)
-    v = cell.variant
-    groups = [("W", cell.W, dW), ("b", cell.b, db)]
-    if v.peephole is not None and dP is not None:
-        groups.append(("peephole", v.peephole, dP))
-    if v.projection is not None and dWp is not None:
-        groups.append(("projection", v.projection, dWp))
-    params = np.concatenate([p.ravel() for _, p, _ in groups])
-    analytic = np.concatenate([np.asarray(g).ravel() for _, _, g in groups])
-    bounds = np.cumsum([0] + [p.size for _, p, _ in groups])
+
+def check_cells(cells: Sequence[Cell], grads: Sequence[Grads],
+                value: Callable[[list[Cell]], float], samples: int | None = None,
+                seed: int = 0, names: Sequence[str] | None = None) -> dict:
+    """value(cells) -> L. Compares each cell's dL/dW, dL/db (and the peepholes' and the
+    projection's gradients, where the Grads hold them) with (L(p + e) - L(p - e)) / 2e,
+    e = 1e-5 max(1, |p|), for every parameter p (or `samples` of them, drawn with `seed`). The
+    relative error of a parameter is |analytic - numeric| / max(|analytic|, |numeric|, 1e-3
+    times the largest gradient); it passes below BOUND, or where |analytic - numeric| is below
+    ABSOLUTE max(1, |L|). names: how each cell is called in the summary (layers of a stack).
+    Returns a summary dict."""
+    cells = [cell.astype(np.float64) for cell in cells]
+    groups = []  # (cell index, name, parameter array, gradient)
+    for k, (cell, g) in enumerate(zip(cells, grads)):
+        v = cell.variant
+        groups += [(k, "W", cell.W, g.dW), (k, "b", cell.b, g.db)]
+        if v.peephole is not None and g.dP is not None:
+            groups.append((k, "peephole", v.peephole, g.dP))
+        if v.projection is not None and g.dWp is not None:
+            groups.append((k, "projection", v.projection, g.dWp))
+    params = np.concatenate([p.ravel() for _, _, p, _ in groups])
+    analytic = np.concatenate([np.asarray(g).ravel() for _, _, _, g in groups])
+    bounds = np.cumsum([0] + [p.size for _, _, p, _ in groups])
     index = np.arange(params.size)
     if samples is not None and samples < params.size:
         index = np.sort(np.random.default_rng(seed).choice(params.size, samples, replace=False))
     floor = 1e-3 * max(float(np.abs(analytic).max()), 1e-12)
 
-    def probe_cell(p):
-        parts = {name: p[lo:hi].reshape(arr.shape)
-                 for (name, arr, _), lo, hi in zip(groups, bounds[:-1], bounds[1:])}
-        pv = replace(v, **{k: parts[k] for k in ("peephole", "projection") if k in parts})
-        return Cell(parts["W"], parts["b"], cell.concat, pv)
+    def probe(p) -> list[Cell]:
+        parts: list[dict] = [{} for _ in cells]
+        for (k, name, arr, _), lo, hi in zip(groups, bounds[:-1], bounds[1:]):
+            parts[k][name] = p[lo:hi].reshape(arr.shape)
+        return [Cell(q["W"], q["b"], cell.concat,
+                     replace(cell.variant, **{n: q[n] for n in ("peephole", "projection")
+                                              if n in q}))
+                for cell, q in zip(cells, parts)]
 
-    atol = ABSOLUTE * max(1.0, abs(loss(unroll(cell, xs, h0, c0))))
+    atol = ABSOLUTE * max(1.0, abs(value(cells)))
     worst: tuple[float, int | None, float] = (-1.0, None, 0.0)  # (relative error, at,
     # absolute error): the largest
     worst_failure = worst  # the largest among the parameters that fail
@@ -53,7 +69,7 @@ def check(cell: Cell, xs, h0, c0, loss, dW, db, samples: int | None = None, seed
         for sign in (1, -1):
             p = params.copy()
             p[k] += sign * eps
-            values.append(loss(unroll(probe_cell(p), xs, h0, c0)))
+            values.append(value(probe(p)))
         numeric = (values[0] - values[1]) / (2 * eps)
         a = analytic[k]
         err = abs(a - numeric)
@@ -65,18 +81,19 @@ def check(cell: Cell, xs, h0, c0, loss, dW, db, samples: int | None = None, seed
     rel, worst_at, worst_abs = worst_failure if failed else worst
     return {"checked": int(index.size), "parameters": int(params.size),
             "max_relative_error": float(max(rel, 0.0)), "max_absolute_error": float(worst_abs),
-            "worst": _name(worst_at, groups, bounds), "bound": BOUND,
+            "worst": _name(worst_at, groups, bounds, names), "bound": BOUND,
             "absolute_floor": atol, "failed": failed, "passed": failed == 0}
 
 
-def _name(k, groups, bounds) -> str:
+def _name(k, groups, bounds, names) -> str:
     if k is None:
         return "-"
     g = int(np.searchsorted(bounds, k, side="right")) - 1
-    name, arr, _ = groups[g]
+    cell, name, arr, _ = groups[g]
     idx = np.unravel_index(k - bounds[g], arr.shape)
+    where = f"{names[cell]} " if names else ""
     if name in ("W", "b"):
-        return f"{name}_{GATES[idx[0]]}[{', '.join(str(i + 1) for i in idx[1:])}]"
+        return f"{where}{name}_{GATES[idx[0]]}[{', '.join(str(i + 1) for i in idx[1:])}]"
     if name == "peephole":
-        return f"p_{('forget', 'input', 'output')[idx[0]]}[{idx[1] + 1}]"
-    return f"W_hr[{idx[0] + 1}, {idx[1] + 1}]"
+        return f"{where}p_{('forget', 'input', 'output')[idx[0]]}[{idx[1] + 1}]"
+    return f"{where}W_hr[{idx[0] + 1}, {idx[1] + 1}]"

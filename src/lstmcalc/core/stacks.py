@@ -4,7 +4,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lstmcalc.core.backward import backward
 from lstmcalc.core.forward import unroll
+
 
 @dataclass(frozen=True, eq=False)
 class StackRun:
@@ -50,3 +52,45 @@ def stack_unroll(cells: list, directions: tuple, xs, h0=None, c0=None) -> StackR
     return StackRun(runs, tuple(directions), outputs)
 
 
+
+
+@dataclass(frozen=True, eq=False)
+class StackGrads:
+    """dL/d of everything in a stack. grads[k][d] is the Grads of layer k, direction d, in that
+    run's own time order (dW, db, and, with a variant, dP and dWp, are the layer's); dx is
+    dL/d of the input sequence (T, ..., m) in input order; dh0, dc0 are (L D, ..., n) in
+    PyTorch's h_0, c_0 order."""
+
+    grads: list
+    dx: np.ndarray
+    dh0: np.ndarray
+    dc0: np.ndarray
+
+
+def stack_backward(sr: StackRun, d_output) -> StackGrads:
+    """Backpropagation through the layers and directions: d_output (T, ..., D n) is dL/d of
+    the top layer's output (in input order, the directions side by side, as sr.output[-1]).
+    Each layer's runs get their slice of the gradient in their own time order; what they send
+    to their input is summed over the directions and passed to the layer below."""
+    upstream = np.asarray(d_output)
+    grads_per_layer: list = []
+    for k in range(len(sr.runs) - 1, -1, -1):
+        layer, below = sr.runs[k], None
+        per = []
+        start = 0
+        for run, direction in zip(layer, sr.directions):
+            r = run.cell.state_size
+            dh = upstream[..., start:start + r]
+            start += r
+            if direction == "reverse":
+                dh = dh[::-1]
+            g = backward(run, dh)
+            per.append(g)
+            dx = g.dx[::-1] if direction == "reverse" else g.dx
+            below = dx if below is None else below + dx
+        grads_per_layer.append(per)
+        upstream = below
+    grads_per_layer.reverse()
+    flat = [g for per in grads_per_layer for g in per]
+    return StackGrads(grads_per_layer, upstream, np.stack([g.dh0 for g in flat]),
+                      np.stack([g.dc0 for g in flat]))

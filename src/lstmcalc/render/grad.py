@@ -7,6 +7,16 @@ from lstmcalc.core import GATES
 from lstmcalc.render.machine import header, numbers
 
 
+def _num(precision: int):
+    """How a gradient is shown: `precision` decimals, or scientific where that shows 0."""
+    from lstmcalc.render.numbers import plain, sci
+
+    def num(v) -> str:
+        v = float(v)
+        return plain(v, precision) if v == 0 or abs(v) >= 10 ** -precision else sci(v)
+    return num
+
+
 def weight_grads(cell, grads, names, split) -> dict:
     """{written gate name: {"W": ...} or {"Wx": ..., "Wh": ...}, plus "b"}, as arrays."""
     out = {}
@@ -61,42 +71,20 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
     from rich.table import Table
     from rich.text import Text
 
-    from lstmcalc.render.numbers import plain, sci
+    from lstmcalc.render.numbers import sci
     from lstmcalc.render.table import _step_rows, _units_column, left_out_caption
 
-    def num(v):
-        v = float(v)
-        return plain(v, precision) if v == 0 or abs(v) >= 10 ** -precision else sci(v)
-
+    num = _num(precision)
     cell = run.cell
-    m, n, r = cell.input_size, cell.hidden_size, cell.state_size  # r: h's entries (p or n)
+    m, n = cell.input_size, cell.hidden_size
     value = "" if loss["value"] is None else f" = {num(loss['value'])}"
-    parts: list[RenderableType] = [Text.assemble(("lstmcalc grad", "bold"), "  ", source or "",
-                           f"  (T = {run.T}, m = {m}, n = {n}; loss: {loss['kind']}{value})")]
+    parts: list[RenderableType] = [Text.assemble(
+        ("lstmcalc grad", "bold"), "  ", source or "",
+        f"  (T = {run.T}, m = {m}, n = {n}; loss: {loss['kind']}{value})")]
 
     # weights and biases, in the config's own layout
     parts += [Text(), Text("dL/dW and dL/db, per gate, in the config's layout", style="bold")]
-    small = m + r <= 8
-    labels = {"x": [f"x{k + 1}" for k in range(m)], "h": [f"h{k + 1}" for k in range(r)]}
-    for name, entry in weight_grads(cell, grads, names, split).items():
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-        table.add_column(f"{name}", justify="left")
-        columns = []  # (header, (n,) array)
-        for key, mat in entry.items():
-            if key == "b":
-                continue
-            parts_ = cell.concat if key == "W" else (key[1].lower(),)
-            heads = [f"d{key}·{lab}" for part in parts_ for lab in labels[part]]
-            if small:
-                columns += [(head, mat[:, k]) for k, head in enumerate(heads)]
-            else:
-                columns.append((f"‖d{key}‖ per unit", np.linalg.norm(mat, axis=1)))
-        columns.append(("db", entry["b"]))
-        for head, _ in columns:
-            table.add_column(head, justify="right")
-        for j in range(n):
-            table.add_row(f"unit {j + 1}", *(num(col[j]) for _, col in columns))
-        parts.append(table)
+    parts += weight_tables(cell, grads, names, split, num)
 
     # per step: dL/dz by gate, dL/dh_t and dL/dC_t (first sequence of a batch)
     b = (0,) * len(run.batch_shape)
@@ -151,16 +139,7 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
               Text(f"dL/dh_0 = [{', '.join(num(v) for v in grads.dh0[b])}]"),
               Text(f"dL/dC_0 = [{', '.join(num(v) for v in grads.dc0[b])}]")]
     if check is not None:
-        parts += [Text(), Text(
-            f"Finite-difference check ({check['checked']} of {check['parameters']} parameters, "
-            f"central differences in float64): largest relative error "
-            f"{sci(check['max_relative_error'])} (at {check['worst']}), " + (
-                f"within the bound {sci(check['bound'])}"
-                if check["max_relative_error"] < check["bound"] else
-                f"over {sci(check['bound'])} only where the absolute error is under "
-                f"{sci(check['absolute_floor'])}: passed" if check["passed"] else
-                f"OVER the bound {sci(check['bound'])} at {check['failed']} parameters"),
-            style="bold" if check["passed"] else "bold red")]
+        parts += [Text(), check_line(check)]
     return Group(*parts)
 
 
@@ -172,3 +151,131 @@ def _grad_column(values, num):
     n = len(values)
     keep = range(n) if n <= MAX_UNITS else [*range(MAX_UNITS - 3), None, n - 2, n - 1]
     return Text("\n".join("⋮" if j is None else num(values[j]) for j in keep), justify="right")
+
+
+def weight_tables(cell, grads, names, split, num) -> list:
+    """One table per gate: each unit's dL/dW by column (or the row norms of a large W) and
+    dL/db."""
+    from rich import box
+    from rich.table import Table
+
+    m, r = cell.input_size, cell.state_size
+    small = m + r <= 8
+    labels = {"x": [f"x{k + 1}" for k in range(m)], "h": [f"h{k + 1}" for k in range(r)]}
+    out = []
+    for name, entry in weight_grads(cell, grads, names, split).items():
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        table.add_column(f"{name}", justify="left")
+        columns = []  # (header, (n,) array)
+        for key, mat in entry.items():
+            if key == "b":
+                continue
+            parts_ = cell.concat if key == "W" else (key[1].lower(),)
+            heads = [f"d{key}·{lab}" for part in parts_ for lab in labels[part]]
+            if small:
+                columns += [(head, mat[:, k]) for k, head in enumerate(heads)]
+            else:
+                columns.append((f"‖d{key}‖ per unit", np.linalg.norm(mat, axis=1)))
+        columns.append(("db", entry["b"]))
+        for head, _ in columns:
+            table.add_column(head, justify="right")
+        for j in range(cell.hidden_size):
+            table.add_row(f"unit {j + 1}", *(num(col[j]) for _, col in columns))
+        out.append(table)
+    return out
+
+
+LAYER_NAMES = {"forward": "", "reverse": " reverse"}
+
+
+def stack_grad_dict(report, numbers=numbers) -> dict:
+    """The JSON object of `lstmcalc grad` for a stack: each layer's and direction's weight
+    gradients and initial-state gradients, then dL/dx and dL/dh_0, dL/dC_0 in PyTorch's
+    (L D, ..., n) order."""
+    sr, sg = report.stack, report.grads
+    first = sr.runs[0][0]
+    out = header(first.cell, first.batch_shape)
+    out.update({"num_layers": len(sr.runs), "directions": list(sr.directions),
+                "steps_count": first.T, "loss": report.loss})
+    layers = []
+    for k, (runs, grads) in enumerate(zip(sr.runs, sg.grads)):
+        for run, g, direction in zip(runs, grads, sr.directions):
+            entry = {"layer": k + 1, "direction": direction,
+                     "gates": {name: {key: numbers(arr) for key, arr in e.items()}
+                               for name, e in weight_grads(run.cell, g, GATES,
+                                                           (False,) * 4).items()}}
+            if g.dP is not None:
+                entry["peepholes"] = {gate: numbers(g.dP[j]) for j, gate in
+                                      enumerate(("forget", "input", "output"))}
+            if g.dWp is not None:
+                entry["projection"] = numbers(g.dWp)
+            layers.append(entry)
+    out["gradients"] = {"layers": layers, "x": numbers(sg.dx), "h0": numbers(sg.dh0),
+                        "c0": numbers(sg.dc0)}
+    if report.check is not None:
+        out["check"] = report.check
+    return out
+
+
+def stack_grad_view(report, precision: int = 4, rows: int = 20):
+    from rich import box
+    from rich.console import Group, RenderableType
+    from rich.table import Table
+    from rich.text import Text
+
+    from lstmcalc.render.table import _step_rows, left_out_caption
+
+    num = _num(precision)
+    sr, sg = report.stack, report.grads
+    first = sr.runs[0][0]
+    loss = report.loss
+    parts: list[RenderableType] = [Text.assemble(
+        ("lstmcalc grad", "bold"), "  ", report.source,
+        f"  ({len(sr.runs)} layers, {', '.join(sr.directions)}; T = {first.T}; loss: "
+        f"{loss['kind']} = {num(loss['value'])})")]
+    for k, (runs, grads) in enumerate(zip(sr.runs, sg.grads)):
+        for run, g, direction in zip(runs, grads, sr.directions):
+            parts += [Text(), Text(f"Layer {k + 1}, {direction}: dL/dW and dL/db per gate",
+                                   style="bold")]
+            parts += weight_tables(run.cell, g, GATES, (False,) * 4, num)
+    b = (0,) * len(first.batch_shape)
+    inputs = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True)
+    for col in ("t", "dL/dx_t"):
+        inputs.add_column(col, justify="right")
+    shown = _step_rows(first.T, rows)
+    for t in shown:
+        if t is None:
+            inputs.add_row("⋮")
+            continue
+        inputs.add_row(str(t + 1), _grad_column(sg.dx[(t, *b)], num))
+    inputs.caption, inputs.caption_justify = left_out_caption(shown), "left"
+    parts += [Text(), Text("Inputs" + (" (sequence 1)" if first.batch_shape else ""),
+                           style="bold"), inputs]
+    j = 0
+    for k, runs in enumerate(sr.runs):
+        for direction in sr.directions:
+            parts.append(Text(f"layer {k + 1}{LAYER_NAMES[direction]}: "
+                              f"dL/dh_0 = [{', '.join(num(v) for v in sg.dh0[j][b])}], "
+                              f"dL/dC_0 = [{', '.join(num(v) for v in sg.dc0[j][b])}]"))
+            j += 1
+    if report.check is not None:
+        parts += [Text(), check_line(report.check)]
+    return Group(*parts)
+
+
+def check_line(check: dict):
+    """The finite-difference check in one line."""
+    from rich.text import Text
+
+    from lstmcalc.render.numbers import sci
+
+    return Text(
+        f"Finite-difference check ({check['checked']} of {check['parameters']} parameters, "
+        f"central differences in float64): largest relative error "
+        f"{sci(check['max_relative_error'])} (at {check['worst']}), " + (
+            f"within the bound {sci(check['bound'])}"
+            if check["max_relative_error"] < check["bound"] else
+            f"over {sci(check['bound'])} only where the absolute error is under "
+            f"{sci(check['absolute_floor'])}: passed" if check["passed"] else
+            f"OVER the bound {sci(check['bound'])} at {check['failed']} parameters"),
+        style="bold" if check["passed"] else "bold red")

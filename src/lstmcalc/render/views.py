@@ -12,8 +12,8 @@ import numpy as np
 from lstmcalc.choices import Format, Show, View
 from lstmcalc.errors import UsageError
 from lstmcalc.render import machine
-from lstmcalc.reports import (FinalReport, GradReport, RunReport, ShapesReport, StackReport,
-                              StepReport, StreamReport, extras_dict)
+from lstmcalc.reports import (FinalReport, GradReport, RunReport, ShapesReport, StackGradReport,
+                              StackReport, StepReport, StreamReport, extras_dict)
 
 Rendered = Any  # str | Iterator[str] | a Rich renderable
 
@@ -32,6 +32,9 @@ def render(report, fmt: Format, show: Show) -> Rendered:
         return stream_text(report, fmt, show)
     if isinstance(report, GradReport):
         return grad_table(report, show) if fmt is Format.table else grad_text(report, fmt)
+    if isinstance(report, StackGradReport):
+        return stack_grad_table(report, show) if fmt is Format.table else \
+            stack_grad_text(report, fmt)
     if isinstance(report, ShapesReport):
         return shapes_table(report) if fmt is Format.table else shapes_text(report, fmt)
     raise TypeError(f"no renderer for {type(report).__name__}")
@@ -264,6 +267,33 @@ def grad_table(report: GradReport, show: Show):
     return grad.grad_view(report.run, report.grads, report.loss, report.gate_names,
                           report.split, report.products, show.precision, report.source,
                           show.rows, report.check)
+
+
+def stack_grad_text(report: StackGradReport, fmt: Format) -> str:
+    from lstmcalc.render import grad
+
+    if fmt is Format.csv:
+        raise UsageError("grad writes table, json or yaml (its gradients are nested)")
+    return machine.document(lambda numbers: grad.stack_grad_dict(report, numbers),
+                            yaml=fmt is Format.yaml)
+
+
+def stack_grad_table(report: StackGradReport, show: Show):
+    if show.view is View.heatmap:
+        from rich.console import Group
+        from rich.text import Text
+
+        from lstmcalc.render.heatmap import grad_heatmap_view
+
+        sr, parts = report.stack, []
+        for k, (runs, grads) in enumerate(zip(sr.runs, report.grads.grads)):
+            for run, g, direction in zip(runs, grads, sr.directions):
+                parts += [Text(f"Layer {k + 1}, {direction}", style="bold"),
+                          grad_heatmap_view(run, g, report.source), Text()]
+        return Group(*parts)
+    from lstmcalc.render import grad
+
+    return grad.stack_grad_view(report, show.precision, show.rows)
 
 
 # Shapes ------------------------------------------------------------------------------------

@@ -1,0 +1,114 @@
+"""Stacks (layers, directions) through every command, against PyTorch's nn.LSTM and autograd."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lstmcalc import layouts
+from lstmcalc.cli import app
+
+torch = pytest.importorskip("torch")
+runner = CliRunner()
+L, M, N, T, B = 2, 3, 4, 5, 2
+
+
+def model(tmp_path, bidirectional: bool, seed: int = 0):
+    torch.manual_seed(seed)
+    lstm = torch.nn.LSTM(M, N, num_layers=L, bidirectional=bidirectional).double()
+    path = tmp_path / "lstm.pt"
+    torch.save(lstm.state_dict(), path)
+    return lstm, str(path)
+
+
+def inputs(tmp_path, batch: bool):
+    x = np.random.default_rng(1).normal(size=(T, B, M) if batch else (T, M))
+    np.save(tmp_path / "x.npy", x)
+    return x, str(tmp_path / "x.npy")
+
+
+def grad_json(*args, input=None):
+    r = runner.invoke(app, ["grad", *args, "-f", "json"], input=input)
+    assert r.exit_code == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def ours_as_torch(entry, k, suffix):
+    """A layer's gradients in lstmcalc's layout (f, i, g, o; W = [Wx | Wh]) as PyTorch's."""
+    g = entry["gates"]
+    dW = np.stack([np.array(g[name]["W"]) for name in ("forget", "input", "candidate",
+                                                         "output")])
+    db = np.stack([np.array(g[name]["b"]) for name in ("forget", "input", "candidate",
+                                                         "output")])
+    m = dW.shape[2] - N
+    arrays = layouts.to_arrays("pytorch", layouts.Weights(dW[:, :, :m], dW[:, :, m:], db, db))
+    return {f"{name}_l{k}{suffix}": arrays[f"{name}_l0"] for name in ("weight_ih", "weight_hh",
+                                                                       "bias_ih", "bias_hh")}
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("batch", [False, True])
+def test_stack_gradients_agree_with_autograd(tmp_path, bidirectional, batch):
+    lstm, path = model(tmp_path, bidirectional)
+    x, xpath = inputs(tmp_path, batch)
+    got = grad_json(path, "-i", xpath)
+    xt = torch.tensor(x, requires_grad=True)
+    out, _ = lstm(xt)
+    out[-1].sum().backward()  # --loss sum: the top layer's output at the last step
+    assert got["loss"]["value"] == pytest.approx(out[-1].sum().item(), rel=1e-13)
+    np.testing.assert_allclose(got["gradients"]["x"], xt.grad.numpy(), rtol=0, atol=1e-13)
+    D = 2 if bidirectional else 1
+    assert [(e["layer"], e["direction"]) for e in got["gradients"]["layers"]] == [
+        (k + 1, d) for k in range(L) for d in ("forward", "reverse")[:D]]
+    for e in got["gradients"]["layers"]:
+        suffix = "" if e["direction"] == "forward" else "_reverse"
+        for name, ours in ours_as_torch(e, e["layer"] - 1, suffix).items():
+            np.testing.assert_allclose(ours, getattr(lstm, name).grad.numpy(), rtol=0,
+                                       atol=1e-13, err_msg=name)
+
+
+def test_stack_mse_loss_and_initial_state_gradients(tmp_path):
+    lstm, path = model(tmp_path, True, seed=3)
+    x, xpath = inputs(tmp_path, False)
+    rng = np.random.default_rng(2)
+    target = rng.normal(size=(T, 2 * N))
+    np.savetxt(tmp_path / "t.csv", target, delimiter=",")
+    h0, c0 = rng.normal(size=(L * 2, N)), rng.normal(size=(L * 2, N))
+    (tmp_path / "s.json").write_text(json.dumps({"h": h0.tolist(), "c": c0.tolist()}))
+    got = grad_json(path, "-i", xpath, "--loss", "mse", "--target", str(tmp_path / "t.csv"),
+                    "--state", str(tmp_path / "s.json"))
+    h0t, c0t = (torch.tensor(a[:, None, :], requires_grad=True) for a in (h0, c0))
+    out, _ = lstm(torch.tensor(x[:, None, :]), (h0t, c0t))
+    loss = ((out[:, 0] - torch.tensor(target)) ** 2).mean()
+    loss.backward()
+    assert got["loss"]["value"] == pytest.approx(loss.item(), rel=1e-13)
+    np.testing.assert_allclose(got["gradients"]["h0"], h0t.grad.numpy()[:, 0], atol=1e-13)
+    np.testing.assert_allclose(got["gradients"]["c0"], c0t.grad.numpy()[:, 0], atol=1e-13)
+
+
+def test_stack_gradient_check_and_tables(tmp_path):
+    _, path = model(tmp_path, True, seed=5)
+    _, xpath = inputs(tmp_path, False)
+    got = grad_json(path, "-i", xpath, "--check", "--check-samples", "40")
+    assert got["check"]["passed"] and got["check"]["checked"] == 40
+    r = runner.invoke(app, ["grad", path, "-i", xpath, "-f", "table"])
+    assert r.exit_code == 0 and "Layer 2, reverse: dL/dW and dL/db" in r.stdout
+    r = runner.invoke(app, ["grad", path, "-i", xpath, "-f", "table", "--view", "heatmap"])
+    assert r.exit_code == 0 and "Layer 2, reverse" in r.stdout
+
+
+def test_stack_upstream_gradient_is_the_linear_loss(tmp_path):
+    lstm, path = model(tmp_path, False, seed=7)
+    x, xpath = inputs(tmp_path, False)
+    dy = np.random.default_rng(4).normal(size=(T, N))
+    (tmp_path / "up.json").write_text(json.dumps({"dh": dy.tolist()}))
+    got = grad_json(path, "-i", xpath, "--upstream", str(tmp_path / "up.json"))
+    xt = torch.tensor(x[:, None, :], requires_grad=True)
+    out, _ = lstm(xt)
+    out[:, 0].backward(torch.tensor(dy))
+    np.testing.assert_allclose(got["gradients"]["x"], xt.grad.numpy()[:, 0], atol=1e-13)
+    (tmp_path / "dc.json").write_text(json.dumps({"dc": [0.0] * N}))
+    r = runner.invoke(app, ["grad", path, "-i", xpath, "--upstream",
+                            str(tmp_path / "dc.json")])
+    assert r.exit_code == 65 and "reads its output only; give dh" in r.stderr
