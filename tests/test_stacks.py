@@ -112,3 +112,80 @@ def test_stack_upstream_gradient_is_the_linear_loss(tmp_path):
     r = runner.invoke(app, ["grad", path, "-i", xpath, "--upstream",
                             str(tmp_path / "dc.json")])
     assert r.exit_code == 65 and "reads its output only; give dh" in r.stderr
+
+
+def unroll_json(*args):
+    r = runner.invoke(app, ["unroll", *args, "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_convert_a_stack_to_a_config_and_back_to_pytorch(tmp_path, bidirectional):
+    lstm, path = model(tmp_path, bidirectional, seed=11)
+    x, xpath = inputs(tmp_path, True)
+    want, _ = lstm(torch.tensor(x))
+    for fmt in ("yaml", "json"):
+        cfg = tmp_path / f"stack.{fmt}"
+        r = runner.invoke(app, ["convert", path, "--to", fmt, "-o", str(cfg)])
+        assert r.exit_code == 0, r.stderr
+        got = unroll_json(str(cfg), "-i", xpath)
+        np.testing.assert_allclose(got["output"], want.detach().numpy(), rtol=0, atol=1e-13)
+        back = tmp_path / f"back_{fmt}.pt"
+        r = runner.invoke(app, ["convert", str(cfg), "--to", "pytorch", "-o", str(back)])
+        assert r.exit_code == 0, r.stderr
+        state = torch.load(back, weights_only=True)
+        for name, tensor in lstm.state_dict().items():
+            # a config holds one bias per gate: bias_ih + bias_hh is what reaches the cell
+            if name.startswith("bias_hh"):
+                continue
+            if name.startswith("bias_ih"):
+                hh = name.replace("bias_ih", "bias_hh")
+                torch.testing.assert_close(state[name] + state[hh],
+                                           tensor + lstm.state_dict()[hh], rtol=0, atol=1e-15)
+            else:
+                assert torch.equal(state[name], tensor), name
+
+
+def test_convert_a_bidirectional_layer_to_onnx_and_back(tmp_path):
+    pytest.importorskip("onnx")
+    lstm = torch.nn.LSTM(M, N, bidirectional=True).double()
+    path = tmp_path / "bi.pt"
+    torch.save(lstm.state_dict(), path)
+    x, xpath = inputs(tmp_path, True)
+    onnx_path = tmp_path / "bi.onnx"
+    r = runner.invoke(app, ["convert", str(path), "--to", "onnx", "-o", str(onnx_path)])
+    assert r.exit_code == 0, r.stderr
+    import onnx
+
+    onnx.checker.check_model(onnx.load(onnx_path))
+    got = unroll_json(str(onnx_path), "-i", xpath)
+    want, _ = lstm(torch.tensor(x))
+    np.testing.assert_allclose(got["output"], want.detach().numpy(), rtol=0, atol=1e-13)
+
+
+def test_convert_refuses_what_a_layout_cannot_hold(tmp_path):
+    _, path = model(tmp_path, True)
+    for to, out, needle in (
+            ("keras", "k.npz", "the keras layout holds one forward cell; this stack has "
+                               "2 layers, forward+reverse"),
+            ("tf1", "t.npz", "the tf1 layout holds one forward cell"),
+            ("onnx", "o.onnx", "the onnx layout holds one LSTM node, one layer"),
+            ("onnx", "o.npz", "the onnx layout holds one LSTM node, one layer")):
+        r = runner.invoke(app, ["convert", path, "--to", to, "-o", str(tmp_path / out)])
+        assert r.exit_code == 65 and needle in r.stderr, (to, r.stderr)
+        assert not (tmp_path / out).exists()
+    one = tmp_path / "one.pt"
+    torch.save(torch.nn.LSTM(M, N).double().state_dict(), one)
+    cell = json.loads(runner.invoke(app, ["convert", str(one), "--to", "json"]).stdout)
+    reverse = tmp_path / "reverse.json"
+    reverse.write_text(json.dumps({"direction": "reverse", "layers": [cell]}))
+    r = runner.invoke(app, ["convert", str(reverse), "--to", "pytorch", "-o",
+                            str(tmp_path / "r.pt")])
+    assert r.exit_code == 65 and "cannot hold a reverse-only LSTM" in r.stderr
+    r = runner.invoke(app, ["convert", str(reverse), "--to", "onnx", "-o",
+                            str(tmp_path / "r.onnx")])
+    assert r.exit_code == 0, r.stderr  # ONNX's direction attribute holds it
+    x, xpath = inputs(tmp_path, False)
+    np.testing.assert_allclose(unroll_json(str(tmp_path / "r.onnx"), "-i", xpath)["h"],
+                               unroll_json(str(reverse), "-i", xpath)["h"], rtol=0, atol=1e-15)

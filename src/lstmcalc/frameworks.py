@@ -182,11 +182,11 @@ def _with_variant(weights: layouts.Weights, variant) -> layouts.Weights:
                            weights.forget_bias, joined)
 
 
-def save_npz(layout: str, weights: layouts.Weights) -> bytes:
+def save_npz(layout: str, stack: list, directions: tuple) -> bytes:
     """The layout's arrays as .npz bytes (TF1's forget_bias kept as a 0-d array beside them)."""
-    arrays = layouts.to_arrays(layout, weights)
+    arrays = layouts.stack_to_arrays(layout, stack, directions)
     if layout == "tf1":
-        arrays["forget_bias"] = np.array(weights.forget_bias)
+        arrays["forget_bias"] = np.array(stack[0][0].forget_bias)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
@@ -205,10 +205,8 @@ def _yaml_number(v: float) -> str:
     return text
 
 
-def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
-    """A config (YAML or JSON) holding exactly these weights: both biases, the forget bias."""
-    import json
-
+def _cell_parts(weights: layouts.Weights) -> tuple[dict, dict]:
+    """A cell's gates ({gate: {W, b[, bh]}}) and its variant's config keys."""
     from lstmcalc.core import GATES
 
     v = weights.variant
@@ -220,7 +218,7 @@ def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
         if np.any(weights.bh):
             entry["bh"] = weights.bh[k]
         gates[gate] = entry
-    extras = {}  # the variant's keys
+    extras: dict = {}  # the variant's keys
     if v.peephole is not None:
         extras["peepholes"] = {g: v.peephole[k] for k, g in
                                enumerate(("forget", "input", "output"))
@@ -238,18 +236,26 @@ def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
             role: act.name if act.name not in ("hard_sigmoid", "affine") else
             {"name": act.name, "alpha": act.alpha, "beta": act.beta}
             for role, act in roles.items()}
-    if as_json:
-        obj = {"concat": ["x", "h"]}
-        if weights.forget_bias:
-            obj["forget_bias"] = weights.forget_bias
-        for key, value in extras.items():
-            obj[key] = {g: arr.tolist() for g, arr in value.items()} if key == "peepholes" \
-                else {"W": value.tolist()} if key == "projection" else value
-        obj["gates"] = {g: {key: arr.tolist() for key, arr in e.items()} for g, e in gates.items()}
-        return json.dumps(obj, indent=1) + "\n"
-    m, n = weights.sizes
-    lines = [f"# converted by lstmcalc from {source}: m = {m}, n = {n}",
-             "concat: [x, h]    # every W is n x (m + n): Wx's columns, then Wh's"]
+    return gates, extras
+
+
+def _cell_obj(weights: layouts.Weights) -> dict:
+    """A cell's config keys as JSON-ready values."""
+    gates, extras = _cell_parts(weights)
+    obj: dict = {"concat": ["x", "h"]}
+    if weights.forget_bias:
+        obj["forget_bias"] = weights.forget_bias
+    for key, value in extras.items():
+        obj[key] = {g: arr.tolist() for g, arr in value.items()} if key == "peepholes" \
+            else {"W": value.tolist()} if key == "projection" else value
+    obj["gates"] = {g: {key: arr.tolist() for key, arr in e.items()} for g, e in gates.items()}
+    return obj
+
+
+def _cell_lines(weights: layouts.Weights) -> list[str]:
+    """A cell's config keys as YAML lines, at the top level."""
+    gates, extras = _cell_parts(weights)
+    lines = ["concat: [x, h]    # every W is n x (m + n): Wx's columns, then Wh's"]
     if weights.forget_bias:
         lines.append(f"forget_bias: {_yaml_number(weights.forget_bias)}    "
                      "# added to the forget gate's pre-activation")
@@ -264,7 +270,7 @@ def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
             rows = (",\n" + " " * 6).join(
                 "[" + ", ".join(_yaml_number(x) for x in row) + "]" for row in value)
             lines.append(f"projection:    # h_t = W (o * tanh(C_t)): p = {len(value)}")
-            lines.append(f"  W: [{rows}]")
+            lines += f"  W: [{rows}]".split("\n")
         elif key == "activations":
             lines.append("activations:")
             for role, act in value.items():
@@ -280,46 +286,94 @@ def config_text(weights: layouts.Weights, source: str, as_json: bool) -> str:
             if arr.ndim == 2:
                 rows = (",\n" + " " * 8).join(
                     "[" + ", ".join(_yaml_number(v) for v in row) + "]" for row in arr)
-                lines.append(f"    {key}: [{rows}]")
+                lines += f"    {key}: [{rows}]".split("\n")
             else:
                 lines.append(f"    {key}: [" + ", ".join(_yaml_number(v) for v in arr) + "]")
+    return lines
+
+
+def config_text(stack: list, directions: tuple, source: str, as_json: bool) -> str:
+    """A config (YAML or JSON) holding exactly these weights: both biases, the forget bias;
+    for more than one cell, its layers and direction."""
+    import json
+
+    single = len(stack) == 1 and directions == ("forward",)
+    direction = "bidirectional" if len(directions) == 2 else directions[0]
+    if as_json:
+        if single:
+            return json.dumps(_cell_obj(stack[0][0]), indent=1) + "\n"
+        layers = [_cell_obj(layer[0]) if len(directions) == 1 else
+                  {d: _cell_obj(w) for d, w in zip(directions, layer)} for layer in stack]
+        return json.dumps({"direction": direction, "layers": layers}, indent=1) + "\n"
+    m, n = stack[0][0].sizes
+    if single:
+        return "\n".join([f"# converted by lstmcalc from {source}: m = {m}, n = {n}"]
+                         + _cell_lines(stack[0][0])) + "\n"
+    lines = [f"# converted by lstmcalc from {source}: {len(stack)} layers, m = {m}, n = {n}",
+             f"direction: {direction}", "layers:"]
+    for k, layer in enumerate(stack, start=1):
+        if len(directions) == 1:
+            cell = _cell_lines(layer[0])
+            lines += [f"  # layer {k}", f"  - {cell[0]}"] + ["    " + line for line in cell[1:]]
+        else:
+            lines.append(f"  # layer {k}")
+            for j, (d, w) in enumerate(zip(directions, layer)):
+                lines += [f"  - {d}:" if j == 0 else f"    {d}:"]
+                lines += ["      " + line for line in _cell_lines(w)]
     return "\n".join(lines) + "\n"
 
 
-def pt_bytes(weights: layouts.Weights) -> bytes:
-    """A PyTorch state dict of nn.LSTM(m, n) names, as torch.save writes it."""
+def pt_bytes(stack: list, directions: tuple) -> bytes:
+    """A PyTorch state dict of nn.LSTM(m, n, num_layers, bidirectional) names, as torch.save
+    writes it."""
     try:
         import torch
     except ImportError:
         raise UsageError("writing a .pt file needs PyTorch: pip install 'lstmcalc[torch]'") \
             from None
     state = {k: torch.from_numpy(np.ascontiguousarray(v))
-             for k, v in layouts.to_arrays("pytorch", weights).items()}
+             for k, v in layouts.stack_to_arrays("pytorch", stack, directions).items()}
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getvalue()
 
 
-def onnx_bytes(weights: layouts.Weights) -> bytes:
-    """An ONNX model with one LSTM node (X: (T, B, m) float64 -> Y, Y_h, Y_c)."""
+def onnx_bytes(stack: list, directions: tuple) -> bytes:
+    """An ONNX model with one LSTM node (X: (T, B, m) float64 -> Y, Y_h, Y_c): one layer,
+    forward, reverse or bidirectional."""
     try:
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
         raise UsageError("writing a .onnx file needs onnx: pip install 'lstmcalc[onnx]'") \
             from None
-    m, n = weights.sizes
-    v = weights.variant
-    plain = layouts.Weights(weights.Wx, weights.Wh, weights.bx, weights.bh, weights.forget_bias)
-    arrays = layouts.to_arrays("onnx", plain)
+    layer = stack[0]
+    m, n = layer[0].sizes
+    plain = [[layouts.Weights(w.Wx, w.Wh, w.bx, w.bh, w.forget_bias) for w in layer]]
+    arrays = layouts.stack_to_arrays("onnx", plain if len(stack) == 1 else stack, directions)
     names = ["W", "R", "B"]
     inputs = ["X", "W", "R", "B"]
-    attrs = {"hidden_size": n}
+    attrs: dict = {"hidden_size": n}
+    if len(directions) == 2:
+        attrs["direction"] = "bidirectional"
+    elif directions == ("reverse",):
+        attrs["direction"] = "reverse"
+    variants = [w.variant for w in layer]
+    for key in ("cell_clip", "clip", "coupled"):
+        if len({getattr(v, key) for v in variants}) > 1:
+            raise LayoutError(f"ONNX's LSTM node has one {key} for both directions; these "
+                              "directions differ")
+    v = variants[0]
     if v.cell_clip is not None:
         raise UsageError("ONNX's LSTM has no cell-state clip: this cell cannot be written "
                          "as .onnx")
-    if v.peephole is not None:
-        f_, i_, o_ = v.peephole
-        arrays["P"] = np.concatenate([i_, o_, f_])[None]
+    if any(u.projection is not None for u in variants):
+        raise LayoutError("ONNX's LSTM has no projection: this cell cannot be written as "
+                          ".onnx (write it as pytorch, or as a yaml or json config)")
+    if any(u.peephole is not None for u in variants):
+        arrays["P"] = np.concatenate([
+            np.concatenate([u.peephole[1], u.peephole[2], u.peephole[0]]) if
+            u.peephole is not None else np.zeros(3 * n) for u in variants])
+        arrays["P"] = arrays["P"].reshape(len(variants), 3 * n)
         names.append("P")
         inputs += ["", "", "", "P"]
     if v.clip is not None:
@@ -330,8 +384,8 @@ def onnx_bytes(weights: layouts.Weights) -> bytes:
                   "softsign": "Softsign", "hard_sigmoid": "HardSigmoid", "affine": "Affine",
                   "hard_sigmoid_keras": "HardSigmoid", "hard_sigmoid_tf2": "HardSigmoid",
                   "identity": "Affine"}
-    acts = (v.gate, v.candidate, v.cell)
-    if "activations" in v.features():
+    if any("activations" in u.features() for u in variants):
+        acts = [a for u in variants for a in (u.gate, u.candidate, u.cell)]
         attrs["activations"] = [onnx_names[a.name] for a in acts]
         with_params = [a for a in acts if onnx_names[a.name] in ("HardSigmoid", "Affine")]
         if with_params:
@@ -344,7 +398,8 @@ def onnx_bytes(weights: layouts.Weights) -> bytes:
     graph = helper.make_graph(
         [node], "lstmcalc", [helper.make_tensor_value_info("X", TensorProto.DOUBLE,
                                                            ["T", "B", m])],
-        [helper.make_tensor_value_info(name, TensorProto.DOUBLE, None)
-         for name in ("Y", "Y_h", "Y_c")], inits)
+        [helper.make_tensor_value_info(name, TensorProto.DOUBLE, shape) for name, shape in
+         (("Y", ["T", len(directions), "B", n]), ("Y_h", [len(directions), "B", n]),
+          ("Y_c", [len(directions), "B", n]))], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     return model.SerializeToString()

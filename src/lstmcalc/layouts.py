@@ -268,3 +268,37 @@ def stack_from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0):
             per.append(from_arrays("onnx", sub))
         return [per], ("forward", "reverse") if W.shape[0] == 2 else ("forward",)
     return [[from_arrays(layout, a, forget_bias)]], ("forward",)
+
+
+def stack_to_arrays(layout: str, stack: list, directions: tuple) -> dict:
+    """A framework's arrays for layers of cells (stack[k][d], direction directions[d]); the
+    inverse of stack_from_arrays. A layout that cannot hold the stack is refused by name:
+    PyTorch holds layers run forward or in both directions; ONNX one LSTM node (one layer,
+    forward, reverse or both); Keras and TF1 one forward cell."""
+    L, D = len(stack), len(directions)
+    if L == 1 and directions == ("forward",):
+        return to_arrays(layout, stack[0][0])
+    shape = f"{L} layer{'s' if L > 1 else ''}, {'+'.join(directions)}"
+    if layout == "pytorch":
+        if directions == ("reverse",):
+            raise LayoutError("the pytorch layout cannot hold a reverse-only LSTM (nn.LSTM runs "
+                              "forward, or both directions); this one is " + shape)
+        out = {}
+        for k, layer in enumerate(stack):
+            for w, direction in zip(layer, directions):
+                suffix = "" if direction == "forward" else "_reverse"
+                for name, arr in to_arrays(layout, w).items():
+                    out[name.replace("_l0", f"_l{k}{suffix}")] = arr
+        return out
+    if layout == "onnx":
+        if L > 1:
+            raise LayoutError(f"the onnx layout holds one LSTM node, one layer (forward, "
+                              f"reverse or bidirectional); this stack has {shape}")
+        per = [to_arrays(layout, w) for w in stack[0]]
+        n = stack[0][0].sizes[1]
+        if any("P" in p for p in per):  # a direction without peepholes has zeros there
+            for p in per:
+                p.setdefault("P", np.zeros((1, 3 * n)))
+        return {name: np.concatenate([p[name] for p in per]) for name in per[0]}
+    raise LayoutError(f"the {layout} layout holds one forward cell; this stack has {shape} "
+                      "(write it as pytorch, or as a yaml or json config)")

@@ -6,6 +6,7 @@ from lstmcalc.cli.app import app, main
 
 # --help lists the commands in the order a newcomer meets them
 _ORDER = ("step", "unroll", "grad", "shapes", "init", "convert")
-app.registered_commands.sort(key=lambda command: _ORDER.index(getattr(command.callback, "__name__", "")))
+app.registered_commands.sort(
+    key=lambda command: _ORDER.index(getattr(command.callback, "__name__", "")))
 
 __all__ = ["app", "main"]

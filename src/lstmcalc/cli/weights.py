@@ -140,27 +140,27 @@ def convert(
             raise UsageError(f"--to {to!r}: choose from {', '.join(kinds)}")
         out = files.prepare({"out": target}, [source])
         spec = load_spec(source, max_input_bytes, from_, forget_bias, activations)
-        if spec.is_stack:
-            raise UsageError("convert reads one cell yet, not stacked or bidirectional LSTMs")
-        weights = spec.weights
+        stack = spec.stack if spec.stack is not None else [[spec.weights]]
+        directions = spec.directions
         data: str | bytes
         if to in ("yaml", "json"):
-            data = frameworks.config_text(weights, source, as_json=to == "json")
+            data = frameworks.config_text(stack, directions, source, as_json=to == "json")
         else:
             suffix = (target or "").lower()
             if to == "pytorch" and suffix.endswith((".pt", ".pth")):
-                data = frameworks.pt_bytes(weights)
+                data = frameworks.pt_bytes(stack, directions)
             elif to == "onnx" and suffix.endswith(".onnx"):
-                data = frameworks.onnx_bytes(weights)
+                data = frameworks.onnx_bytes(stack, directions)
             elif target is None or suffix.endswith(".npz"):
-                data = frameworks.save_npz(to, weights)
+                data = frameworks.save_npz(to, stack, directions)
                 if target is None and output.stdout_is_terminal():
                     raise UsageError("a .npz is binary: give -o FILE.npz (or pipe stdout)")
             else:
                 raise UsageError(f"-o {target}: --to {to} writes .npz"
                                  + {"pytorch": ", .pt or .pth", "onnx": " or .onnx"}.get(to, ""))
-            if weights.forget_bias and to != "tf1":
-                sys.stderr.write(f"lstmcalc: note: the forget bias {weights.forget_bias} is "
+            biased = [w.forget_bias for layer in stack for w in layer if w.forget_bias]
+            if biased and to != "tf1":
+                sys.stderr.write(f"lstmcalc: note: the forget bias {biased[0]} is "
                                  f"added to the forget gate's b for {to}\n")
         if target is None:
             if isinstance(data, bytes):

@@ -71,7 +71,6 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
     from rich.table import Table
     from rich.text import Text
 
-    from lstmcalc.render.numbers import sci
     from lstmcalc.render.table import _step_rows, _units_column, left_out_caption
 
     num = _num(precision)

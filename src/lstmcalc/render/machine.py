@@ -9,21 +9,19 @@ the same either way.
 
 import csv
 import io
-from typing import Any
 import json
+from typing import Any
 
 import numpy as np
+
+from lstmcalc.core import GATES, Run, Step
+from lstmcalc.records import header, numbers, step_dict
 
 _orjson: Any
 try:
     import orjson as _orjson
 except ImportError:  # the standard library writes the same numbers, only slower
     _orjson = None
-
-from lstmcalc.core import GATES, Run, Step
-from lstmcalc.records import header, numbers, reading_dict, step_dict
-
-from lstmcalc.choices import FIELDS  # noqa: E402,F401 - what --fields may name
 
 
 def _raw(arr: np.ndarray) -> np.ndarray:

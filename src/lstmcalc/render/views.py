@@ -11,6 +11,7 @@ import numpy as np
 
 from lstmcalc.choices import Format, Show, View
 from lstmcalc.errors import UsageError
+from lstmcalc import records
 from lstmcalc.render import machine
 from lstmcalc.reports import (FinalReport, GradReport, RunReport, ShapesReport, StackGradReport,
                               StackReport, StepReport, StreamReport, extras_dict)
@@ -108,7 +109,7 @@ def _record_extra(output, readings, seed: int, fields):
             z, y = output(t)
             out["output_preactivation"], out["y"] = numbers(z), numbers(y)
         if readings is not None:
-            out["stochastic"] = machine.reading_dict(seed, readings(t), numbers)
+            out["stochastic"] = records.reading_dict(seed, readings(t), numbers)
         return out
     return extra
 
