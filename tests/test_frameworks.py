@@ -316,9 +316,10 @@ def test_stacks_refuse_what_they_do_not_do_yet(tmp_path):
     torch.save(torch.nn.LSTM(3, 2, num_layers=2, dtype=torch.float64).state_dict(),
                tmp_path / "s.pt")
     (tmp_path / "x.csv").write_text("1,2,3\n")
-    for args, needle in ((["shapes"], "shapes shows one cell yet"),
-                         (["unroll", "-i", str(tmp_path / "x.csv"), "-f", "csv"],
-                          "--format csv: not available yet")):
+    for args, needle in ((["step", "-i", str(tmp_path / "x.csv"), "--explain", "-f", "table"],
+                          "--explain: not available yet"),
+                         (["unroll", "-i", str(tmp_path / "x.csv"), "--stochastic"],
+                          "--stochastic: not available yet")):
         command, rest = args[0], args[1:]
         r = runner.invoke(app, [command, str(tmp_path / "s.pt"), *rest])
         assert r.exit_code == 2 and needle in r.stderr, (args, r.stderr)

@@ -189,3 +189,66 @@ def test_convert_refuses_what_a_layout_cannot_hold(tmp_path):
     x, xpath = inputs(tmp_path, False)
     np.testing.assert_allclose(unroll_json(str(tmp_path / "r.onnx"), "-i", xpath)["h"],
                                unroll_json(str(reverse), "-i", xpath)["h"], rtol=0, atol=1e-15)
+
+
+def test_stack_shapes_count_pytorchs_parameters(tmp_path):
+    lstm, path = model(tmp_path, True)
+    r = runner.invoke(app, ["shapes", path, "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["num_layers"] == L and got["directions"] == ["forward", "reverse"]
+    assert [e["shapes"]["W_f"] for e in got["layers"]] == [[N, M + N]] * 2 + [[N, 2 * N + N]] * 2
+    # PyTorch keeps two biases per gate where lstmcalc computes with their sum: 4n each cell
+    assert got["parameters"]["total"] == sum(p.numel() for p in lstm.parameters()) - 4 * N * 4
+    table = runner.invoke(app, ["shapes", path, "-f", "table"]).stdout
+    assert "Layer 2, reverse" in table and f"{got['parameters']['total']} parameters" in table
+
+
+def test_stack_state_resumes_a_split_sequence_exactly(tmp_path):
+    # forward layers only: a reverse direction reads the sequence from its end, so no split
+    # resumes it (its --state is PyTorch's h_0 all the same, tested with grad above)
+    _, path = model(tmp_path, False, seed=9)
+    x, _ = inputs(tmp_path, True)
+    np.save(tmp_path / "a.npy", x[:2])
+    np.save(tmp_path / "b.npy", x[2:])
+    whole = unroll_json(path, "-i", str(tmp_path / "x.npy"), "--final")
+    state = tmp_path / "state.json"
+    r = runner.invoke(app, ["unroll", path, "-i", str(tmp_path / "a.npy"), "-f", "json",
+                            "--state-out", str(state)])
+    assert r.exit_code == 0, r.stderr
+    assert np.shape(json.loads(state.read_text())["h"]) == (L, B, N)
+    resumed = unroll_json(path, "-i", str(tmp_path / "b.npy"), "--final", "--state",
+                          str(state))
+    assert resumed["h"] == whole["h"] and resumed["c"] == whole["c"]
+
+
+def test_stack_csv_has_every_layer_in_input_order(tmp_path):
+    _, path = model(tmp_path, True, seed=2)
+    x, xpath = inputs(tmp_path, False)
+    got = unroll_json(path, "-i", xpath)
+    r = runner.invoke(app, ["unroll", path, "-i", xpath, "-f", "csv"])
+    assert r.exit_code == 0, r.stderr
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    head, body = rows[0], rows[1:]
+    assert head[:2] == ["t", "h_l1[0]"] and "c_l2_reverse[3]" in head and len(body) == T
+    top = [head.index(f"h_l2{s}[{j}]") for s in ("", "_reverse") for j in range(N)]
+    np.testing.assert_array_equal([[float(row[i]) for i in top] for row in body],
+                                  got["output"])
+    r = runner.invoke(app, ["unroll", path, "-i", xpath, "-f", "csv", "--fields", "forget"])
+    assert r.exit_code == 2 and "a stack's CSV holds h and c" in r.stderr
+    final = runner.invoke(app, ["unroll", path, "-i", xpath, "-f", "csv", "--final"]).stdout
+    last = list(csv.reader(io.StringIO(final)))
+    assert last[0][0] == "steps" and last[1][0] == str(T)
+    np.testing.assert_array_equal([float(v) for v in last[1][1:1 + N]], got["h"][0])
+
+
+def test_stack_tables_save_svg(tmp_path):
+    _, path = model(tmp_path, False)
+    _, xpath = inputs(tmp_path, False)
+    r = runner.invoke(app, ["unroll", path, "-i", xpath, "-f", "table", "--svg",
+                            str(tmp_path / "t.svg")])
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "t.svg").read_text().startswith("<svg")

@@ -461,18 +461,19 @@ def load_state(path: str, n: int, max_bytes: int = MAX_BYTES,
     return state[0], state[1]
 
 
-def load_stack_state(path: str, count: int, r: int, n: int,
-                     max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, np.ndarray]:
-    """A stack's initial h (count, ..., r) and c (count, ..., n), count = layers x directions
-    in PyTorch's h_0 order: the layout `lstmcalc unroll --final` writes for a stack."""
+def load_stack_state(path: str, sizes: list[tuple[int, int]], max_bytes: int = MAX_BYTES):
+    """A stack's initial h and c, one entry per layer and direction in PyTorch's h_0 order
+    (sizes: each entry's (r, n)): the layout `lstmcalc unroll --final` writes for a stack.
+    Arrays (L D, ..., n) where every layer has the same size, else lists of arrays."""
     source, data = read_input(path, max_bytes)
     text = decode(data, source)
     root = parse(text, source, json=looks_like_json(source, text))
     check = _Checker(source)
     if not isinstance(root, Map):
         check.fail(root, f"a state must be a mapping with keys h and c; found {root.kind}")
-    state = []
-    for key, size in (("h", r), ("c", n)):
+    count = len(sizes)
+    state: list = []
+    for key, which in (("h", 0), ("c", 1)):
         if key not in root.items:
             check.fail(root, f"missing key '{key}' (a state holds h and c, as the JSON or "
                              "YAML output of lstmcalc unroll --final does)")
@@ -481,12 +482,13 @@ def load_stack_state(path: str, count: int, r: int, n: int,
                 isinstance(item, Seq) and item.items for item in node.items):
             check.fail(node, f"{key} must hold {count} entries, one per layer and direction "
                              "(PyTorch's h_0 order), each a list of numbers or a batch of them")
-        rows = [check.vector_or_batch(item, f"{key}[{j + 1}]", size, f" ({size} units)")
-                for j, item in enumerate(node.items)]
-        if len({row.shape for row in rows}) != 1:
+        rows = [check.vector_or_batch(item, f"{key}[{j + 1}]", size[which],
+                                      f" ({size[which]} units)")
+                for j, (item, size) in enumerate(zip(node.items, sizes))]
+        if len({row.shape[:-1] for row in rows}) != 1:
             check.fail(node, f"{key}: the layers' entries have different batch sizes")
-        state.append(np.stack(rows))
-    if state[0].shape[1:-1] != state[1].shape[1:-1]:
+        state.append(np.stack(rows) if len({row.shape for row in rows}) == 1 else rows)
+    if state[0][0].shape[:-1] != state[1][0].shape[:-1]:
         check.fail(root, "h and c have different batch sizes")
     return state[0], state[1]
 

@@ -275,7 +275,7 @@ def stack_to_arrays(layout: str, stack: list, directions: tuple) -> dict:
     inverse of stack_from_arrays. A layout that cannot hold the stack is refused by name:
     PyTorch holds layers run forward or in both directions; ONNX one LSTM node (one layer,
     forward, reverse or both); Keras and TF1 one forward cell."""
-    L, D = len(stack), len(directions)
+    L = len(stack)
     if L == 1 and directions == ("forward",):
         return to_arrays(layout, stack[0][0])
     shape = f"{L} layer{'s' if L > 1 else ''}, {'+'.join(directions)}"

@@ -14,6 +14,8 @@ from lstmcalc.core import GATES, Step
 
 def numbers(arr: np.ndarray) -> list:
     """Nested lists of Python floats that read back to exactly the values in arr."""
+    if isinstance(arr, list):  # arrays of different sizes (a stack's layers)
+        return [numbers(a) for a in arr]
     arr = np.asarray(arr)
     if arr.dtype == np.float32:
         # float32 -> its shortest decimal -> the float64 nearest to that decimal

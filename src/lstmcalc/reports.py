@@ -309,3 +309,23 @@ def stack_grad_report(source: str, cells: list, directions: tuple, xs, h0, c0,
         summary = finite_diff.check_cells(flat, [g for per in grads.grads for g in per],
                                           value_of, samples, names=names)
     return StackGradReport(source, sr, grads, {"kind": kind, "value": value}, summary)
+
+
+@dataclass(frozen=True)
+class StackShapesReport:
+    """The shapes of every layer's and direction's cell."""
+
+    layers: tuple[tuple[int, str, ShapesReport], ...]  # (layer from 1, direction, shapes)
+    directions: tuple[str, ...]
+    source: str | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(shapes.total for _, _, shapes in self.layers)
+
+
+def stack_shapes_report(cells: list, directions: tuple, source: str | None = None):
+    return StackShapesReport(tuple((k + 1, d, shapes_report(cell))
+                                   for k, layer in enumerate(cells)
+                                   for cell, d in zip(layer, directions)),
+                             tuple(directions), source)

@@ -211,6 +211,11 @@ def stochastic_seed(stochastic: bool, seed: int | None) -> int:
     return 0 if seed is None else seed
 
 
+def stack_sizes(cells: list) -> list[tuple[int, int]]:
+    """(r, n) of every layer's and direction's cell, in PyTorch's h_0 order."""
+    return [(cell.state_size, cell.hidden_size) for layer in cells for cell in layer]
+
+
 def stdin_once(**paths):
     users = [name for name, path in paths.items() if path == STDIN]
     if len(users) > 1:

@@ -24,6 +24,7 @@ from lstmcalc.cli.app import (
     load_spec,
     reported,
     stdin_once,
+    stack_sizes,
     table_only,
 )
 from lstmcalc.document import MAX_BYTES
@@ -102,10 +103,7 @@ def grad(
             if cells is None:
                 h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
             else:
-                top = cells[-1][0]
-                h0, c0 = config.load_stack_state(state, sum(len(layer) for layer in cells),
-                                                 top.state_size, top.hidden_size,
-                                                 max_input_bytes)
+                h0, c0 = config.load_stack_state(state, stack_sizes(cells), max_input_bytes)
         if inputs is not None:
             in_fmt = sequences.format_of(inputs, input_format and input_format.value)
             xs = sequences.read(inputs, None if in_fmt == "auto" else in_fmt, batch_first, m,

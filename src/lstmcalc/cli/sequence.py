@@ -30,6 +30,7 @@ from lstmcalc.cli.app import (
     not_for_stacks,
     parse_fields,
     reported,
+    stack_sizes,
     stdin_once,
     stochastic_seed,
     table_only,
@@ -107,12 +108,14 @@ def unroll(
         h0, c0 = spec.h, spec.c
         show = Show(precision=precision, rows=rows, fields=chosen, view=view,
                     title="lstmcalc unroll")
-        if spec.is_stack:
-            not_for_stacks(**{"--state": state, "--state-out": state_out,
-                              "--stochastic": stochastic, "--plot": plot, "--svg": svg,
-                              "--html": html, "--format csv": fmt is Format.csv})
+        cells = spec.stack_cells(dtype.value) if spec.is_stack else None
+        if cells is not None:
+            not_for_stacks(**{"--stochastic": stochastic, "--plot": plot})
         if state is not None:
-            h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
+            if cells is None:
+                h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
+            else:
+                h0, c0 = config.load_stack_state(state, stack_sizes(cells), max_input_bytes)
 
         in_fmt = None
         if inputs is not None:
@@ -154,10 +157,13 @@ def unroll(
             raise DataError(f"rows have {xs.shape[-1]} values, expected {m} (m = {m})",
                             inputs or spec.source)
 
-        if spec.is_stack:
-            sr = core.stack_unroll(spec.stack_cells(dtype.value), spec.directions, xs, spec.h,
-                                   spec.c)
-            output.emit(reports.StackReport(spec.source, sr, final), fmt, show)
+        if cells is not None:
+            sr = core.stack_unroll(cells, spec.directions, xs, h0, c0)
+            output.emit(reports.StackReport(spec.source, sr, final), fmt, show, out.get("svg"),
+                        out.get("html"))
+            if "state" in out:
+                out["state"].commit(output.state_text(reports.StackReport(spec.source, sr,
+                                                                           True)))
             return
         if final:
             last = reports.final_report(the_cell, xs, h0, c0)

@@ -24,6 +24,7 @@ from lstmcalc.cli.app import (
     load_spec,
     not_for_stacks,
     reported,
+    stack_sizes,
     stdin_once,
     stochastic_seed,
     table_only,
@@ -108,13 +109,17 @@ def step(
         show = Show(precision=precision, explain=explain, derivatives=derivatives,
                     diagram=diagram, title="lstmcalc step")
         if spec.is_stack:
-            not_for_stacks(**{"--state": state, "--explain": explain,
-                              "--derivatives": derivatives, "--diagram": diagram,
-                              "--expect": expect, "--stochastic": stochastic, "--svg": svg,
-                              "--html": html, "--format csv": fmt is Format.csv})
-            sr = core.stack_unroll(spec.stack_cells(dtype.value), spec.directions,
-                                   np.asarray(x)[None], h, c)
-            output.emit(reports.StackReport(spec.source, sr), fmt, show)
+            not_for_stacks(**{"--explain": explain, "--derivatives": derivatives,
+                              "--diagram": diagram, "--expect": expect,
+                              "--stochastic": stochastic})
+            cells = spec.stack_cells(dtype.value)
+            if state is not None:
+                from lstmcalc import config
+
+                h, c = config.load_stack_state(state, stack_sizes(cells), max_input_bytes)
+            sr = core.stack_unroll(cells, spec.directions, np.asarray(x)[None], h, c)
+            output.emit(reports.StackReport(spec.source, sr), fmt, show, out.get("svg"),
+                        out.get("html"))
             return
         if state is not None:
             from lstmcalc import config

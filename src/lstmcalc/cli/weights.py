@@ -55,10 +55,11 @@ def shapes(
         else:
             spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
             if spec.is_stack:
-                raise UsageError("shapes shows one cell yet: this file holds "
-                                 f"{len(spec.stack)} layers, {'+'.join(spec.directions)}")
-            report = reports.shapes_report(spec.cell, output_layer=spec.output,
-                                           source=spec.source)
+                report = reports.stack_shapes_report(spec.stack_cells("float64"),
+                                                     spec.directions, spec.source)
+            else:
+                report = reports.shapes_report(spec.cell, output_layer=spec.output,
+                                               source=spec.source)
         output.emit(report, output.resolve(fmt))
 
 

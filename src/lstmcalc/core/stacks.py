@@ -21,13 +21,18 @@ class StackRun:
     output: list
 
     @property
-    def final_h(self) -> np.ndarray:
-        """(L D, ..., n): every layer's and direction's last h, in PyTorch's h_n order."""
-        return np.stack([run.h[-1] for layer in self.runs for run in layer])
+    def final_h(self) -> np.ndarray | list[np.ndarray]:
+        """(L D, ..., n): every layer's and direction's last h, in PyTorch's h_n order (a list
+        where the layers differ in size)."""
+        return _stacked([run.h[-1] for layer in self.runs for run in layer])
 
     @property
-    def final_c(self) -> np.ndarray:
-        return np.stack([run.c[-1] for layer in self.runs for run in layer])
+    def final_c(self) -> np.ndarray | list[np.ndarray]:
+        return _stacked([run.c[-1] for layer in self.runs for run in layer])
+
+
+def _stacked(arrays: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+    return np.stack(arrays) if len({a.shape for a in arrays}) == 1 else arrays
 
 
 def stack_unroll(cells: list, directions: tuple, xs, h0=None, c0=None) -> StackRun:
@@ -40,8 +45,8 @@ def stack_unroll(cells: list, directions: tuple, xs, h0=None, c0=None) -> StackR
         per, outs = [], []
         for d, (cell, direction) in enumerate(zip(layer, directions)):
             j = k * len(directions) + d
-            h = None if h0 is None else np.asarray(h0)[j]
-            c = None if c0 is None else np.asarray(c0)[j]
+            h = None if h0 is None else h0[j]
+            c = None if c0 is None else c0[j]
             seq = layer_input[::-1] if direction == "reverse" else layer_input
             run = unroll(cell, seq, h, c)
             per.append(run)
@@ -92,5 +97,5 @@ def stack_backward(sr: StackRun, d_output) -> StackGrads:
         upstream = below
     grads_per_layer.reverse()
     flat = [g for per in grads_per_layer for g in per]
-    return StackGrads(grads_per_layer, upstream, np.stack([g.dh0 for g in flat]),
-                      np.stack([g.dc0 for g in flat]))
+    return StackGrads(grads_per_layer, upstream, _stacked([g.dh0 for g in flat]),
+                      _stacked([g.dc0 for g in flat]))

@@ -5,6 +5,7 @@ strings for output that streams) or a Rich renderable. No maths, no stdout: outp
 """
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ from lstmcalc.errors import UsageError
 from lstmcalc import records
 from lstmcalc.render import machine
 from lstmcalc.reports import (FinalReport, GradReport, RunReport, ShapesReport, StackGradReport,
-                              StackReport, StepReport, StreamReport, extras_dict)
+                              StackReport, StackShapesReport, StepReport, StreamReport,
+                              extras_dict)
 
 Rendered = Any  # str | Iterator[str] | a Rich renderable
 
@@ -36,7 +38,7 @@ def render(report, fmt: Format, show: Show) -> Rendered:
     if isinstance(report, StackGradReport):
         return stack_grad_table(report, show) if fmt is Format.table else \
             stack_grad_text(report, fmt)
-    if isinstance(report, ShapesReport):
+    if isinstance(report, ShapesReport | StackShapesReport):
         return shapes_table(report) if fmt is Format.table else shapes_text(report, fmt)
     raise TypeError(f"no renderer for {type(report).__name__}")
 
@@ -160,8 +162,11 @@ def final_table(report: FinalReport):
     return final_view(report.cell, report.h, report.c, report.T)
 
 
-def state_text(report: FinalReport) -> str:
+def state_text(report: FinalReport | StackReport) -> str:
     """The final state as --state reads it back."""
+    if isinstance(report, StackReport):
+        return machine.dumps(stack_dict(replace(report, final=True), None,
+                                        records.numbers)) + "\n"
     h, c = report.h, report.c
     return machine.dumps({**machine.header(report.cell, h.shape[:-1]),
                           "h": machine.numbers(h), "c": machine.numbers(c)}) + "\n"
@@ -208,7 +213,7 @@ def stack_dict(report: StackReport, fields, numbers) -> dict:
 def stack_text(report: StackReport, fmt: Format, show: Show) -> Rendered:
     sr = report.stack
     if fmt is Format.csv:
-        raise UsageError("--format csv: not available yet for stacked or bidirectional LSTMs")
+        return stack_csv(report, show)
     if fmt is Format.jsonl and not report.final:
         def lines():
             for k, layer in enumerate(sr.runs):
@@ -219,6 +224,45 @@ def stack_text(report: StackReport, fmt: Format, show: Show) -> Rendered:
         return lines()
     return machine.document(lambda numbers: stack_dict(report, show.fields, numbers),
                             yaml=fmt is Format.yaml)
+
+
+def stack_csv(report: StackReport, show: Show) -> Iterator[str]:
+    """One row per step (and sequence of a batch), in input order: every layer's and
+    direction's h and C side by side; with --final one row of the final states."""
+    keys = ("h", "c") if show.fields is None else tuple(k for k in ("h", "c")
+                                                           if k in show.fields)
+    if not keys or show.fields is not None and set(show.fields) - {"h", "c"}:
+        raise UsageError("a stack's CSV holds h and c per layer and direction (--fields h,c); "
+                         "use json or jsonl for the gates")
+    sr = report.stack
+    first = sr.runs[0][0]
+    cols = []  # (name, (T, ..., k) in input order)
+    for k, layer in enumerate(sr.runs):
+        for run, direction in zip(layer, sr.directions):
+            suffix = "" if direction == "forward" else "_reverse"
+            for key in keys:
+                arr = run.h if key == "h" else run.c
+                cols.append((f"{key}_l{k + 1}{suffix}",
+                             arr[::-1] if direction == "reverse" else arr))
+    batch = first.batch_shape
+    lead = ["steps"] if report.final else ["t"]
+    head = lead + (["sequence"] if batch else []) + [
+        f"{name}[{j}]" for name, arr in cols for j in range(arr.shape[-1])]
+    yield machine.csv_text([head])
+    if report.final:  # the last state of each run: its own last step
+        finals = []
+        for k, layer in enumerate(sr.runs):
+            for run in layer:
+                finals += [run.h[-1] if key == "h" else run.c[-1] for key in keys]
+        flat = np.concatenate([a.reshape(-1, a.shape[-1]) for a in finals], axis=-1)
+        yield machine.csv_text([[first.T] + ([b + 1] if batch else []) +
+                                [repr(v) for v in row]
+                                for b, row in enumerate(records.numbers(flat))])
+        return
+    for t in range(first.T):
+        flat = np.concatenate([arr[t].reshape(-1, arr.shape[-1]) for _, arr in cols], axis=-1)
+        yield machine.csv_text([[t + 1] + ([b + 1] if batch else []) + [repr(v) for v in row]
+                                for b, row in enumerate(records.numbers(flat))])
 
 
 def stack_table(report: StackReport, show: Show):
@@ -325,18 +369,43 @@ def shapes_dict(report: ShapesReport) -> dict:
     return obj
 
 
-def shapes_text(report: ShapesReport, fmt: Format) -> str:
-    obj = shapes_dict(report)
+def stack_shapes_dict(report: StackShapesReport) -> dict:
+    return {"num_layers": max(k for k, _, _ in report.layers),
+            "directions": list(report.directions),
+            "layers": [{"layer": k, "direction": d, **shapes_dict(shapes)}
+                       for k, d, shapes in report.layers],
+            "parameters": {"total": report.total}}
+
+
+def shapes_text(report: ShapesReport | StackShapesReport, fmt: Format) -> str:
+    if isinstance(report, StackShapesReport):
+        obj = stack_shapes_dict(report)
+        table = [[f"layer {k} {d}", name, "x".join(map(str, shape))]
+                 for k, d, shapes in report.layers
+                 for name, shape in shapes_dict(shapes)["shapes"].items()]
+        head = ["cell", "variable", "shape"]
+    else:
+        obj = shapes_dict(report)
+        table = [[k, "x".join(map(str, v))] for k, v in obj["shapes"].items()]
+        head = ["variable", "shape"]
     if fmt is Format.yaml:
         return machine.yaml_text(obj)
     if fmt is Format.csv:
-        rows = [["variable", "shape"]] + [[k, "x".join(map(str, v))]
-                                         for k, v in obj["shapes"].items()]
-        return machine.csv_text(rows)
+        return machine.csv_text([head] + table)
     return machine.dumps(obj) + "\n"
 
 
-def shapes_table(report: ShapesReport):
+def shapes_table(report: ShapesReport | StackShapesReport):
     from lstmcalc.render.teach import shapes_view
 
-    return shapes_view(report)
+    if isinstance(report, ShapesReport):
+        return shapes_view(report)
+    from rich.console import Group
+    from rich.text import Text
+
+    parts: list = [Text(f"{report.source or ''}: {len({k for k, _, _ in report.layers})} "
+                        f"layers, {', '.join(report.directions)}; {report.total} parameters",
+                        style="bold")]
+    for k, d, shapes in report.layers:
+        parts += [Text(), Text(f"Layer {k}, {d}", style="bold"), shapes_view(shapes)]
+    return Group(*parts)
