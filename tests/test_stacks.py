@@ -252,3 +252,23 @@ def test_stack_tables_save_svg(tmp_path):
                             str(tmp_path / "t.svg")])
     assert r.exit_code == 0, r.stderr
     assert (tmp_path / "t.svg").read_text().startswith("<svg")
+
+
+def test_layers_of_different_sizes(tmp_path):
+    rng = np.random.default_rng(0)
+
+    def cell(m, n):
+        return {"gates": {g: {"W": rng.normal(0, 0.5, (n, m + n)).round(3).tolist()}
+                          for g in ("forget", "input", "candidate", "output")}}
+
+    cfg = tmp_path / "ragged.json"
+    cfg.write_text(json.dumps({"sequence": [[1, 2, 3], [0, 1, 0], [0.5, 0, -1]],
+                               "layers": [cell(3, 4), cell(4, 2)]}))
+    final = unroll_json(str(cfg), "--final")
+    assert [len(h) for h in final["h"]] == [4, 2] and [len(c) for c in final["c"]] == [4, 2]
+    state = tmp_path / "s.json"
+    state.write_text(json.dumps({"h": final["h"], "c": final["c"]}))
+    again = unroll_json(str(cfg), "--final", "--state", str(state))
+    assert [len(h) for h in again["h"]] == [4, 2] and again["h"] != final["h"]
+    got = grad_json(str(cfg), "--check")
+    assert got["check"]["passed"] and [len(h) for h in got["gradients"]["h0"]] == [4, 2]

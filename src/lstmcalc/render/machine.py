@@ -24,8 +24,11 @@ except ImportError:  # the standard library writes the same numbers, only slower
     _orjson = None
 
 
-def _raw(arr: np.ndarray) -> np.ndarray:
-    """For orjson, which writes NumPy arrays itself (float32 as float32), contiguous ones only."""
+def _raw(arr):
+    """For orjson, which writes NumPy arrays itself (float32 as float32), contiguous ones only;
+    a list of arrays (a stack's layers of different sizes) item by item."""
+    if isinstance(arr, list):
+        return [_raw(a) for a in arr]
     return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
 
