@@ -200,7 +200,7 @@ def test_stack_shapes_count_pytorchs_parameters(tmp_path):
     assert [e["shapes"]["W_f"] for e in got["layers"]] == [[N, M + N]] * 2 + [[N, 2 * N + N]] * 2
     # PyTorch keeps two biases per gate where lstmcalc computes with their sum: 4n each cell
     assert got["parameters"]["total"] == sum(p.numel() for p in lstm.parameters()) - 4 * N * 4
-    table = runner.invoke(app, ["shapes", path, "-f", "table"]).stdout
+    table = " ".join(runner.invoke(app, ["shapes", path, "-f", "table"]).stdout.split())
     assert "Layer 2, reverse" in table and f"{got['parameters']['total']} parameters" in table
 
 

@@ -66,3 +66,16 @@ def reading_dict(seed: int, reading, numbers=numbers) -> dict:
             **{gate: {"u": numbers(reading.u[..., k, :]), "on": numbers(reading.on[..., k, :])}
                for k, gate in enumerate(("forget", "input", "output"))},
             "c": numbers(reading.c), "h": numbers(reading.h)}
+
+
+def directions_json(directions: tuple) -> list:
+    """A stack's directions: ["forward", "reverse"] for every layer alike, or one list per
+    layer for a mixed stack."""
+    return [d if isinstance(d, str) else list(d) for d in directions]
+
+
+def directions_text(directions: tuple) -> str:
+    """For people: "forward, reverse", or each layer's ("forward+reverse / forward")."""
+    if all(isinstance(d, str) for d in directions):
+        return ", ".join(directions)
+    return " / ".join("+".join(d) for d in directions)

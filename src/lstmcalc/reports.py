@@ -299,11 +299,11 @@ def stack_grad_report(source: str, cells: list, directions: tuple, xs, h0, c0,
 
         flat = [cell for layer in cells for cell in layer]
         names = [f"layer {k + 1}" + ("" if d == "forward" else f" {d}")
-                 for k in range(len(cells)) for d in directions]
-        D = len(directions)
+                 for k, dirs in enumerate(sr.layer_directions) for d in dirs]
+        ends = np.cumsum([0] + [len(layer) for layer in cells])
 
         def value_of(probe: list) -> float:
-            layered = [probe[k * D:(k + 1) * D] for k in range(len(cells))]
+            layered = [probe[a:b] for a, b in zip(ends[:-1], ends[1:])]
             return loss(core.stack_unroll(layered, directions, xs, h0, c0).output[-1])[0]
 
         summary = finite_diff.check_cells(flat, [g for per in grads.grads for g in per],
@@ -316,7 +316,7 @@ class StackShapesReport:
     """The shapes of every layer's and direction's cell."""
 
     layers: tuple[tuple[int, str, ShapesReport], ...]  # (layer from 1, direction, shapes)
-    directions: tuple[str, ...]
+    directions: tuple  # one tuple for every layer, or a tuple per layer
     source: str | None = None
 
     @property
@@ -325,7 +325,10 @@ class StackShapesReport:
 
 
 def stack_shapes_report(cells: list, directions: tuple, source: str | None = None):
+    from lstmcalc.core.stacks import per_layer
+
     return StackShapesReport(tuple((k + 1, d, shapes_report(cell))
-                                   for k, layer in enumerate(cells)
-                                   for cell, d in zip(layer, directions)),
+                                   for k, (layer, dirs) in enumerate(
+                                       zip(cells, per_layer(directions, len(cells))))
+                                   for cell, d in zip(layer, dirs)),
                              tuple(directions), source)

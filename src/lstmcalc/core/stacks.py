@@ -12,13 +12,18 @@ from lstmcalc.core.forward import unroll
 class StackRun:
     """Layers of cells, each run forward, backward or both over the layer below's output.
 
-    runs[k][d] is the Run of layer k in direction directions[d]; a reverse Run is in its own
-    (reversed) time order, and `output` puts it back in input order: output[k] is layer k's
-    h_t for every t in input order, the directions side by side (T, ..., D n)."""
+    runs[k][d] is the Run of layer k in direction layer_directions[k][d]; a reverse Run is in
+    its own (reversed) time order, and `output` puts it back in input order: output[k] is
+    layer k's h_t for every t in input order, the directions side by side (T, ..., D n).
+    directions: as given, one tuple for every layer or a tuple per layer (a mixed stack)."""
 
     runs: list
     directions: tuple
     output: list
+
+    @property
+    def layer_directions(self) -> tuple[tuple[str, ...], ...]:
+        return per_layer(self.directions, len(self.runs))
 
     @property
     def final_h(self) -> np.ndarray | list[np.ndarray]:
@@ -35,20 +40,29 @@ def _stacked(arrays: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
     return np.stack(arrays) if len({a.shape for a in arrays}) == 1 else arrays
 
 
+def per_layer(directions: tuple, layers: int) -> tuple[tuple[str, ...], ...]:
+    """Each layer's directions, from one tuple for all layers or a tuple per layer."""
+    if all(isinstance(d, str) for d in directions):
+        return (tuple(directions),) * layers
+    return tuple(tuple(d) for d in directions)
+
+
 def stack_unroll(cells: list, directions: tuple, xs, h0=None, c0=None) -> StackRun:
-    """Run xs (T, ..., m) through layers of cells (cells[k][d] for direction directions[d]).
-    h0, c0: (L D, ..., n) as PyTorch orders them, or None for zeros."""
+    """Run xs (T, ..., m) through layers of cells (cells[k][d] for direction d of layer k:
+    directions is one tuple for every layer, or a tuple per layer). h0, c0: one (..., n)
+    entry per layer and direction, in PyTorch's h_0 order, or None for zeros."""
     xs = np.asarray(xs)
     runs, outputs = [], []
     layer_input = xs
-    for k, layer in enumerate(cells):
+    j = 0
+    for layer, dirs in zip(cells, per_layer(directions, len(cells))):
         per, outs = [], []
-        for d, (cell, direction) in enumerate(zip(layer, directions)):
-            j = k * len(directions) + d
+        for cell, direction in zip(layer, dirs):
             h = None if h0 is None else h0[j]
             c = None if c0 is None else c0[j]
             seq = layer_input[::-1] if direction == "reverse" else layer_input
             run = unroll(cell, seq, h, c)
+            j += 1
             per.append(run)
             outs.append(run.h[::-1] if direction == "reverse" else run.h)
         runs.append(per)
@@ -83,7 +97,7 @@ def stack_backward(sr: StackRun, d_output) -> StackGrads:
         layer, below = sr.runs[k], None
         per = []
         start = 0
-        for run, direction in zip(layer, sr.directions):
+        for run, direction in zip(layer, sr.layer_directions[k]):
             r = run.cell.state_size
             dh = upstream[..., start:start + r]
             start += r

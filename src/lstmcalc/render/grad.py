@@ -3,6 +3,7 @@ names), of every x_t, of h_0 and C_0, per step dL/dz, and the path along the cel
 
 import numpy as np
 
+from lstmcalc import records
 from lstmcalc.core import GATES
 from lstmcalc.render.machine import header, numbers
 
@@ -194,11 +195,12 @@ def stack_grad_dict(report, numbers=numbers) -> dict:
     sr, sg = report.stack, report.grads
     first = sr.runs[0][0]
     out = header(first.cell, first.batch_shape)
-    out.update({"num_layers": len(sr.runs), "directions": list(sr.directions),
+    out.update({"num_layers": len(sr.runs),
+                "directions": records.directions_json(sr.directions),
                 "steps_count": first.T, "loss": report.loss})
     layers = []
     for k, (runs, grads) in enumerate(zip(sr.runs, sg.grads)):
-        for run, g, direction in zip(runs, grads, sr.directions):
+        for run, g, direction in zip(runs, grads, sr.layer_directions[k]):
             entry = {"layer": k + 1, "direction": direction,
                      "gates": {name: {key: numbers(arr) for key, arr in e.items()}
                                for name, e in weight_grads(run.cell, g, GATES,
@@ -230,10 +232,10 @@ def stack_grad_view(report, precision: int = 4, rows: int = 20):
     loss = report.loss
     parts: list[RenderableType] = [Text.assemble(
         ("lstmcalc grad", "bold"), "  ", report.source,
-        f"  ({len(sr.runs)} layers, {', '.join(sr.directions)}; T = {first.T}; loss: "
-        f"{loss['kind']} = {num(loss['value'])})")]
+        f"  ({len(sr.runs)} layers, {records.directions_text(sr.directions)}; T = {first.T}; "
+        f"loss: {loss['kind']} = {num(loss['value'])})")]
     for k, (runs, grads) in enumerate(zip(sr.runs, sg.grads)):
-        for run, g, direction in zip(runs, grads, sr.directions):
+        for run, g, direction in zip(runs, grads, sr.layer_directions[k]):
             parts += [Text(), Text(f"Layer {k + 1}, {direction}: dL/dW and dL/db per gate",
                                    style="bold")]
             parts += weight_tables(run.cell, g, GATES, (False,) * 4, num)
@@ -252,7 +254,7 @@ def stack_grad_view(report, precision: int = 4, rows: int = 20):
                            style="bold"), inputs]
     j = 0
     for k, runs in enumerate(sr.runs):
-        for direction in sr.directions:
+        for direction in sr.layer_directions[k]:
             parts.append(Text(f"layer {k + 1}{LAYER_NAMES[direction]}: "
                               f"dL/dh_0 = [{', '.join(num(v) for v in sg.dh0[j][b])}], "
                               f"dL/dC_0 = [{', '.join(num(v) for v in sg.dc0[j][b])}]"))

@@ -199,12 +199,12 @@ def stack_dict(report: StackReport, fields, numbers) -> dict:
     first = sr.runs[0][0]
     out = machine.header(first.cell, first.batch_shape)
     out["num_layers"] = len(sr.runs)
-    out["directions"] = list(sr.directions)
+    out["directions"] = records.directions_json(sr.directions)
     if not report.final:
         out["layers"] = [{"layer": k + 1, "direction": direction,
                           **machine.run_dict(run, fields, numbers)}
                          for k, layer in enumerate(sr.runs)
-                         for run, direction in zip(layer, sr.directions)]
+                         for run, direction in zip(layer, sr.layer_directions[k])]
         out["output"] = numbers(sr.output[-1])
     out["h"], out["c"] = numbers(sr.final_h), numbers(sr.final_c)
     return out
@@ -217,7 +217,7 @@ def stack_text(report: StackReport, fmt: Format, show: Show) -> Rendered:
     if fmt is Format.jsonl and not report.final:
         def lines():
             for k, layer in enumerate(sr.runs):
-                for run, direction in zip(layer, sr.directions):
+                for run, direction in zip(layer, sr.layer_directions[k]):
                     def where(t, numbers, k=k, direction=direction):
                         return {"layer": k + 1, "direction": direction}
                     yield from machine.run_jsonl(run, show.fields, where)
@@ -238,7 +238,7 @@ def stack_csv(report: StackReport, show: Show) -> Iterator[str]:
     first = sr.runs[0][0]
     cols = []  # (name, (T, ..., k) in input order)
     for k, layer in enumerate(sr.runs):
-        for run, direction in zip(layer, sr.directions):
+        for run, direction in zip(layer, sr.layer_directions[k]):
             suffix = "" if direction == "forward" else "_reverse"
             for key in keys:
                 arr = run.h if key == "h" else run.c
@@ -274,9 +274,10 @@ def stack_table(report: StackReport, show: Show):
 
     sr = report.stack
     parts: list = [Text.assemble(("lstmcalc unroll", "bold"), "  ", report.source,
-                                 f"  ({len(sr.runs)} layers, {', '.join(sr.directions)})")]
+                                 f"  ({len(sr.runs)} layers, "
+                                 f"{records.directions_text(sr.directions)})")]
     for k, layer in enumerate(sr.runs):
-        for run, direction in zip(layer, sr.directions):
+        for run, direction in zip(layer, sr.layer_directions[k]):
             note = "" if direction == "forward" else \
                 "  (t counts this direction's steps: it reads the sequence from its end)"
             parts += [Text(), Text(f"Layer {k + 1}, {direction}{note}", style="bold")]
@@ -332,7 +333,7 @@ def stack_grad_table(report: StackGradReport, show: Show):
 
         sr, parts = report.stack, []
         for k, (runs, grads) in enumerate(zip(sr.runs, report.grads.grads)):
-            for run, g, direction in zip(runs, grads, sr.directions):
+            for run, g, direction in zip(runs, grads, sr.layer_directions[k]):
                 parts += [Text(f"Layer {k + 1}, {direction}", style="bold"),
                           grad_heatmap_view(run, g, report.source), Text()]
         return Group(*parts)
@@ -371,7 +372,7 @@ def shapes_dict(report: ShapesReport) -> dict:
 
 def stack_shapes_dict(report: StackShapesReport) -> dict:
     return {"num_layers": max(k for k, _, _ in report.layers),
-            "directions": list(report.directions),
+            "directions": records.directions_json(report.directions),
             "layers": [{"layer": k, "direction": d, **shapes_dict(shapes)}
                        for k, d, shapes in report.layers],
             "parameters": {"total": report.total}}
@@ -404,7 +405,8 @@ def shapes_table(report: ShapesReport | StackShapesReport):
     from rich.text import Text
 
     parts: list = [Text(f"{report.source or ''}: {len({k for k, _, _ in report.layers})} "
-                        f"layers, {', '.join(report.directions)}; {report.total} parameters",
+                        f"layers, {records.directions_text(report.directions)}; "
+                        f"{report.total} parameters",
                         style="bold")]
     for k, d, shapes in report.layers:
         parts += [Text(), Text(f"Layer {k}, {d}", style="bold"), shapes_view(shapes)]
