@@ -168,7 +168,7 @@ def test_convert_refuses_what_a_layout_cannot_hold(tmp_path):
     _, path = model(tmp_path, True)
     for to, out, needle in (
             ("keras", "k.npz", "the keras layout holds one forward cell; this stack has "
-                               "2 layers, forward+reverse"),
+                               "2 layers, forward, reverse"),
             ("tf1", "t.npz", "the tf1 layout holds one forward cell"),
             ("onnx", "o.onnx", "the onnx layout holds one LSTM node, one layer"),
             ("onnx", "o.npz", "the onnx layout holds one LSTM node, one layer")):
@@ -272,3 +272,39 @@ def test_layers_of_different_sizes(tmp_path):
     assert [len(h) for h in again["h"]] == [4, 2] and again["h"] != final["h"]
     got = grad_json(str(cfg), "--check")
     assert got["check"]["passed"] and [len(h) for h in got["gradients"]["h0"]] == [4, 2]
+
+
+def test_a_mixed_stack_a_bidirectional_layer_under_a_forward_one(tmp_path):
+    torch.manual_seed(13)
+    low = torch.nn.LSTM(M, N, bidirectional=True).double()
+    high = torch.nn.LSTM(2 * N, 2).double()
+    cells = []
+    for lstm in (low, high):
+        path = tmp_path / "part.pt"
+        torch.save(lstm.state_dict(), path)
+        cells.append(json.loads(runner.invoke(app, ["convert", str(path), "--to",
+                                                    "json"]).stdout))
+    low_layer = cells[0]["layers"][0]  # {"forward": ..., "reverse": ...}
+    cfg = tmp_path / "mixed.json"
+    cfg.write_text(json.dumps({"layers": [low_layer, cells[1]]}))
+    x, xpath = inputs(tmp_path, True)
+    xt = torch.tensor(x, requires_grad=True)
+    y, (h, c) = high(low(xt)[0])
+    got = unroll_json(str(cfg), "-i", xpath)
+    assert got["directions"] == [["forward", "reverse"], ["forward"]]
+    np.testing.assert_allclose(got["output"], y.detach().numpy(), rtol=0, atol=1e-13)
+    y[-1].sum().backward()
+    grads = grad_json(str(cfg), "-i", xpath)["gradients"]
+    np.testing.assert_allclose(grads["x"], xt.grad.numpy(), rtol=0, atol=1e-13)
+    assert [(e["layer"], e["direction"]) for e in grads["layers"]] == [
+        (1, "forward"), (1, "reverse"), (2, "forward")]
+    # written back as a config it is the same stack; PyTorch's layout cannot hold it
+    again = tmp_path / "again.yaml"
+    assert runner.invoke(app, ["convert", str(cfg), "--to", "yaml", "-o",
+                               str(again)]).exit_code == 0
+    assert unroll_json(str(again), "-i", xpath)["output"] == got["output"]
+    r = runner.invoke(app, ["convert", str(cfg), "--to", "pytorch", "-o",
+                            str(tmp_path / "m.pt")])
+    assert r.exit_code == 65 and "runs every layer in the same directions" in r.stderr
+    shapes = json.loads(runner.invoke(app, ["shapes", str(cfg), "-f", "json"]).stdout)
+    assert [e["direction"] for e in shapes["layers"]] == ["forward", "reverse", "forward"]

@@ -220,20 +220,21 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
 def _parse_stack(root, top: dict, check: "_Checker", source: str) -> Spec:
     """layers: [CELL, ...] (or [{forward: CELL, reverse: CELL}, ...] with direction
     bidirectional), each CELL the keys of a one-cell config; layer k + 1 reads layer k's
-    outputs, the directions side by side."""
+    outputs, the directions side by side. Without a direction, each layer may say its own:
+    a CELL runs forward, {forward: CELL, reverse: CELL} both ways, {reverse: CELL} in
+    reverse (a mixed stack)."""
     mixed = [key for key in CELL_KEYS if key in top]
     for key in mixed + [k for k in ("h", "c", "output_layer") if k in top]:
         check.fail(top[key][1], f"'{key}' does not go with layers: "
                                 + ("give it inside each layer" if key in CELL_KEYS else
                                    "stacks start from zero states and have no output layer "
                                    "yet"))
-    direction = "forward"
+    direction = None
     if "direction" in top:
         node = top["direction"][1]
         direction = getattr(node, "text", None)
         if direction not in ("forward", "reverse", "bidirectional"):
             check.fail(node, "direction must be forward, reverse or bidirectional")
-    directions = ("forward", "reverse") if direction == "bidirectional" else (direction,)
     layers_node = top["layers"][1]
     if not isinstance(layers_node, Seq) or not layers_node.items:
         check.fail(layers_node, "layers must be a list of cells (each with its gates)")
@@ -243,16 +244,22 @@ def _parse_stack(root, top: dict, check: "_Checker", source: str) -> Spec:
             m_given = (_width(top[key][1]), key)
             break
     stack, first_m, first_note = [], None, ""
+    per_layer: list[tuple[str, ...]] = []
     for k, layer_node in enumerate(layers_node.items, start=1):
-        if direction == "bidirectional":
+        keys = set(layer_node.items) if isinstance(layer_node, Map) else set()
+        own = direction is None and keys and keys <= {"forward", "reverse"}
+        if direction == "bidirectional" or own:
             both = check.mapping(layer_node, f"layers[{k}]", ("forward", "reverse"))
             missing = [d for d in ("forward", "reverse") if d not in both]
-            if missing:
+            if missing and direction == "bidirectional":
                 check.fail(layer_node, f"layers[{k}]: missing {missing[0]} (a bidirectional "
                                        "layer has a forward and a reverse cell)")
-            cells = [(f"layers[{k}].{d}.", both[d][1]) for d in ("forward", "reverse")]
+            dirs = tuple(d for d in ("forward", "reverse") if d in both)
+            cells = [(f"layers[{k}].{d}.", both[d][1]) for d in dirs]
         else:
+            dirs = (direction or "forward",)
             cells = [(f"layers[{k}].", layer_node)]
+        per_layer.append(dirs)
         per, width = [], 0
         for prefix, node in cells:
             sub = check.mapping(node, prefix.rstrip("."), CELL_KEYS)
@@ -272,6 +279,7 @@ def _parse_stack(root, top: dict, check: "_Checker", source: str) -> Spec:
                                          cols_note=first_note))
     x = check.vector_or_batch(top["x"][1], "x", first_m, first_note) if "x" in top else None
     first = stack[0][0]
+    directions: tuple = per_layer[0] if len(set(per_layer)) == 1 else tuple(per_layer)
     return Spec(source, first.cell(), x, None, None, sequence, None, weights=first,
                 stack=stack, directions=directions)
 

@@ -297,27 +297,39 @@ def config_text(stack: list, directions: tuple, source: str, as_json: bool) -> s
     for more than one cell, its layers and direction."""
     import json
 
+    from lstmcalc.core.stacks import per_layer
+
     single = len(stack) == 1 and directions == ("forward",)
-    direction = "bidirectional" if len(directions) == 2 else directions[0]
+    mixed = not all(isinstance(d, str) for d in directions)
+    dirs = per_layer(directions, len(stack))
+    # a mixed stack says each layer's directions; otherwise one direction for all
+    direction = None if mixed else "bidirectional" if len(directions) == 2 else directions[0]
+
+    def by_direction(k: int) -> bool:
+        return mixed and dirs[k] != ("forward",) or len(dirs[k]) == 2
+
     if as_json:
         if single:
             return json.dumps(_cell_obj(stack[0][0]), indent=1) + "\n"
-        layers = [_cell_obj(layer[0]) if len(directions) == 1 else
-                  {d: _cell_obj(w) for d, w in zip(directions, layer)} for layer in stack]
-        return json.dumps({"direction": direction, "layers": layers}, indent=1) + "\n"
+        layers = [{d: _cell_obj(w) for d, w in zip(dirs[k], layer)} if by_direction(k) else
+                  _cell_obj(layer[0]) for k, layer in enumerate(stack)]
+        obj: dict = {} if direction is None else {"direction": direction}
+        return json.dumps({**obj, "layers": layers}, indent=1) + "\n"
     m, n = stack[0][0].sizes
     if single:
         return "\n".join([f"# converted by lstmcalc from {source}: m = {m}, n = {n}"]
                          + _cell_lines(stack[0][0])) + "\n"
-    lines = [f"# converted by lstmcalc from {source}: {len(stack)} layers, m = {m}, n = {n}",
-             f"direction: {direction}", "layers:"]
-    for k, layer in enumerate(stack, start=1):
-        if len(directions) == 1:
+    lines = [f"# converted by lstmcalc from {source}: {len(stack)} layers, m = {m}, n = {n}"]
+    lines += [] if direction is None else [f"direction: {direction}"]
+    lines.append("layers:")
+    for k, layer in enumerate(stack):
+        if not by_direction(k):
             cell = _cell_lines(layer[0])
-            lines += [f"  # layer {k}", f"  - {cell[0]}"] + ["    " + line for line in cell[1:]]
+            lines += [f"  # layer {k + 1}", f"  - {cell[0]}"]
+            lines += ["    " + line for line in cell[1:]]
         else:
-            lines.append(f"  # layer {k}")
-            for j, (d, w) in enumerate(zip(directions, layer)):
+            lines.append(f"  # layer {k + 1}")
+            for j, (d, w) in enumerate(zip(dirs[k], layer)):
                 lines += [f"  - {d}:" if j == 0 else f"    {d}:"]
                 lines += ["      " + line for line in _cell_lines(w)]
     return "\n".join(lines) + "\n"

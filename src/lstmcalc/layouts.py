@@ -275,14 +275,19 @@ def stack_to_arrays(layout: str, stack: list, directions: tuple) -> dict:
     inverse of stack_from_arrays. A layout that cannot hold the stack is refused by name:
     PyTorch holds layers run forward or in both directions; ONNX one LSTM node (one layer,
     forward, reverse or both); Keras and TF1 one forward cell."""
+    from lstmcalc.records import directions_text
+
     L = len(stack)
     if L == 1 and directions == ("forward",):
         return to_arrays(layout, stack[0][0])
-    shape = f"{L} layer{'s' if L > 1 else ''}, {'+'.join(directions)}"
+    shape = f"{L} layer{'s' if L > 1 else ''}, {directions_text(directions)}"
     if layout == "pytorch":
         if directions == ("reverse",):
             raise LayoutError("the pytorch layout cannot hold a reverse-only LSTM (nn.LSTM runs "
                               "forward, or both directions); this one is " + shape)
+        if not all(isinstance(d, str) for d in directions):
+            raise LayoutError("the pytorch layout runs every layer in the same directions; "
+                              f"this stack mixes them ({shape})")
         out = {}
         for k, layer in enumerate(stack):
             for w, direction in zip(layer, directions):
