@@ -128,3 +128,75 @@ def test_grad_in_float32_agrees_with_float64():
     np.testing.assert_allclose(g32["gradients"]["gates"]["candidate"]["W"],
                                g64["gradients"]["gates"]["candidate"]["W"], rtol=1e-5,
                                atol=1e-7)
+
+
+FOUNDING_VARIANTS = {
+    "peepholes": {"peepholes": {"forget": [0.1, -0.2, 0.3], "input": [0.2, 0.1, -0.1],
+                                "output": [-0.3, 0.2, 0.1]}},
+    "clip": {"clip": 2.5},
+    "cell_clip": {"cell_clip": 0.4},
+    "activations": {"activations": {"gates": "hard_sigmoid", "candidate": "relu",
+                                    "cell": "softsign"}},
+    "coupled": {"coupled": True},
+}
+
+
+def variant_config(tmp_path, name) -> str:
+    import yaml
+
+    from lstmcalc.config import builtin_text
+
+    doc = yaml.safe_load(builtin_text())
+    doc.update(FOUNDING_VARIANTS[name])
+    if name == "coupled":
+        del doc["gates"]["forget"]
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", [*FOUNDING_VARIANTS, "projection"])
+def test_teaching_views_write_out_every_variant(tmp_path, name, projected):
+    path = projected if name == "projection" else variant_config(tmp_path, name)
+    r = runner.invoke(app, ["step", path, "-f", "table", "--explain", "--derivatives",
+                            "--diagram"], env={"COLUMNS": "160"})
+    assert r.exit_code == 0, r.stderr
+    out = r.stdout
+    expected = {"peepholes": "+ p·C_{t-1} = 0.1·0.5 = 0.05   → 92.05",
+                "clip": "clipped to ±2.5 → 2.5",
+                "cell_clip": "= -0.95   clipped → -0.4",
+                "activations": "f = hard_sigmoid(0.2, 0.5)(z)",
+                "coupled": "forget gate: coupled, f = 1 − i",
+                "projection": "the projection: h_t = W_hr·m"}[name]
+    assert expected in out
+    note = {"peepholes": "peepholes: z_f, z_i gain p ⊙ C_{t-1}", "clip": "clipped to ±2.5",
+            "cell_clip": "C_t is clipped to ±0.4", "activations": "activations: gates",
+            "coupled": "coupled: f_t = 1 − i_t", "projection": "projection: h_t = W_hr"}[name]
+    assert note in out  # the diagram's line for what it does not draw
+
+
+def test_derivatives_of_variants_against_finite_differences(tmp_path):
+    from lstmcalc.core.activations import sigmoid
+
+    got = json.loads(runner.invoke(app, ["step", variant_config(tmp_path, "peepholes"), "-f",
+                                         "json", "--derivatives"]).stdout)
+    # dh/dC with an output peephole: d/dC [σ(lin_o + p_o C) tanh(C)]
+    lin_o = np.array(got["gates"]["output"]["preactivation"]) - np.array([-0.3, 0.2, 0.1]) * \
+        np.array(got["c"])
+    p_o = np.array([-0.3, 0.2, 0.1])
+
+    def h_of(c):
+        return sigmoid(lin_o + p_o * c) * np.tanh(c)
+
+    c, e = np.array(got["c"]), 1e-6
+    numeric = (h_of(c + e) - h_of(c - e)) / (2 * e)
+    np.testing.assert_allclose(got["derivatives"]["dh_dc"], numeric, rtol=1e-8)
+    coupled = json.loads(runner.invoke(app, ["step", variant_config(tmp_path, "coupled"), "-f",
+                                             "json", "--derivatives"]).stdout)
+    assert coupled["derivatives"]["forget"] == [-d for d in coupled["derivatives"]["input"]]
+    clipped = json.loads(runner.invoke(app, ["step", variant_config(tmp_path, "cell_clip"),
+                                             "-f", "json", "--derivatives"]).stdout)
+    raw = np.array(clipped["forget_times_c_prev"]) + np.array(clipped["input_times_candidate"])
+    f = np.array(clipped["gates"]["forget"]["activation"])
+    np.testing.assert_array_equal(clipped["derivatives"]["dc_dc_prev"],
+                                  np.where(np.abs(raw) < 0.4, f, 0.0))

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from helpers import check_golden, rendered
 from lstmcalc import config
-from lstmcalc.core import Cell, OutputLayer, derivative_arrays, step, stochastic_reading
+from lstmcalc.core import (Cell, OutputLayer, derivative_arrays, preactivation_terms, step,
+                           stochastic_reading)
 from lstmcalc.reports import shapes_report
 from lstmcalc.cli import app
 from lstmcalc.expect import written_tolerance
@@ -28,7 +29,7 @@ def founding():
 
 def test_explain_golden():
     _, s = founding()
-    text = rendered(explain_view(s, 4))
+    text = rendered(explain_view(s, preactivation_terms(s), 4))
     assert "z_f[1] = 1·1 + 2·2 + 3·3 + 4·4 + 5·5 + 6·6 + 1 = 92" in text
     assert "f[1] = σ(92) = 1 − 1.1e-40" in text
     check_golden("explain.txt", text)
@@ -37,7 +38,8 @@ def test_explain_golden():
 def test_explain_shortens_long_rows():
     rng = np.random.default_rng(0)
     cell = Cell(rng.normal(size=(4, 9, 21)), rng.normal(size=(4, 9)))
-    text = rendered(explain_view(step(cell, rng.normal(size=12)), 3), width=120)
+    s = step(cell, rng.normal(size=12))
+    text = rendered(explain_view(s, preactivation_terms(s), 3), width=120)
     assert "+ … +" in text and "(21 terms)" in text and "│   …  " in text
 
 

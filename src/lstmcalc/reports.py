@@ -47,6 +47,7 @@ class StepReport:
     source: str
     step: Step
     slopes: np.ndarray  # (..., 4, n) each gate's activation slope at z
+    terms: tuple  # (W v + b, the peephole term or None): core.preactivation_terms
     output_layer: OutputLayer | None = None
     output: tuple[np.ndarray, np.ndarray] | None = None  # (z_y, y)
     derivatives: dict[str, np.ndarray] | None = None
@@ -59,7 +60,8 @@ def step_report(source: str, step: Step, output_layer: OutputLayer | None = None
                 seed: int = 0) -> StepReport:
     output = None if output_layer is None else output_layer(step.h)
     reading = readings(step, seed) if stochastic else None
-    return StepReport(source, step, core.gate_slopes(step), output_layer, output,
+    return StepReport(source, step, core.gate_slopes(step), core.preactivation_terms(step),
+                      output_layer, output,
                       core.derivative_arrays(step) if derivatives else None,
                       None if reading is None else (seed, reading))  # type: ignore[arg-type]
 

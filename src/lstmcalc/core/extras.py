@@ -7,7 +7,7 @@ import numpy as np
 
 from lstmcalc.core.activations import sigmoid, sigmoid_derivative, tanh, tanh_derivative
 from lstmcalc.core.types import F, G, GATES, I, O, Run, Step, _require_finite
-from lstmcalc.errors import ShapeError, Unsupported
+from lstmcalc.errors import ShapeError
 
 OUTPUT_ACTIVATIONS = ("sigmoid", "tanh", "identity", "softmax")
 
@@ -99,14 +99,47 @@ def gate_slopes(result) -> np.ndarray:
 
 
 def derivative_arrays(step) -> dict[str, np.ndarray]:
-    """Per gate the slope of its activation at z; dc_dc_prev = f; dh_dc = o (1 - tanh^2 C)."""
-    if not step.cell.variant.is_standard:
-        raise Unsupported("--derivatives covers the standard cell only, not "
-                          + ", ".join(step.cell.variant.describe()))
-    out = {}
-    for k, gate in enumerate(GATES):
-        z = step.z[..., k, :]
-        out[gate] = tanh_derivative(z) if gate == "candidate" else sigmoid_derivative(z)
-    out["dc_dc_prev"] = step.a[..., F, :]
-    out["dh_dc"] = step.a[..., O, :] * tanh_derivative(step.c)
+    """Per gate the slope of its activation at z (a coupled f: −(the input gate's)); and along
+    the cell path dc_dc_prev and dh_dc (see cell_path_slopes). For the standard cell:
+    σ'(z), tanh'(z), f, o (1 − tanh² C)."""
+    slopes = gate_slopes(step)
+    out = {gate: slopes[..., k, :] for k, gate in enumerate(GATES)}
+    out.update(cell_path_slopes(step))
     return out
+
+
+def preactivation_terms(step) -> tuple[np.ndarray, np.ndarray | None]:
+    """The parts of each gate's pre-activation, for writing it out: W v + b (..., 4, n), and
+    the peephole term (..., 4, n) where the cell has peepholes (p_f ⊙ C_{t-1}, p_i ⊙ C_{t-1},
+    0 for g, p_o ⊙ C_t), else None. z is their sum, clipped where the cell clips."""
+    cell = step.cell
+    n = cell.hidden_size
+    with np.errstate(over="ignore", invalid="ignore"):
+        linear = (step.v @ cell.W.reshape(4 * n, -1).T).reshape(*step.v.shape[:-1], 4, n)
+        linear = linear + cell.b
+    P = cell.variant.peephole
+    if P is None:
+        return linear, None
+    peep = np.zeros_like(linear)
+    peep[..., F, :] = P[0] * step.c_prev
+    peep[..., I, :] = P[1] * step.c_prev
+    peep[..., O, :] = P[2] * step.c
+    return linear, peep
+
+
+def cell_path_slopes(step) -> dict[str, np.ndarray]:
+    """The local derivatives along the cell path: dc_dc_prev = ∂C_t/∂C_{t-1} through f alone
+    (0 where a cell clip holds C_t at its bound), and dh_dc = ∂(o ⊙ act(C_t))/∂C_t, with the
+    output peephole's path through o (before a projection)."""
+    v = step.cell.variant
+    f, o = step.a[..., F, :], step.a[..., O, :]
+    through = np.ones_like(step.c)
+    if v.cell_clip is not None:
+        through = (np.abs(step.fc + step.ig) < v.cell_clip).astype(step.c.dtype)
+    dh_dc = o * v.cell.derivative(step.c)
+    if v.peephole is not None:
+        slope_o = gate_slopes(step)[..., O, :]
+        if v.clip is not None:
+            slope_o = np.where(np.abs(step.z[..., O, :]) < v.clip, slope_o, 0.0)
+        dh_dc = dh_dc + step.tanh_c * slope_o * v.peephole[2]
+    return {"dc_dc_prev": f * through, "dh_dc": dh_dc}

@@ -12,7 +12,7 @@ from rich.text import Text
 from lstmcalc.core import Step
 from lstmcalc.render.numbers import honest, plain
 
-MAX_LISTED = 4
+MAX_LISTED = 3  # more would run the C_t column into the h_t line
 WIDTH = 80
 
 
@@ -58,12 +58,39 @@ def _inline(arr) -> str:
     return "[" + ", ".join(values) + "]" + (f" (n = {len(arr)})" if len(arr) > 8 else "")
 
 
-def diagram_view(step: Step, b: tuple = ()) -> Text:
-    if not step.cell.variant.is_standard:
-        from lstmcalc.errors import Unsupported
+# activations as they fit in a gate's box
+SHORT = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu", "identity": "id", "softsign": "ssgn",
+         "hard_sigmoid": "hσ", "hard_sigmoid_keras": "hσ", "hard_sigmoid_tf2": "hσ",
+         "affine": "aff"}
 
-        raise Unsupported("--diagram draws the standard cell only, not "
-                          + ", ".join(step.cell.variant.describe()))
+
+def _variant_notes(step: Step, b: tuple) -> list[str]:
+    """What a variant cell adds that the drawing does not show, one line each."""
+    v = step.cell.variant
+    out = []
+    if v.peephole is not None:
+        out.append("peepholes: z_f, z_i gain p ⊙ C_{t-1}, z_o gains p_o ⊙ C_t; p_f = "
+                   + _inline(v.peephole[0]) + ", p_i = " + _inline(v.peephole[1])
+                   + ", p_o = " + _inline(v.peephole[2]))
+    if v.coupled:
+        out.append("coupled: f_t = 1 − i_t (no weights of its own)")
+    if v.clip is not None:
+        out.append(f"every pre-activation is clipped to ±{v.clip:g} before its activation")
+    if v.cell_clip is not None:
+        out.append(f"C_t is clipped to ±{v.cell_clip:g}")
+    if "activations" in v.features():
+        out.append(f"activations: gates {v.gate!r}, candidate {v.candidate!r}, cell state "
+                   f"{v.cell!r} (hσ: a hard sigmoid, ssgn: softsign)")
+    if v.projection is not None:
+        assert step.m is not None
+        out.append(f"projection: h_t = W_hr (o ⊙ {SHORT[v.cell.name]}(C_t)), p = "
+                   f"{v.projection.shape[0]} entries; o ⊙ {SHORT[v.cell.name]}(C_t) = "
+                   + _inline(step.m[b]))
+    return out
+
+
+def diagram_view(step: Step, b: tuple = ()) -> Text:
+    var = step.cell.variant
     a, gap = step.a[b], step.a_gap[b]
     n = step.cell.hidden_size
     rows = min(n, MAX_LISTED) if n <= MAX_LISTED else 3
@@ -76,7 +103,8 @@ def diagram_view(step: Step, b: tuple = ()) -> Text:
     # products above the cell-state line, labels first
     cv.centre(fx, 0, "f⊙C_{t-1}")
     cv.centre(jx + 2, 0, "i⊙g")
-    cv.put(mx - 4, 0, "tanh(C_t)")
+    cell_fn = SHORT[var.cell.name]
+    cv.put(mx - 4, 0, f"{cell_fn}(C_t)")
     for k, (u, v, w) in enumerate(zip(_values(step.fc[b]), _values(step.ig[b]),
                                       _values(step.tanh_c[b], step.tanh_c_gap[b]))):
         cv.centre(fx, 1 + k, u)
@@ -106,7 +134,7 @@ def diagram_view(step: Step, b: tuple = ()) -> Text:
 
     # tanh(C_t) and o meet at the last ×, which gives h_t
     cv.vline(mx, top + 1, top + 1)
-    cv.put(mx - 2, top + 2, "tanh")
+    cv.centre(mx, top + 2, cell_fn)
     cv.vline(mx, top + 3, top + 3)
     cv.put(mx - 1, top + 4, "(×)")
     cv.hline(mx + 2, 68, top + 4)
@@ -115,7 +143,9 @@ def diagram_view(step: Step, b: tuple = ()) -> Text:
         cv.put(71, top + 5 + k, text)
 
     # the four gate layers
-    for cx, name in ((fx, "σ"), (ix, "σ"), (gx, "tanh"), (ox, "σ")):
+    gate_fn, cand_fn = SHORT[var.gate.name], SHORT[var.candidate.name]
+    for cx, name in ((fx, "1−i" if var.coupled else gate_fn), (ix, gate_fn), (gx, cand_fn),
+                     (ox, gate_fn)):
         w = len(name) + 2
         left = cx - w // 2 - 1
         cv.put(left, y_box, "┌" + "─" * (cx - left - 1) + "┴" + "─" * (left + w - cx) + "┐")
@@ -138,4 +168,5 @@ def diagram_view(step: Step, b: tuple = ()) -> Text:
     cv.put(0, bus + 2, "x_t = " + _inline(step.x[b]))
     note = "" if n <= MAX_LISTED else \
         f"\n(n = {n}: each vector shows its mean (avg) and range)"
-    return Text("\n" + cv.text() + note)
+    notes = "".join("\n" + line for line in _variant_notes(step, b))
+    return Text("\n" + cv.text() + note + notes)

@@ -168,19 +168,15 @@ def _note(gate: str, unit: int, a: float, gap: float, slope: float, bound: float
     return note
 
 
-def gate_table(step: Step, slopes_all: np.ndarray, gate: str, precision: int,
-               b: tuple) -> _Section:
+def gate_table(step: Step, slopes_all: np.ndarray, peep_all: np.ndarray | None, gate: str,
+               precision: int, b: tuple) -> _Section:
     k = GATES.index(gate)
     v = step.cell.variant
     fn = "tanh" if gate == "candidate" else "σ"
     if not v.is_standard:
         fn = repr(v.candidate if gate == "candidate" else v.gate)
     # a peephole adds p ⊙ C_{t-1} (f, i) or p ⊙ C_t (o) to z: shown as its own column
-    peep = None
-    if v.peephole is not None and gate != "candidate":
-        row = {"forget": 0, "input": 1, "output": 2}[gate]
-        seen = step.c[b] if gate == "output" else step.c_prev[b]
-        peep = v.peephole[row] * seen
+    peep = None if peep_all is None or gate == "candidate" else peep_all[b][k]
     columns = [f"z = {WEIGHT[gate]}·v+{BIAS[gate]}" if peep is None else "z (with p⊙C)",
                f"{SYMBOL[gate]} = {fn}(z)", "meaning"]
     if peep is not None:
@@ -231,10 +227,11 @@ def output_table(step: Step, precision: int, b: tuple):
     return table
 
 
-def step_view(step: Step, slopes: np.ndarray, precision: int = 4,
+def step_view(step: Step, slopes: np.ndarray, peep: np.ndarray | None, precision: int = 4,
               source: str | None = None) -> RenderableType:
     """Everything about one step, for a person: the whole annotated report. slopes: each
-    gate's activation slope at z (core.gate_slopes)."""
+    gate's activation slope at z (core.gate_slopes); peep: the peephole terms, or None
+    (core.preactivation_terms)."""
     parts: list[RenderableType] = []
     if source:
         parts.append(Text.assemble(("lstmcalc step", "bold"), "  ", source,
@@ -248,7 +245,7 @@ def step_view(step: Step, slopes: np.ndarray, precision: int = 4,
         if step.batch_shape:
             parts.append(Text(f"\nSequence {b[0] + 1} of {step.batch_shape[0]}", style="bold"))
         parts.append(concat_line(step, precision, b))
-        parts += [gate_table(step, slopes, gate, precision, b) for gate in GATES]
+        parts += [gate_table(step, slopes, peep, gate, precision, b) for gate in GATES]
         parts += [cell_table(step, precision, b), output_table(step, precision, b)]
     parts.append(Text())
     parts.append(Text(

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from lstmcalc.core import GATES, Step
 from lstmcalc.render.numbers import honest, plain, sci
-from lstmcalc.render.table import BIAS, SYMBOL, WEIGHT
+from lstmcalc.render.table import BIAS, SYMBOL, WEIGHT, _max_slope
 
 MAX_TERMS = 8  # a longer sum shows its first and last terms around "…"
 MAX_UNITS = 6  # units written out per gate before "…"
@@ -45,55 +45,97 @@ def _units(n: int):
     return list(range(n)) if n <= MAX_UNITS else [*range(MAX_UNITS - 2), None, n - 1]
 
 
-def explain_view(step: Step, precision: int = 4, b: tuple = ()) -> RenderableType:
-    """Each pre-activation as one works it by hand, then each Hadamard product by element."""
+def explain_view(step: Step, terms, precision: int = 4, b: tuple = ()) -> RenderableType:
+    """Each pre-activation as one works it by hand, then each Hadamard product by element.
+    terms: (W v + b, the peephole term or None), core.preactivation_terms(step). A variant
+    cell writes out what it adds: peephole terms, clips, f = 1 − i, its activations, the
+    projection."""
     cell = step.cell
-    if not cell.variant.is_standard:
-        from lstmcalc.errors import Unsupported
-
-        raise Unsupported("--explain writes out the standard cell only, not "
-                          + ", ".join(cell.variant.describe()))
+    var = cell.variant
+    linear, peep = terms
     v = step.v[b]
     shown_v = [plain(float(x), precision) for x in v]
     if len(shown_v) > 12:
         shown_v = shown_v[:6] + ["…"] + shown_v[-3:]
     lines: list[Text] = [Text(f"v = [{', '.join(shown_v)}]   ({len(v)} entries, "
                               f"{'x_t' if cell.concat[0] == 'x' else 'h_{t-1}'} first)")]
-    terms = f"   ({len(v)} terms)" if len(v) > MAX_TERMS else ""
-    for k, gate in enumerate(GATES):
-        s, fn = SYMBOL[gate], "tanh" if gate == "candidate" else "σ"
-        lines.append(Text(f"\n{gate} gate: z_{LETTER[gate]} = {WEIGHT[gate]}·v + {BIAS[gate]}, "
-                          f"{s} = {fn}(z)", style="bold"))
-        for j in _units(cell.hidden_size):
-            if j is None:
-                lines.append(Text("  …"))
-                continue
-            z, a, gap = float(step.z[b][k, j]), float(step.a[b][k, j]), float(step.a_gap[b][k, j])
-            lines.append(Text(
-                f"  z_{LETTER[gate]}[{j + 1}] = "
-                f"{_sum(cell.W[k, j], v, float(cell.b[k, j]), precision)} = "
-                f"{honest(z, precision)}{terms}"))
-            lines.append(Text(f"     {s}[{j + 1}] = {fn}({honest(z, precision)}) = "
-                              f"{honest(a, precision, gap)}"))
-    lines.append(Text("\ncell state, element by element: C_t = f ⊙ C_{t-1} + i ⊙ g",
-                      style="bold"))
+    if not var.is_standard:
+        lines.append(Text("Variant: " + "; ".join(var.describe()), style="yellow"))
+    terms_note = f"   ({len(v)} terms)" if len(v) > MAX_TERMS else ""
     a, gap = step.a[b], step.a_gap[b]
 
     def val(k, j):
         text = honest(float(a[k, j]), precision, float(gap[k, j]), tight=True)
         return f"({text})" if "−" in text or text.startswith("-") else text
 
+    for k, gate in enumerate(GATES):
+        s_ = SYMBOL[gate]
+        act = var.candidate if gate == "candidate" else var.gate
+        fn = _act_name(act)
+        if gate == "forget" and var.coupled:
+            lines.append(Text(f"\n{gate} gate: coupled, f = 1 − i (no weights of its own)",
+                              style="bold"))
+            for j in _units(cell.hidden_size):
+                if j is None:
+                    lines.append(Text("  …"))
+                    continue
+                lines.append(Text(f"     f[{j + 1}] = 1 − {val(1, j)} = "
+                                  f"{honest(float(a[0, j]), precision, float(gap[0, j]))}"))
+            continue
+        with_peep = peep is not None and gate != "candidate"
+        seen = "C_t" if gate == "output" else "C_{t-1}"
+        head = f"\n{gate} gate: z_{LETTER[gate]} = {WEIGHT[gate]}·v + {BIAS[gate]}"
+        head += f" + p_{LETTER[gate]}⊙{seen}" if with_peep else ""
+        head += f", clipped to ±{var.clip:g}" if var.clip is not None else ""
+        lines.append(Text(f"{head}, {s_} = {fn}(z)", style="bold"))
+        for j in _units(cell.hidden_size):
+            if j is None:
+                lines.append(Text("  …"))
+                continue
+            z, a_, g_ = float(step.z[b][k, j]), float(a[k, j]), float(gap[k, j])
+            # W v + b as written out; where nothing is added to it, it is z itself
+            lin = float(linear[b][k, j]) if with_peep or (
+                var.clip is not None and abs(float(linear[b][k, j])) > var.clip) else z
+            lines.append(Text(
+                f"  z_{LETTER[gate]}[{j + 1}] = "
+                f"{_sum(cell.W[k, j], v, float(cell.b[k, j]), precision)} = "
+                f"{honest(lin, precision)}{terms_note}"))
+            total = lin
+            if with_peep:
+                pj = float(var.peephole[{"forget": 0, "input": 1, "output": 2}[gate], j])
+                c_seen = float((step.c if gate == "output" else step.c_prev)[b][j])
+                total = lin + float(peep[b][k, j])
+                lines.append(Text(f"     + p·{seen} = {_factor(pj, precision)}·"
+                                  f"{_factor(c_seen, precision)} = "
+                                  f"{honest(float(peep[b][k, j]), precision)}   → "
+                                  f"{honest(total, precision)}"))
+            if var.clip is not None and abs(total) > var.clip:
+                lines.append(Text(f"     clipped to ±{var.clip:g} → {honest(z, precision)}"))
+            lines.append(Text(f"     {s_}[{j + 1}] = {fn}({honest(z, precision)}) = "
+                              f"{honest(a_, precision, g_)}"))
+    lines.append(Text("\ncell state, element by element: C_t = f ⊙ C_{t-1} + i ⊙ g"
+                      + (f", clipped to ±{var.cell_clip:g}" if var.cell_clip is not None
+                         else ""), style="bold"))
     for j in _units(cell.hidden_size):
         if j is None:
             lines.append(Text("  …"))
             continue
         c_prev = float(step.c_prev[b][j])
+        raw = float(step.fc[b][j]) + float(step.ig[b][j])
+        clipped = var.cell_clip is not None and abs(raw) > var.cell_clip
         lines.append(Text(
             f"  C_t[{j + 1}] = {val(0, j)}·{_factor(c_prev, precision)} + {val(1, j)}·"
             f"{_factor(float(a[2, j]), precision)} = {honest(float(step.fc[b][j]), precision)}"
             f" + {_factor(float(step.ig[b][j]), precision)} = "
-            f"{honest(float(step.c[b][j]), precision)}"))
-    lines.append(Text("\nhidden state, element by element: h_t = o ⊙ tanh(C_t)", style="bold"))
+            + (f"{honest(raw, precision)}   clipped → " if clipped else "")
+            + f"{honest(float(step.c[b][j]), precision)}"))
+    cell_fn = _act_name(var.cell)
+    projected = var.projection is not None
+    target = "o ⊙ " + cell_fn + "(C_t), before the projection" if projected else \
+        "h_t = o ⊙ " + cell_fn + "(C_t)"
+    lines.append(Text(f"\nhidden state, element by element: {target}", style="bold"))
+    name = "m" if projected else "h_t"
+    after = step.m if projected else step.h
     for j in _units(cell.hidden_size):
         if j is None:
             lines.append(Text("  …"))
@@ -101,44 +143,85 @@ def explain_view(step: Step, precision: int = 4, b: tuple = ()) -> RenderableTyp
         tc = honest(float(step.tanh_c[b][j]), precision, float(step.tanh_c_gap[b][j]),
                     tight=True)
         tc = f"({tc})" if "−" in tc or tc.startswith("-") else tc
+        shown = honest(float(after[b][j]), precision,
+                       None if projected else float(step.h_gap[b][j]))
         lines.append(Text(
-            f"  h_t[{j + 1}] = {val(3, j)}·tanh({plain(float(step.c[b][j]), precision)}) = "
-            f"{val(3, j)}·{tc} = "
-            f"{honest(float(step.h[b][j]), precision, float(step.h_gap[b][j]))}"))
+            f"  {name}[{j + 1}] = {val(3, j)}·{cell_fn}({plain(float(step.c[b][j]), precision)})"
+            f" = {val(3, j)}·{tc} = {shown}"))
+    if projected:
+        lines.append(Text(f"\nthe projection: h_t = W_hr·m   (W_hr is "
+                          f"{var.projection.shape[0]}×{var.projection.shape[1]})", style="bold"))
+        for j in _units(cell.state_size):
+            if j is None:
+                lines.append(Text("  …"))
+                continue
+            lines.append(Text(f"  h_t[{j + 1}] = "
+                              f"{_sum(var.projection[j], step.m[b], 0.0, precision)} = "
+                              f"{honest(float(step.h[b][j]), precision)}"))
     return Panel(Group(*lines), title="Worked by hand (--explain)", title_align="left",
                  box=box.ROUNDED)
+
+
+def _act_name(act) -> str:
+    return {"sigmoid": "σ", "tanh": "tanh"}.get(act.name, repr(act))
 
 
 def derivatives_view(step: Step, slopes: dict, b: tuple = ()) -> RenderableType:
     """Each unit's slope against its bound, and the local derivatives along the cell path.
     slopes: core.derivative_arrays(step)."""
+    cell = step.cell
+    v = cell.variant
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("gate", "unit", "z", "slope", "of its max", "note"):
         table.add_column(name, justify="left" if name in ("gate", "note") else "right")
     for k, gate in enumerate(GATES):
-        bound = 1.0 if gate == "candidate" else 0.25
-        name = "tanh'" if gate == "candidate" else "σ'"
-        for j in range(step.cell.hidden_size):
+        bound = _max_slope(cell, gate)
+        act = v.candidate if gate == "candidate" else v.gate
+        coupled = gate == "forget" and v.coupled
+        name = f"−{_act_name(act)}'(z_i)" if coupled else f"{_act_name(act)}'"
+        for j in range(cell.hidden_size):
             d = float(slopes[gate][b][j])
-            frac = d / bound
+            frac = abs(d) / bound
             note = "saturated" if frac < 0.01 else ""
             table.add_row(gate if j == 0 else "", str(j + 1),
-                          honest(float(step.z[b][k, j]), 4), f"{name} = {_slope(d)}",
+                          "—" if coupled else honest(float(step.z[b][k, j]), 4),
+                          f"{name} = {_slope(d)}",
                           f"{frac:.1%}" if frac >= 0.001 else sci(frac), note,
                           style="yellow" if note else None)
     path = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name in ("unit", "∂C_t/∂C_{t-1}", "∂h_t/∂C_t"):
+    for name in ("unit", "∂C_t/∂C_{t-1}", "∂h_t/∂C_t" if v.projection is None else
+                 "∂(o⊙act(C_t))/∂C_t"):
         path.add_column(name, justify="right")
-    for j in range(step.cell.hidden_size):
-        path.add_row(str(j + 1), honest(float(step.a[b][0, j]), 4, float(step.a_gap[b][0, j])),
-                     _slope(float(slopes["dh_dc"][b][j])))
+    for j in range(cell.hidden_size):
+        dc = honest(float(step.a[b][0, j]), 4, float(step.a_gap[b][0, j])) \
+            if v.cell_clip is None else _slope(float(slopes["dc_dc_prev"][b][j]))
+        path.add_row(str(j + 1), dc, _slope(float(slopes["dh_dc"][b][j])))
+    if v.is_standard:
+        title = "Slopes (--derivatives)   σ' = σ(1 − σ) ≤ 0.25,   tanh' = 1 − tanh² ≤ 1"
+        formula = "∂C_t/∂C_{t-1} = f_t,   ∂h_t/∂C_t = o_t·(1 − tanh²(C_t))"
+    else:
+        title = (f"Slopes (--derivatives)   gates {_act_name(v.gate)}' ≤ "
+                 f"{_max_slope(cell, 'forget'):g}, candidate {_act_name(v.candidate)}' ≤ "
+                 f"{_max_slope(cell, 'candidate'):g}")
+        formula = "∂C_t/∂C_{t-1} = f_t" + (" (0 where the cell clip holds C_t)"
+                                            if v.cell_clip is not None else "")
+        formula += (",   ∂h_t/∂C_t" if v.projection is None else ",   ∂(o⊙act(C_t))/∂C_t") + \
+            f" = o_t·{_act_name(v.cell)}'(C_t)"
+        if v.peephole is not None:
+            formula += " + act(C_t)·σ'(z_o)·p_o"
+    notes = []
+    if v.peephole is not None:
+        notes.append("With peepholes f_t and i_t also depend on C_{t-1} through p_f, p_i: "
+                     "those paths are in lstmcalc grad, not in this local column.")
+    if v.projection is not None:
+        notes.append("With a projection h_t = W_hr (o⊙act(C_t)): ∂h_t/∂C_t is W_hr times "
+                     "this column.")
     return Group(
-        Text(), Text("Slopes (--derivatives)   σ' = σ(1 − σ) ≤ 0.25,   tanh' = 1 − tanh² ≤ 1",
-                     style="bold"), table,
+        Text(), Text(title, style="bold"), table,
         Text("A saturated unit (slope under 1% of its maximum) passes almost no gradient.",
              style="dim"),
-        Text(), Text("Along the cell path   ∂C_t/∂C_{t-1} = f_t,   "
-                     "∂h_t/∂C_t = o_t·(1 − tanh²(C_t))", style="bold"), path)
+        Text(), Text("Along the cell path   " + formula, style="bold"), path,
+        *(Text(note, style="dim") for note in notes))
 
 
 def _slope(d: float) -> str:

@@ -63,7 +63,7 @@ def step_table(report: StepReport, show: Show):
     from lstmcalc.render.table import step_view
 
     step = report.step
-    parts = [step_view(step, report.slopes, show.precision, report.source)]
+    parts = [step_view(step, report.slopes, report.terms[1], show.precision, report.source)]
     for b in np.ndindex(*step.batch_shape):
         if report.output is not None:
             parts.append(teach.output_view(report.output_layer, *report.output,
@@ -74,7 +74,7 @@ def step_table(report: StepReport, show: Show):
             seed, reading = report.stochastic
             parts.append(teach.stochastic_view(step, reading, seed, show.precision, b))
         if show.explain:
-            parts.append(teach.explain_view(step, show.precision, b))
+            parts.append(teach.explain_view(step, report.terms, show.precision, b))
         if show.diagram:
             from lstmcalc.render.diagram import diagram_view
 
