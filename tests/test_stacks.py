@@ -308,3 +308,19 @@ def test_a_mixed_stack_a_bidirectional_layer_under_a_forward_one(tmp_path):
     assert r.exit_code == 65 and "runs every layer in the same directions" in r.stderr
     shapes = json.loads(runner.invoke(app, ["shapes", str(cfg), "-f", "json"]).stdout)
     assert [e["direction"] for e in shapes["layers"]] == ["forward", "reverse", "forward"]
+
+
+def test_stack_and_projection_plots_are_pngs(tmp_path):
+    pytest.importorskip("matplotlib")
+    _, path = model(tmp_path, True)
+    _, xpath = inputs(tmp_path, True)
+    r = runner.invoke(app, ["unroll", path, "-i", xpath, "-f", "json", "--plot",
+                            str(tmp_path / "s.png")])
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    proj = torch.nn.LSTM(M, N, proj_size=2).double()
+    torch.save(proj.state_dict(), tmp_path / "p.pt")
+    r = runner.invoke(app, ["unroll", str(tmp_path / "p.pt"), "-i", xpath, "-f", "json",
+                            "--plot", str(tmp_path / "p.png")])
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -132,7 +132,9 @@ def require_plot() -> None:
 
 
 def png(report, title: str) -> bytes:
-    """A RunReport drawn as PNG bytes (for --plot)."""
-    from lstmcalc.render.plot import png as draw
+    """A RunReport or StackReport drawn as PNG bytes (for --plot)."""
+    from lstmcalc.render import plot
 
-    return draw(report.run, title)
+    if hasattr(report, "stack"):
+        return plot.png_stack(report.stack, title)
+    return plot.png(report.run, title)

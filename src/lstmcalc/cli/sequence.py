@@ -110,7 +110,7 @@ def unroll(
                     title="lstmcalc unroll")
         cells = spec.stack_cells(dtype.value) if spec.is_stack else None
         if cells is not None:
-            not_for_stacks(**{"--stochastic": stochastic, "--plot": plot})
+            not_for_stacks(**{"--stochastic": stochastic})
         if state is not None:
             if cells is None:
                 h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
@@ -121,7 +121,7 @@ def unroll(
         if inputs is not None:
             in_fmt = sequences.format_of(inputs, input_format and input_format.value)
         streaming = in_fmt in (*sequences.LINE_FORMATS, "auto") and plot is None and (
-            final or fmt in (Format.jsonl, Format.csv)) and not spec.is_stack
+            final or fmt in (Format.jsonl, Format.csv)) and cells is None
         if streaming:
             with sequences.open_lines(inputs) as (source, lines):
                 if in_fmt == "auto":
@@ -159,8 +159,10 @@ def unroll(
 
         if cells is not None:
             sr = core.stack_unroll(cells, spec.directions, xs, h0, c0)
-            output.emit(reports.StackReport(spec.source, sr, final), fmt, show, out.get("svg"),
-                        out.get("html"))
+            stack_report = reports.StackReport(spec.source, sr, final)
+            output.emit(stack_report, fmt, show, out.get("svg"), out.get("html"))
+            if "plot" in out:
+                out["plot"].commit(output.png(stack_report, f"lstmcalc unroll {spec.source}"))
             if "state" in out:
                 out["state"].commit(output.state_text(reports.StackReport(spec.source, sr,
                                                                            True)))

@@ -30,18 +30,49 @@ def png(run, title: str = "") -> bytes:
 
     b = (0,) * len(run.batch_shape)
     t = np.arange(1, run.T + 1)
-    units = range(min(run.cell.hidden_size, MAX_LINES))
     series = [(f"{gate} gate", run.a[(slice(None), *b, k)]) for k, gate in enumerate(GATES)]
     series += [("cell state C_t", run.c[(slice(None), *b)]),
                ("hidden state h_t", run.h[(slice(None), *b)])]
     fig, axes = plt.subplots(3, 2, figsize=(10, 8), sharex=True, constrained_layout=True)
     for ax, (name, values) in zip(axes.flat, series):
-        for j in units:
+        for j in range(min(values.shape[-1], MAX_LINES)):  # h has p < n with a projection
             ax.plot(t, values[:, j], label=f"unit {j + 1}", linewidth=1.2)
         ax.set_title(name)
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("t")
+    axes[0, 0].legend(fontsize="small", ncol=2)
+    if title:
+        fig.suptitle(title)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def png_stack(sr, title: str = "") -> bytes:
+    """A stack as PNG bytes: one panel per layer and direction with its h_t over t in input
+    order (first sequence of a batch, first MAX_LINES units)."""
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    panels = [(k, d, run) for k, (layer, dirs) in enumerate(zip(sr.runs, sr.layer_directions))
+              for run, d in zip(layer, dirs)]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.6 * len(panels)), sharex=True,
+                             constrained_layout=True, squeeze=False)
+    for ax, (k, direction, run) in zip(axes[:, 0], panels):
+        b = (0,) * len(run.batch_shape)
+        h = run.h[(slice(None), *b)]
+        h = h[::-1] if direction == "reverse" else h  # input order
+        t = np.arange(1, run.T + 1)
+        for j in range(min(h.shape[-1], MAX_LINES)):
+            ax.plot(t, h[:, j], label=f"unit {j + 1}", linewidth=1.2)
+        ax.set_title(f"layer {k + 1}, {direction}: h_t")
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("t (input order)")
     axes[0, 0].legend(fontsize="small", ncol=2)
     if title:
         fig.suptitle(title)
