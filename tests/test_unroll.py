@@ -117,3 +117,21 @@ def test_empty_or_flat_sequence_is_refused():
         unroll(cell, np.zeros((0, 2)))
     with pytest.raises(ShapeError):
         unroll(cell, [1.0, 2.0])
+
+
+def test_one_sequence_runs_from_a_batch_of_states():
+    rng = np.random.default_rng(3)
+    cell = Cell(rng.normal(size=(4, 2, 5)), rng.normal(size=(4, 2)))
+    xs = rng.normal(size=(6, 3))
+    h0, c0 = rng.normal(size=(2, 2)), rng.normal(size=(2, 2))
+    run = unroll(cell, xs, h0, c0)
+    assert run.h.shape == (6, 2, 2)
+    for b in range(2):  # each sequence of the batch is the single run from its own state
+        np.testing.assert_array_equal(run.h[:, b], unroll(cell, xs, h0[b], c0[b]).h)
+
+
+def test_batch_sizes_that_disagree_are_named():
+    cell = Cell(np.zeros((4, 2, 5)), np.zeros((4, 2)))
+    with pytest.raises(ShapeError, match="the batch sizes disagree: x has a batch of 3, h a "
+                                         "batch of 2, C one sequence"):
+        unroll(cell, np.zeros((4, 3, 3)), np.zeros((2, 2)))

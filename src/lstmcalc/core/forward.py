@@ -74,6 +74,10 @@ def _project(X: np.ndarray, WT: np.ndarray, b: np.ndarray, rows: int) -> np.ndar
 
 
 
+def _batch(shape: tuple) -> str:
+    return f"a batch of {shape[0]}" if shape else "one sequence"
+
+
 def _inputs(cell: Cell, xs, h0, c0):
     """Validated arrays: xs (T, B, m), h0 (B, r) and c0 (B, n), and the batch shape (...)."""
     m, n, r, dtype = cell.input_size, cell.hidden_size, cell.state_size, cell.dtype
@@ -82,8 +86,14 @@ def _inputs(cell: Cell, xs, h0, c0):
         raise ShapeError(f"a sequence needs shape (T, m) with T >= 1, got {xs.shape}")
     h0 = np.zeros(r, dtype) if h0 is None else _vector(h0, r, dtype, "h", "n" if r == n else "p")
     c0 = np.zeros(n, dtype) if c0 is None else _vector(c0, n, dtype, "c", "n")
-    batch = np.broadcast_shapes(xs.shape[1:-1], h0.shape[:-1], c0.shape[:-1])
+    try:
+        batch = np.broadcast_shapes(xs.shape[1:-1], h0.shape[:-1], c0.shape[:-1])
+    except ValueError:
+        raise ShapeError(f"the batch sizes disagree: x has {_batch(xs.shape[1:-1])}, h "
+                         f"{_batch(h0.shape[:-1])}, C {_batch(c0.shape[:-1])}") from None
     T, B = xs.shape[0], int(np.prod(batch, dtype=int))
+    # one sequence for a whole batch of states: the same x_t for every sequence
+    xs = xs.reshape((T,) + (1,) * (len(batch) + 2 - xs.ndim) + xs.shape[1:])
     xs = np.broadcast_to(xs, (T,) + batch + (m,)).reshape(T, B, m)
     h0 = np.ascontiguousarray(np.broadcast_to(h0, batch + (r,)).reshape(B, r))
     c0 = np.ascontiguousarray(np.broadcast_to(c0, batch + (n,)).reshape(B, n))
