@@ -55,6 +55,7 @@ class Spec:
 
     def stack_cells(self, dtype) -> list:
         """The stack's cells in dtype: [[Cell per direction] per layer]."""
+        assert self.stack is not None
         return [[w.cell().astype(dtype) for w in layer] for layer in self.stack]
 
 
@@ -62,7 +63,7 @@ def builtin_text() -> str:
     """The founding worked example, as shipped inside the package."""
     from importlib import resources
 
-    return resources.files("lstmcalc").joinpath("data", BUILTIN_NAME).read_text("utf-8")
+    return resources.files("lstmcalc").joinpath("data").joinpath(BUILTIN_NAME).read_text("utf-8")
 
 
 def load_builtin() -> Spec:
@@ -277,6 +278,7 @@ def _parse_stack(root, top: dict, check: "_Checker", source: str) -> Spec:
     if "sequence" in top:
         sequence = np.array(check.matrix(top["sequence"][1], "sequence", None, first_m,
                                          cols_note=first_note))
+    assert first_m is not None  # layers holds at least one cell
     x = check.vector_or_batch(top["x"][1], "x", first_m, first_note) if "x" in top else None
     first = stack[0][0]
     directions: tuple = per_layer[0] if len(set(per_layer)) == 1 else tuple(per_layer)
@@ -295,7 +297,7 @@ def _parse_cell(top: dict, anchor, check: "_Checker", source: str, p: str, m_giv
         parts = [getattr(item, "text", None) for item in getattr(node, "items", [])]
         if not isinstance(node, Seq) or sorted(map(str, parts)) != ["h", "x"]:
             check.fail(node, f"{p}concat must be [x, h] or [h, x]")
-        concat = tuple(parts)
+        concat = (str(parts[0]), str(parts[1]))
 
     coupled = False
     if "coupled" in top:
@@ -311,7 +313,7 @@ def _parse_cell(top: dict, anchor, check: "_Checker", source: str, p: str, m_giv
     if missing:
         check.fail(gates_node, f"{p}gates: missing {', '.join(repr(g) for g in missing)} "
                                f"(expected {', '.join(GATES)})")
-    entries = {}
+    entries: dict[str, tuple[str, dict]] = {}
     for gate in GATES:
         if gate not in gates:  # the forget gate of a coupled cell
             entries[gate] = (gate, {})
@@ -330,9 +332,10 @@ def _parse_cell(top: dict, anchor, check: "_Checker", source: str, p: str, m_giv
     # n from the forget gate's rows; m from x, else the sequence, else the forget gate's columns.
     f_written, f_entry = entries["input" if coupled else "forget"]
     f_matrix = f_entry.get("W", f_entry.get("Wx"))
-    if not isinstance(f_matrix, Seq) or not f_matrix.items:
-        check.matrix(f_matrix, f"{p}gates.{f_written}.{'W' if 'W' in f_entry else 'Wx'}",
+    if not isinstance(f_matrix, Seq) or not f_matrix.items:  # refused, with its place:
+        check.matrix(f_matrix or anchor, f"{p}gates.{f_written}.{'W' if 'W' in f_entry else 'Wx'}",
                      None, None)
+    assert isinstance(f_matrix, Seq)
     n = len(f_matrix.items)
     n_note = f" (n = {n}, the rows of {p}gates.{f_written})"
     # r, the size of h: n, or p with a projection (h = W_hr (o * tanh(C)))

@@ -293,7 +293,9 @@ def _build(loader, source: str) -> Node:
             if tag is not None and tag not in ALLOWED_TAGS:
                 fail(f"tag '{_tag_name(tag)}' is not allowed "
                      "(lstmcalc reads plain numbers, strings, lists and mappings only)", event)
-        line, col = event.start_mark.line + 1, event.start_mark.column + 1
+        mark = event.start_mark
+        assert mark is not None  # the parser marks every event
+        line, col = mark.line + 1, mark.column + 1
         if isinstance(event, yaml.ScalarEvent):
             plain = event.style is None or event.style == ""
             if event.tag not in (None, "!"):

@@ -85,7 +85,7 @@ _ONNX_DEFAULTS = {"hard_sigmoid": (0.2, 0.5), "affine": (1.0, 0.0)}
 
 def _onnx_variant(attrs: dict, source: str, directions: int):
     """The Variant per direction an LSTM node's attributes ask for."""
-    from lstmcalc.core.activations import Activation
+    from lstmcalc.core.activations import SIGMOID, TANH, Activation
     from lstmcalc.core import Variant
 
     def text(v):
@@ -116,11 +116,9 @@ def _onnx_variant(attrs: dict, source: str, directions: int):
     coupled = bool(attrs.get("input_forget", 0))
     out = []
     for d in range(directions):
-        gate, cand, cell = acts[3 * d: 3 * d + 3] if acts else (None, None, None)
-        kwargs = {k: v for k, v in (("gate", gate), ("candidate", cand), ("cell", cell))
-                  if v is not None}
+        gate, cand, cell = acts[3 * d: 3 * d + 3] if acts else (SIGMOID, TANH, TANH)
         out.append(Variant(coupled=coupled, clip=None if clip is None else float(clip),
-                           **kwargs))
+                           gate=gate, candidate=cand, cell=cell))
     return out
 
 

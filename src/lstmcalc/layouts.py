@@ -125,7 +125,8 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
                        _blocks(bih, layout, 0), _blocks(bhh, layout, 0), variant=variant)
     if layout == "keras":
         if "kernel" not in a and "arr_0" in a:  # np.savez(f, *layer.get_weights())
-            a = {"kernel": a["arr_0"], "recurrent_kernel": a.get("arr_1"),
+            a = {"kernel": a["arr_0"], **({"recurrent_kernel": a["arr_1"]} if "arr_1" in a
+                                           else {}),
                  **({"bias": a["arr_2"]} if "arr_2" in a else {})}
         _need(a, ["kernel", "recurrent_kernel"], layout)
         kernel, rec = a["kernel"], a["recurrent_kernel"]

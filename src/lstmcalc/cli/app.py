@@ -147,7 +147,7 @@ def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float 
     from lstmcalc import config
     from lstmcalc.document import WEIGHT_SUFFIXES, is_weights_file
 
-    if not is_weights_file(path):
+    if path is None or not is_weights_file(path):
         if layout is not None or forget_bias is not None or activations is not None:
             raise UsageError("--layout, --forget-bias and --activations are for framework "
                              f"weight files ({', '.join(WEIGHT_SUFFIXES)}); a config says "
@@ -239,8 +239,9 @@ def main():
         from typer._click import core as click_core
         from typer._click import exceptions as click_errors
     except ImportError:  # a Typer that still depends on Click itself
-        from click import core as click_core  # type: ignore[no-redef]  # older Typer
-        from click import exceptions as click_errors  # type: ignore[no-redef]
+        # older Typer: Click itself, absent where Typer vendors it
+        from click import core as click_core  # type: ignore[no-redef,import-not-found,unused-ignore]
+        from click import exceptions as click_errors  # type: ignore[no-redef,import-not-found,unused-ignore]
     try:
         status = app(prog_name="lstmcalc", standalone_mode=False)
     except click_errors.ClickException as e:

@@ -164,8 +164,8 @@ def grad(
             def loss_fn(r):
                 return core.loss_sum(r)
             kind = "sum"
-        report = reports.grad_report(label, the_cell, xs, h0, c0, loss_fn, kind, spec.gate_names,
-                                     spec.split, check, check_samples)
-        output.emit(report, fmt, show)
-        if report.check is not None and not report.check["passed"]:
+        one = reports.grad_report(label, the_cell, xs, h0, c0, loss_fn, kind, spec.gate_names,
+                                  spec.split, check, check_samples)
+        output.emit(one, fmt, show)
+        if one.check is not None and not one.check["passed"]:
             raise typer.Exit(int(ExitStatus.DIFFERENCES))

@@ -123,6 +123,7 @@ def unroll(
         streaming = in_fmt in (*sequences.LINE_FORMATS, "auto") and plot is None and (
             final or fmt in (Format.jsonl, Format.csv)) and cells is None
         if streaming:
+            assert inputs is not None and in_fmt is not None  # streaming reads --inputs
             with sequences.open_lines(inputs) as (source, lines):
                 if in_fmt == "auto":
                     first = next(lines, "")
@@ -137,6 +138,7 @@ def unroll(
                     last = stream.final() if final else None
                     if last is None:
                         output.emit(stream, fmt, show)
+                        assert stream.h is not None and stream.c is not None  # it ran
                         last = reports.FinalReport(the_cell, stream.h, stream.c, stream.T)
                     else:
                         output.emit(last, fmt, show)

@@ -63,7 +63,7 @@ def check_cells(cells: Sequence[Cell], grads: Sequence[Grads],
     # absolute error): the largest
     worst_failure = worst  # the largest among the parameters that fail
     failed = 0
-    for k in index:
+    for k in map(int, index):
         eps = 1e-5 * max(1.0, abs(params[k]))
         values = []
         for sign in (1, -1):

@@ -82,8 +82,8 @@ class StackGrads:
 
     grads: list
     dx: np.ndarray
-    dh0: np.ndarray
-    dc0: np.ndarray
+    dh0: np.ndarray | list[np.ndarray]  # a list where the layers differ in size
+    dc0: np.ndarray | list[np.ndarray]
 
 
 def stack_backward(sr: StackRun, d_output) -> StackGrads:
@@ -108,6 +108,7 @@ def stack_backward(sr: StackRun, d_output) -> StackGrads:
             dx = g.dx[::-1] if direction == "reverse" else g.dx
             below = dx if below is None else below + dx
         grads_per_layer.append(per)
+        assert below is not None  # every layer has a direction
         upstream = below
     grads_per_layer.reverse()
     flat = [g for per in grads_per_layer for g in per]

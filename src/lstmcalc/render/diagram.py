@@ -146,11 +146,12 @@ def diagram_view(step: Step, b: tuple = ()) -> Text:
     gate_fn, cand_fn = SHORT[var.gate.name], SHORT[var.candidate.name]
     for cx, name in ((fx, "1−i" if var.coupled else gate_fn), (ix, gate_fn), (gx, cand_fn),
                      (ox, gate_fn)):
-        w = len(name) + 2
-        left = cx - w // 2 - 1
-        cv.put(left, y_box, "┌" + "─" * (cx - left - 1) + "┴" + "─" * (left + w - cx) + "┐")
-        cv.put(left, y_box + 1, "│" + name.center(w) + "│")
-        cv.put(left, y_box + 2, "└" + "─" * (cx - left - 1) + "┬" + "─" * (left + w - cx) + "┘")
+        width = len(name) + 2
+        left = cx - width // 2 - 1
+        cv.put(left, y_box, "┌" + "─" * (cx - left - 1) + "┴" + "─" * (left + width - cx) + "┐")
+        cv.put(left, y_box + 1, "│" + name.center(width) + "│")
+        cv.put(left, y_box + 2, "└" + "─" * (cx - left - 1) + "┬" + "─" * (left + width - cx)
+               + "┘")
     labels = {fx: ("f_t", 0), ix: ("i_t", 1), gx: ("g_t", 2), ox: ("o_t", 3)}
     for x, (label, k) in labels.items():
         cv.centre(x, y_box + 3, label)

@@ -96,10 +96,10 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
         if t is None:
             table.add_row("⋮")
             continue
-        dz = grads.dz[(t, *b)]
+        dz = grads.dz[(t,) + b]
         table.add_row(str(t + 1), _units_column(n),
                       *(_grad_column(dz[k], num) for k in range(4)),
-                      _grad_column(grads.dh[(t, *b)], num), _grad_column(grads.dc[(t, *b)], num))
+                      _grad_column(grads.dh[(t,) + b], num), _grad_column(grads.dc[(t,) + b], num))
     table.caption, table.caption_justify = left_out_caption(shown), "left"
     parts += [Text(), Text("Per step: dL/dz for each gate, and the total dL/dh_t, dL/dC_t"
                            + (" (sequence 1)" if run.batch_shape else ""), style="bold"), table]
@@ -127,7 +127,7 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
         if t is None:
             inputs.add_row("⋮")
             continue
-        inputs.add_row(str(t + 1), _grad_column(grads.dx[(t, *b)], num))
+        inputs.add_row(str(t + 1), _grad_column(grads.dx[(t,) + b], num))
     if grads.dP is not None:
         parts += [Text(), Text("dL/d(peepholes): " + "; ".join(
             f"{g}: [{', '.join(num(v) for v in grads.dP[k])}]"
@@ -248,7 +248,7 @@ def stack_grad_view(report, precision: int = 4, rows: int = 20):
         if t is None:
             inputs.add_row("⋮")
             continue
-        inputs.add_row(str(t + 1), _grad_column(sg.dx[(t, *b)], num))
+        inputs.add_row(str(t + 1), _grad_column(sg.dx[(t,) + b], num))
     inputs.caption, inputs.caption_justify = left_out_caption(shown), "left"
     parts += [Text(), Text("Inputs" + (" (sequence 1)" if first.batch_shape else ""),
                            style="bold"), inputs]

@@ -93,15 +93,15 @@ def _scaled(title: str, values: np.ndarray, what: str, buckets) -> RenderableTyp
 def heatmap_view(run, source: str | None = None, width: int = MAX_COLUMNS) -> RenderableType:
     """Gate activations, C_t (scaled) and h_t as units x time."""
     def blocks(b, buckets):
-        a = run.a[(slice(None), *b)]  # (T, 4, n)
+        a = run.a[(slice(None),) + b]  # (T, 4, n)
         out = []
         for k, gate in enumerate(GATES):
             symbol = "g_t = tanh(...)" if gate == "candidate" else f"{gate[0]}_t"
             out.append(_block(f"{gate} gate {symbol}", a[:, k, :], gate == "candidate",
                               buckets))
-        out.append(_scaled("cell state C_t", run.c[(slice(None), *b)], "its largest |C_t|",
+        out.append(_scaled("cell state C_t", run.c[(slice(None),) + b], "its largest |C_t|",
                            buckets))
-        out.append(_block("hidden state h_t", run.h[(slice(None), *b)], True, buckets))
+        out.append(_block("hidden state h_t", run.h[(slice(None),) + b], True, buckets))
         return out
 
     return _frame("lstmcalc unroll --view heatmap", run, source, width, blocks, True)
@@ -111,10 +111,10 @@ def grad_heatmap_view(run, grads, source: str | None = None,
                       width: int = MAX_COLUMNS) -> RenderableType:
     """dL/dz of every gate and dL/dC_t over time, each scaled by its largest magnitude."""
     def blocks(b, buckets):
-        dz = grads.dz[(slice(None), *b)]  # (T, 4, n)
+        dz = grads.dz[(slice(None),) + b]  # (T, 4, n)
         out = [_scaled(f"dL/dz, {gate} gate", dz[:, k, :], "its largest magnitude", buckets)
                for k, gate in enumerate(GATES)]
-        out.append(_scaled("dL/dC_t", grads.dc[(slice(None), *b)], "its largest magnitude",
+        out.append(_scaled("dL/dC_t", grads.dc[(slice(None),) + b], "its largest magnitude",
                            buckets))
         return out
 

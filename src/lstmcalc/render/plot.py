@@ -30,9 +30,9 @@ def png(run, title: str = "") -> bytes:
 
     b = (0,) * len(run.batch_shape)
     t = np.arange(1, run.T + 1)
-    series = [(f"{gate} gate", run.a[(slice(None), *b, k)]) for k, gate in enumerate(GATES)]
-    series += [("cell state C_t", run.c[(slice(None), *b)]),
-               ("hidden state h_t", run.h[(slice(None), *b)])]
+    series = [(f"{gate} gate", run.a[(slice(None),) + b + (k,)]) for k, gate in enumerate(GATES)]
+    series += [("cell state C_t", run.c[(slice(None),) + b]),
+               ("hidden state h_t", run.h[(slice(None),) + b])]
     fig, axes = plt.subplots(3, 2, figsize=(10, 8), sharex=True, constrained_layout=True)
     for ax, (name, values) in zip(axes.flat, series):
         for j in range(min(values.shape[-1], MAX_LINES)):  # h has p < n with a projection
@@ -65,7 +65,7 @@ def png_stack(sr, title: str = "") -> bytes:
                              constrained_layout=True, squeeze=False)
     for ax, (k, direction, run) in zip(axes[:, 0], panels):
         b = (0,) * len(run.batch_shape)
-        h = run.h[(slice(None), *b)]
+        h = run.h[(slice(None),) + b]
         h = h[::-1] if direction == "reverse" else h  # input order
         t = np.arange(1, run.T + 1)
         for j in range(min(h.shape[-1], MAX_LINES)):

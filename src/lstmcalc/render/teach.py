@@ -102,6 +102,7 @@ def explain_view(step: Step, terms, precision: int = 4, b: tuple = ()) -> Render
                 f"{honest(lin, precision)}{terms_note}"))
             total = lin
             if with_peep:
+                assert var.peephole is not None and peep is not None
                 pj = float(var.peephole[{"forget": 0, "input": 1, "output": 2}[gate], j])
                 c_seen = float((step.c if gate == "output" else step.c_prev)[b][j])
                 total = lin + float(peep[b][k, j])
@@ -135,7 +136,7 @@ def explain_view(step: Step, terms, precision: int = 4, b: tuple = ()) -> Render
         "h_t = o ⊙ " + cell_fn + "(C_t)"
     lines.append(Text(f"\nhidden state, element by element: {target}", style="bold"))
     name = "m" if projected else "h_t"
-    after = step.m if projected else step.h
+    after = step.h if step.m is None else step.m
     for j in _units(cell.hidden_size):
         if j is None:
             lines.append(Text("  …"))
@@ -149,6 +150,7 @@ def explain_view(step: Step, terms, precision: int = 4, b: tuple = ()) -> Render
             f"  {name}[{j + 1}] = {val(3, j)}·{cell_fn}({plain(float(step.c[b][j]), precision)})"
             f" = {val(3, j)}·{tc} = {shown}"))
     if projected:
+        assert var.projection is not None and step.m is not None
         lines.append(Text(f"\nthe projection: h_t = W_hr·m   (W_hr is "
                           f"{var.projection.shape[0]}×{var.projection.shape[1]})", style="bold"))
         for j in _units(cell.state_size):
