@@ -117,3 +117,42 @@ def step_table(step, precision: int = 4, source: str = ""):
     from lstmcalc.render.views import render
 
     return render(reports.step_report(source, step), Format.table, Show(precision=precision))
+
+
+def run_main(*args, input=None, env=None, cwd=None):
+    """lstmcalc's console entry point run in this process, as a shell would run it: argv,
+    stdin, stdout and stderr as bytes, the environment and the working folder set for the
+    call. Returns a subprocess.CompletedProcess. For what only a real process shows (pipes
+    between processes, signals, memory), start one instead."""
+    import contextlib
+    import subprocess
+    import sys
+
+    from lstmcalc.cli import main
+
+    data = input.encode() if isinstance(input, str) else (input or b"")
+    out, err = io.BytesIO(), io.BytesIO()
+    streams = (io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"),
+               io.TextIOWrapper(out, encoding="utf-8", write_through=True),
+               io.TextIOWrapper(err, encoding="utf-8", write_through=True))
+    saved = (sys.argv, sys.stdin, sys.stdout, sys.stderr, dict(os.environ), os.getcwd())
+    sys.argv = ["lstmcalc", *map(str, args)]
+    sys.stdin, sys.stdout, sys.stderr = streams
+    os.environ.update(env or {})
+    code = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        for stream in streams[1:]:
+            with contextlib.suppress(ValueError):
+                stream.flush()
+        sys.argv, sys.stdin, sys.stdout, sys.stderr = saved[:4]
+        os.environ.clear()
+        os.environ.update(saved[4])
+        os.chdir(saved[5])
+    return subprocess.CompletedProcess(["lstmcalc", *args], code, out.getvalue(),
+                                       err.getvalue())

@@ -1,7 +1,9 @@
 """Every bad input gets a clear error, nothing is lost, nothing runs that should not.
 
-Each case runs lstmcalc as a real process and checks the exit status, a single line on stderr
-(with FILE:LINE:COL where a location exists), no traceback, nothing on stdout after a data error,
+Each case runs lstmcalc's console entry point with its own argv, stdin, stdout, stderr and
+environment (in this process: helpers.run_main; a real process where only one shows the
+behaviour: memory, time, signals) and checks the exit status, a single line on stderr (with
+FILE:LINE:COL where a location exists), no traceback, nothing on stdout after a data error,
 and no output file created or changed.
 """
 
@@ -15,15 +17,14 @@ import time
 
 import pytest
 
+from helpers import run_main
 from lstmcalc.config import builtin_text
 
 ROOT = pathlib.Path(__file__).parent.parent
 
 
-def lstmcalc(*args, cwd=None, input=None, env=None, timeout=60):
-    return subprocess.run([sys.executable, "-m", "lstmcalc", *args], capture_output=True,
-                          cwd=cwd, input=input, env={**os.environ, **(env or {})},
-                          timeout=timeout)
+def lstmcalc(*args, cwd=None, input=None, env=None):
+    return run_main(*args, cwd=cwd, input=input, env=env)
 
 
 def one_line_error(result, status: int, pattern: str):
