@@ -2,6 +2,7 @@
 view, and the fixes that came with it, checked against independent references."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -200,3 +201,21 @@ def test_derivatives_of_variants_against_finite_differences(tmp_path):
     f = np.array(clipped["gates"]["forget"]["activation"])
     np.testing.assert_array_equal(clipped["derivatives"]["dc_dc_prev"],
                                   np.where(np.abs(raw) < 0.4, f, 0.0))
+
+
+def test_the_terminal_is_injected():
+    from lstmcalc import output
+
+    wide = output.Terminal(is_terminal=True, width=120, color_system=None)
+    with output.use_terminal(wide):
+        r = runner.invoke(app, ["step"])  # auto: a terminal gets the table
+    assert r.exit_code == 0 and r.stdout.startswith("lstmcalc step")
+    colour = re.compile(r"\x1b\[[0-9;]*3[0-9]")  # a foreground colour (bold is no colour)
+    assert max(map(len, r.stdout.splitlines())) <= 120 and not colour.search(r.stdout)
+    with output.use_terminal(output.Terminal(True, 90, "truecolor")):
+        coloured = runner.invoke(app, ["step"]).stdout
+    assert colour.search(coloured)  # colour where the terminal has it
+    with output.use_terminal(output.Terminal(True, 90, "truecolor", no_color=True)):
+        assert not colour.search(runner.invoke(app, ["step"]).stdout)
+    with output.use_terminal(output.Terminal(is_terminal=False, width=80)):
+        assert runner.invoke(app, ["step"]).stdout.startswith("{")  # auto: JSON in a pipe
