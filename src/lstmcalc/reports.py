@@ -48,6 +48,7 @@ class StepReport:
     step: Step
     slopes: np.ndarray  # (..., 4, n) each gate's activation slope at z
     terms: tuple  # (W v + b, the peephole term or None): core.preactivation_terms
+    shapes: "ShapesReport"  # the size of every variable
     output_layer: OutputLayer | None = None
     output: tuple[np.ndarray, np.ndarray] | None = None  # (z_y, y)
     derivatives: dict[str, np.ndarray] | None = None
@@ -61,7 +62,7 @@ def step_report(source: str, step: Step, output_layer: OutputLayer | None = None
     output = None if output_layer is None else output_layer(step.h)
     reading = readings(step, seed) if stochastic else None
     return StepReport(source, step, core.gate_slopes(step), core.preactivation_terms(step),
-                      output_layer, output,
+                      shapes_report(step.cell), output_layer, output,
                       core.derivative_arrays(step) if derivatives else None,
                       None if reading is None else (seed, reading))  # type: ignore[arg-type]
 
@@ -220,6 +221,7 @@ class GradReport:
     gate_names: tuple
     split: tuple
     products: np.ndarray  # (T, ..., n) the forget products along the cell state
+    dc_norm: np.ndarray  # (T,) ‖dL/dC_t‖ over the units (and sequences)
     check: dict | None = None  # the finite-difference summary, with --check
 
 
@@ -236,8 +238,9 @@ def grad_report(source: str, cell: Cell, xs, h0, c0, loss: Callable, kind: str,
 
         summary = finite_diff.check(cell, xs, h0, c0, lambda r: loss(r)[0], grads.dW,
                                     grads.db, samples, dP=grads.dP, dWp=grads.dWp)
+    dc_norm = np.sqrt((grads.dc.reshape(run.T, -1) ** 2).sum(axis=1))
     return GradReport(source, run, grads, {"kind": kind, "value": value}, gate_names, split,
-                      core.forget_products(run), summary)
+                      core.forget_products(run), dc_norm, summary)
 
 
 @dataclass(frozen=True)

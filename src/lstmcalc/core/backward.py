@@ -17,59 +17,106 @@ def _upstream(run: Run, dh_out, dc_last):
     return T, B, n, m, dtype, batch, dh_out, dc_next
 
 
+def _slopes(run: Run, T: int, B: int, n: int) -> np.ndarray:
+    """Each gate's activation slope at z, every step at once (T, B, 4, n). Sigmoid and tanh
+    take theirs from the distances the forward pass kept, exact where the gates saturate:
+    σ' = a (1 − a) with 1 − a from a_gap, tanh' = gap (2 − gap); other activations their own
+    derivative. A clipped pre-activation passes nothing (the clip is flat there)."""
+    v = run.cell.variant
+    z = run.z.reshape(T, B, 4, n)
+    a, gap = run.a.reshape(T, B, 4, n), run.a_gap.reshape(T, B, 4, n)
+    slope = a * gap
+    if v.gate.name != "sigmoid":
+        for k in (F, I, O):
+            slope[:, :, k] = v.gate.derivative(z[:, :, k])
+    if v.candidate.name == "tanh":
+        slope[:, :, G] = gap[:, :, G] * (2 - gap[:, :, G])
+    else:
+        slope[:, :, G] = v.candidate.derivative(z[:, :, G])
+    if v.clip is not None:  # z as stored is after the clip: at the bound it was cut off
+        slope = np.where(np.abs(z) < v.clip, slope, 0.0)
+    return slope
+
+
 def backward(run: Run, dh_out, dc_last=None) -> Grads:
-    """Backpropagation through time. dh_out (T, ..., n): dL/dh_t from the loss at each step;
+    """Backpropagation through time. dh_out (T, ..., r): dL/dh_t from the loss at each step;
     dc_last (..., n): dL/dC_T from the loss (zeros when None).
 
-    The derivatives use the distances the forward pass kept, so that they stay exact where the
-    gates saturate: sigma' = a (1 - a) with 1 - a from a_gap, tanh' = gap (2 - gap)."""
-    cell = run.cell
-    if not cell.variant.is_standard:
-        return _backward_variant(run, dh_out, dc_last)
+    The standard recurrence, and what a variant's forward pass added to it, in reverse: the
+    projection h = W_hr m, the output peephole's path into C_t, the cell clip (a held C_t
+    passes nothing), the coupling f = 1 − i, and the input and forget peepholes' paths into
+    C_{t-1}."""
+    cell, v = run.cell, run.cell.variant
+    r = cell.state_size
     T, B, n, m, dtype, batch, dh_out, dc_next = _upstream(run, dh_out, dc_last)
     a = run.a.reshape(T, B, 4, n)
-    gap = run.a_gap.reshape(T, B, 4, n)
     c = run.c.reshape(T, B, n)
-    tc_gap = run.tanh_c_gap.reshape(T, B, n)
     tc = run.tanh_c.reshape(T, B, n)
     c_prev_all = np.concatenate([run.c0.reshape(1, B, n), c[:-1]])
-    h_prev_all = np.concatenate([run.h0.reshape(1, B, n), run.h.reshape(T, B, n)[:-1]])
+    h_prev_all = np.concatenate([run.h0.reshape(1, B, r), run.h.reshape(T, B, r)[:-1]])
     x = run.x.reshape(T, B, m)
-    W2 = cell.W.reshape(4 * n, m + n)
+    W2 = cell.W.reshape(4 * n, m + r)
     xs, hs = cell.columns("x"), cell.columns("h")
 
-    # the local slopes of every step at once: sigma' = a (1 - a); tanh' = gap (2 - gap)
-    slope = a * gap
-    slope[:, :, G] = gap[:, :, G] * (2 - gap[:, :, G])
-    dtanh_c = tc_gap * (2 - tc_gap)
+    slope = _slopes(run, T, B, n)
+    if v.cell.name == "tanh":  # tanh' = gap (2 − gap), from the gap the forward pass kept
+        tc_gap = run.tanh_c_gap.reshape(T, B, n)
+        cell_slope = tc_gap * (2 - tc_gap)
+    else:
+        cell_slope = v.cell.derivative(c)
+    c_pass = None if v.cell_clip is None else \
+        (np.abs((run.fc + run.ig).reshape(T, B, n)) < v.cell_clip).astype(dtype)
+    P, Wp = v.peephole, v.projection
+    mm = None if run.m is None else run.m.reshape(T, B, n)  # o ⊙ act(C_t), before Wp
+    dP = None if P is None else np.zeros((3, n), dtype)
+    dWp = None if Wp is None else np.zeros_like(Wp)
 
-    dz = np.empty((T, B, 4, n), dtype)
-    dh_tot = np.empty((T, B, n), dtype)
+    dz = (np.zeros if v.coupled else np.empty)((T, B, 4, n), dtype)  # a coupled f has no z
+    dh_tot = np.empty((T, B, r), dtype)
     dc_tot = np.empty((T, B, n), dtype)
     dx = np.empty((T, B, m), dtype)
-    dh_next = np.zeros((B, n), dtype)
+    dh_next = np.zeros((B, r), dtype)
     for t in range(T - 1, -1, -1):
         f, i, g, o = a[t, :, F], a[t, :, I], a[t, :, G], a[t, :, O]
         dh = dh_out[t] + dh_next
-        dc = dc_next + dh * o * dtanh_c[t]
+        dm = dh  # dL/d(o ⊙ act(C_t))
+        if Wp is not None:  # h = W_hr m
+            assert mm is not None and dWp is not None
+            dWp += dh.T @ mm[t]
+            dm = dh @ Wp
+        dc = dc_next + dm * o * cell_slope[t]
+        dz[t, :, O] = dm * tc[t] * slope[t, :, O]
+        if P is not None:
+            dc = dc + dz[t, :, O] * P[2]  # o saw p_o C_t
         dh_tot[t], dc_tot[t] = dh, dc
-        dz[t, :, F] = dc * c_prev_all[t] * slope[t, :, F]
-        dz[t, :, I] = dc * g * slope[t, :, I]
+        if c_pass is not None:
+            dc = dc * c_pass[t]  # through the cell clip
+        df = dc * c_prev_all[t]
+        di = dc * g
+        if v.coupled:
+            di = di - df  # f = 1 − i
+        else:
+            dz[t, :, F] = df * slope[t, :, F]
+        dz[t, :, I] = di * slope[t, :, I]
         dz[t, :, G] = dc * i * slope[t, :, G]
-        dz[t, :, O] = dh * tc[t] * slope[t, :, O]
-        dv = dz[t].reshape(B, 4 * n) @ W2  # (B, m + n)
+        dc_next = dc * f
+        if P is not None:
+            assert dP is not None
+            dc_next = dc_next + dz[t, :, F] * P[0] + dz[t, :, I] * P[1]
+            dP[0] += (dz[t, :, F] * c_prev_all[t]).sum(axis=0)
+            dP[1] += (dz[t, :, I] * c_prev_all[t]).sum(axis=0)
+            dP[2] += (dz[t, :, O] * c[t]).sum(axis=0)
+        dv = dz[t].reshape(B, 4 * n) @ W2  # (B, m + r)
         dx[t] = dv[:, xs]
         dh_next = dv[:, hs]
-        dc_next = dc * f
     dz2 = dz.reshape(T * B, 4 * n)
-    parts = {"x": x.reshape(T * B, m), "h": h_prev_all.reshape(T * B, n)}
-    v = np.concatenate([parts[p] for p in cell.concat], axis=1)  # (T B, m + n)
-    dW = (dz2.T @ v).reshape(4, n, m + n)
-    db = dz2.sum(axis=0).reshape(4, n)
+    parts = {"x": x.reshape(T * B, m), "h": h_prev_all.reshape(T * B, r)}
+    vv = np.concatenate([parts[p] for p in cell.concat], axis=1)  # (T B, m + r)
     shape = (T, *batch)
-    return Grads(dW, db, dx.reshape(*shape, m), dh_next.reshape(*batch, n),
-                 dc_next.reshape(*batch, n), dz.reshape(*shape, 4, n),
-                 dh_tot.reshape(*shape, n), dc_tot.reshape(*shape, n))
+    return Grads((dz2.T @ vv).reshape(4, n, m + r), dz2.sum(axis=0).reshape(4, n),
+                 dx.reshape(*shape, m), dh_next.reshape(*batch, r), dc_next.reshape(*batch, n),
+                 dz.reshape(*shape, 4, n), dh_tot.reshape(*shape, r), dc_tot.reshape(*shape, n),
+                 dP, dWp)
 
 
 def sum_last(y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -109,80 +156,3 @@ def loss_given(run: Run, dh_out, dc_last):
     if dc_last is not None:
         value += float((np.asarray(dc_last) * run.c[-1]).sum())
     return value, dh_out, dc_last
-
-
-def _backward_variant(run: Run, dh_out, dc_last=None) -> Grads:
-    """backward() for a variant cell: peepholes, coupling, clipping and other activations.
-    A clipped pre-activation or cell state passes no gradient (the clip is flat there)."""
-    cell, v = run.cell, run.cell.variant
-    r = cell.state_size
-    T, B, n, m, dtype, batch, dh_out, dc_next = _upstream(run, dh_out, dc_last)
-    z = run.z.reshape(T, B, 4, n)
-    a = run.a.reshape(T, B, 4, n)
-    c = run.c.reshape(T, B, n)
-    c_raw = (run.fc + run.ig).reshape(T, B, n)  # C_t before its clip
-    c_prev_all = np.concatenate([run.c0.reshape(1, B, n), c[:-1]])
-    h_prev_all = np.concatenate([run.h0.reshape(1, B, r), run.h.reshape(T, B, r)[:-1]])
-    x = run.x.reshape(T, B, m)
-    W2 = cell.W.reshape(4 * n, m + r)
-    xs, hs = cell.columns("x"), cell.columns("h")
-    Wp = v.projection
-    mm = None if Wp is None or run.m is None else run.m.reshape(T, B, n)
-    dWp = None if Wp is None else np.zeros_like(Wp)
-    slope = np.empty_like(z)
-    for k in (F, I, O):
-        slope[:, :, k] = v.gate.derivative(z[:, :, k])
-    slope[:, :, G] = v.candidate.derivative(z[:, :, G])
-    if v.clip is not None:  # z as stored is after the clip: at the bound it was cut off
-        slope = np.where(np.abs(z) < v.clip, slope, 0.0)
-    cell_slope = v.cell.derivative(c)
-    c_pass = np.ones_like(c) if v.cell_clip is None else \
-        (np.abs(c_raw) < v.cell_clip).astype(dtype)
-    P = v.peephole
-    dz = np.zeros((T, B, 4, n), dtype)
-    dh_tot = np.empty((T, B, r), dtype)
-    dc_tot = np.empty((T, B, n), dtype)
-    dx = np.empty((T, B, m), dtype)
-    dP = None if P is None else np.zeros((3, n), dtype)
-    dh_next = np.zeros((B, r), dtype)
-    for t in range(T - 1, -1, -1):
-        f, i, g, o = a[t, :, F], a[t, :, I], a[t, :, G], a[t, :, O]
-        dh = dh_out[t] + dh_next
-        dm = dh
-        if Wp is not None:  # h = W_hr m
-            assert mm is not None and dWp is not None
-            dWp += dh.T @ mm[t]
-            dm = dh @ Wp
-        dz[t, :, O] = dm * run.tanh_c.reshape(T, B, n)[t] * slope[t, :, O]
-        dc = dc_next + dm * o * cell_slope[t]
-        if P is not None:
-            dc = dc + dz[t, :, O] * P[2]  # o saw p_o C_t
-        dh_tot[t], dc_tot[t] = dh, dc
-        dc = dc * c_pass[t]  # through the cell clip
-        df = dc * c_prev_all[t]
-        di = dc * g
-        if v.coupled:
-            di = di - df  # f = 1 - i
-        else:
-            dz[t, :, F] = df * slope[t, :, F]
-        dz[t, :, I] = di * slope[t, :, I]
-        dz[t, :, G] = dc * i * slope[t, :, G]
-        dc_next = dc * f
-        if P is not None:
-            assert dP is not None
-            dc_next = dc_next + dz[t, :, F] * P[0] + dz[t, :, I] * P[1]
-            dP[0] += (dz[t, :, F] * c_prev_all[t]).sum(axis=0)
-            dP[1] += (dz[t, :, I] * c_prev_all[t]).sum(axis=0)
-            dP[2] += (dz[t, :, O] * c[t]).sum(axis=0)
-        dv = dz[t].reshape(B, 4 * n) @ W2
-        dx[t] = dv[:, xs]
-        dh_next = dv[:, hs]
-    dz2 = dz.reshape(T * B, 4 * n)
-    parts = {"x": x.reshape(T * B, m), "h": h_prev_all.reshape(T * B, r)}
-    vv = np.concatenate([parts[p] for p in cell.concat], axis=1)
-    shape = (T, *batch)
-    return Grads((dz2.T @ vv).reshape(4, n, m + r), dz2.sum(axis=0).reshape(4, n),
-                 dx.reshape(*shape, m), dh_next.reshape(*batch, r), dc_next.reshape(*batch, n),
-                 dz.reshape(*shape, 4, n), dh_tot.reshape(*shape, r), dc_tot.reshape(*shape, n),
-                 dP, dWp)
-

@@ -30,11 +30,10 @@ def weight_grads(cell, grads, names, split) -> dict:
     return out
 
 
-def grad_dict(run, grads, loss: dict, names, split, products, check=None,
+def grad_dict(run, grads, loss: dict, names, split, products, dc_norm, check=None,
               numbers=numbers) -> dict:
     """The JSON object of `lstmcalc grad` (keys documented in the README)."""
     cell = run.cell
-    dc_norm = np.sqrt((grads.dc.reshape(run.T, -1) ** 2).sum(axis=1))  # (T,)
     steps = []
     for t in range(run.T):
         steps.append({
@@ -65,7 +64,7 @@ def grad_dict(run, grads, loss: dict, names, split, products, check=None,
     return out
 
 
-def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4,
+def grad_view(run, grads, loss: dict, names, split, products, dc_norm, precision: int = 4,
               source: str | None = None, rows: int = 20, check=None):
     from rich import box
     from rich.console import Group, RenderableType
@@ -105,7 +104,6 @@ def grad_view(run, grads, loss: dict, names, split, products, precision: int = 4
                            + (" (sequence 1)" if run.batch_shape else ""), style="bold"), table]
 
     # the cell-state path: does the gradient vanish or survive?
-    dc_norm = np.sqrt((grads.dc.reshape(run.T, -1) ** 2).sum(axis=1))
     path = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for col in ("t", "‖dL/dC_t‖", "Π f_k for k > t (mean)", "min", "max"):
         path.add_column(col, justify="right")

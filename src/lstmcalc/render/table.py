@@ -76,15 +76,15 @@ def _shape(*dims: int) -> str:
     return "×".join(str(d) for d in dims)
 
 
-def shapes_panel(step: Step) -> Panel:
-    cell = step.cell
-    m, n, r = cell.input_size, cell.hidden_size, cell.state_size
+def shapes_panel(shapes, batch: tuple) -> Panel:
+    """The shapes of one step's variables (shapes: a reports.ShapesReport), each vector once
+    per sequence of a batch."""
+    m, n, r = shapes.m, shapes.n, shapes.p
     if r != n:
-        return _projected_shapes(step)
-    batch = step.batch_shape
+        return _projected_shapes(shapes)
     each = f" (×{_shape(*batch)})" if batch else ""  # one per sequence of the batch
     vec = lambda k: f"{k}×1{each}"  # noqa: E731
-    first, second = cell.concat
+    first, second = shapes.concat
     names = {"x": "x_t", "h": "h_{t-1}"}
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("variable")
@@ -103,24 +103,22 @@ def shapes_panel(step: Step) -> Panel:
     ]
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
-    per_gate = n * (m + n) + n
+    per_gate, total = shapes.per_gate, shapes.total
     summary = Text.assemble(
         f"m = {m} inputs, n = {n} hidden units",
         (" (batch of " + _shape(*batch) + ")") if batch else "",
         f".\nC_t and h_t have the same size, n = {n}: one entry of each per hidden unit.\n",
         f"Parameters: 4 gates × ({n}·{m + n} weights + {n} biases) = 4 × {per_gate} = "
-        f"{4 * per_gate}" + (f", plus {cell.parameter_count - 4 * per_gate} for the variant = "
-                             f"{cell.parameter_count}" if cell.parameter_count != 4 * per_gate
-                             else "") + ".",
+        f"{4 * per_gate}" + (f", plus {total - 4 * per_gate} for the variant = {total}"
+                             if total != 4 * per_gate else "") + ".",
     )
     return Panel.fit(Group(table, summary), title="Shapes: the size of each variable",
                      title_align="left", box=box.ROUNDED)
 
 
-def _projected_shapes(step: Step) -> Panel:
+def _projected_shapes(shapes) -> Panel:
     """The shapes of a cell with a projection: h has p entries, C keeps n."""
-    cell = step.cell
-    m, n, p = cell.input_size, cell.hidden_size, cell.state_size
+    m, n, p = shapes.m, shapes.n, shapes.p
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("variable", "meaning", "shape"):
         table.add_column(name, justify="right" if name == "shape" else "left")
@@ -133,7 +131,7 @@ def _projected_shapes(step: Step) -> Panel:
         table.add_row(*(Text(c) for c in row))
     summary = Text(f"m = {m} inputs, n = {n} cell units, p = {p}: with a projection, h_t has "
                    f"p = {p} entries while C_t keeps n = {n}.\nParameters: "
-                   f"{cell.parameter_count}.")
+                   f"{shapes.total}.")
     return Panel.fit(Group(table, summary), title="Shapes: the size of each variable",
                      title_align="left", box=box.ROUNDED)
 
@@ -227,11 +225,11 @@ def output_table(step: Step, precision: int, b: tuple):
     return table
 
 
-def step_view(step: Step, slopes: np.ndarray, peep: np.ndarray | None, precision: int = 4,
-              source: str | None = None) -> RenderableType:
-    """Everything about one step, for a person: the whole annotated report. slopes: each
-    gate's activation slope at z (core.gate_slopes); peep: the peephole terms, or None
-    (core.preactivation_terms)."""
+def step_view(report, precision: int = 4) -> RenderableType:
+    """Everything about one step, for a person: the whole annotated report (a
+    reports.StepReport: the step, each gate's slope, the peephole terms, the shapes)."""
+    step, slopes, peep, shapes = report.step, report.slopes, report.terms[1], report.shapes
+    source = report.source
     parts: list[RenderableType] = []
     if source:
         parts.append(Text.assemble(("lstmcalc step", "bold"), "  ", source,
@@ -240,7 +238,7 @@ def step_view(step: Step, slopes: np.ndarray, peep: np.ndarray | None, precision
         parts.append(Text("Variant: " + "; ".join(step.cell.variant.describe())
                           + ". The gate titles below show the standard formulas; the columns "
                           "show what this cell computes.", style="yellow"))
-    parts.append(shapes_panel(step))
+    parts.append(shapes_panel(shapes, step.batch_shape))
     for b in np.ndindex(*step.batch_shape):
         if step.batch_shape:
             parts.append(Text(f"\nSequence {b[0] + 1} of {step.batch_shape[0]}", style="bold"))

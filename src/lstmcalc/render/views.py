@@ -63,7 +63,7 @@ def step_table(report: StepReport, show: Show):
     from lstmcalc.render.table import step_view
 
     step = report.step
-    parts = [step_view(step, report.slopes, report.terms[1], show.precision, report.source)]
+    parts = [step_view(report, show.precision)]
     for b in np.ndindex(*step.batch_shape):
         if report.output is not None:
             parts.append(teach.output_view(report.output_layer, *report.output,
@@ -299,7 +299,8 @@ def grad_text(report: GradReport, fmt: Format) -> str:
         raise UsageError("grad writes table, json or yaml (its gradients are nested)")
     return machine.document(
         lambda numbers: grad.grad_dict(report.run, report.grads, report.loss, report.gate_names,
-                                       report.split, report.products, report.check, numbers),
+                                       report.split, report.products, report.dc_norm,
+                                       report.check, numbers),
         yaml=fmt is Format.yaml)
 
 
@@ -311,8 +312,8 @@ def grad_table(report: GradReport, show: Show):
     from lstmcalc.render import grad
 
     return grad.grad_view(report.run, report.grads, report.loss, report.gate_names,
-                          report.split, report.products, show.precision, report.source,
-                          show.rows, report.check)
+                          report.split, report.products, report.dc_norm, show.precision,
+                          report.source, show.rows, report.check)
 
 
 def stack_grad_text(report: StackGradReport, fmt: Format) -> str:
