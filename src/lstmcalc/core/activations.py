@@ -4,15 +4,18 @@ Every function is element-wise, keeps the input's dtype, and is silent (no overf
 RuntimeWarning) for every finite input.
 """
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 
-def subnormal_below(dtype) -> float:
+def subnormal_below(dtype: DTypeLike) -> float:
     """Below this z, sigmoid(z) is subnormal in dtype (log of the smallest normal number)."""
     return float(np.log(np.finfo(dtype).tiny))
 
 
-def sigmoid(z):
+def sigmoid(z: ArrayLike) -> np.ndarray:
     """1 / (1 + e^-z): within two ulps everywhere, and silent.
 
     For z below subnormal_below(dtype), e^-z is near or past overflow and the formula would
@@ -31,28 +34,28 @@ def sigmoid(z):
     return out
 
 
-def sigmoid_complement(z):
+def sigmoid_complement(z: ArrayLike) -> np.ndarray:
     """1 - sigmoid(z), computed as sigmoid(-z): no cancellation when sigmoid(z) rounds to 1."""
     return sigmoid(-np.asarray(z))
 
 
-def tanh(z):
+def tanh(z: ArrayLike) -> np.ndarray:
     return np.tanh(z)
 
 
-def tanh_gap(z):
+def tanh_gap(z: ArrayLike) -> np.ndarray:
     """1 - |tanh(z)| without cancellation: 1 - tanh(|z|) = 2 sigmoid(-2|z|)."""
     z = np.asarray(z)
     with np.errstate(over="ignore"):
         return 2 * sigmoid(-2 * np.abs(z))
 
 
-def sigmoid_derivative(z):
+def sigmoid_derivative(z: ArrayLike) -> np.ndarray:
     """sigma'(z) = sigma(z) (1 - sigma(z)), at most 0.25 (at z = 0)."""
     return sigmoid(z) * sigmoid_complement(z)
 
 
-def tanh_derivative(z):
+def tanh_derivative(z: ArrayLike) -> np.ndarray:
     """tanh'(z) = 1 - tanh(z)^2 = (1 - |tanh z|)(1 + |tanh z|), at most 1 (at z = 0)."""
     gap = tanh_gap(z)
     return gap * (2 - gap)
@@ -67,7 +70,8 @@ class Activation:
     NAMES = ("sigmoid", "tanh", "relu", "identity", "softsign", "hard_sigmoid_keras",
              "hard_sigmoid_tf2", "hard_sigmoid", "affine")
 
-    def __init__(self, name: str, alpha: float | None = None, beta: float | None = None):
+    def __init__(self, name: str, alpha: float | None = None,
+                 beta: float | None = None) -> None:
         presets = {"hard_sigmoid_keras": (0.2, 0.5), "hard_sigmoid_tf2": (1 / 6, 0.5),
                    "hard_sigmoid": (0.2, 0.5), "affine": (1.0, 0.0)}
         if name not in self.NAMES:
@@ -77,19 +81,19 @@ class Activation:
         self.alpha = a if alpha is None else float(alpha)
         self.beta = b if beta is None else float(beta)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self.name in ("hard_sigmoid", "affine"):
             return f"{self.name}({self.alpha:g}, {self.beta:g})"
         return self.name
 
-    def __eq__(self, other):
+    def __eq__(self, other: Any) -> bool:
         return isinstance(other, Activation) and (self.name, self.alpha, self.beta) == (
             other.name, other.alpha, other.beta)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((self.name, self.alpha, self.beta))
 
-    def __call__(self, z):
+    def __call__(self, z: ArrayLike) -> np.ndarray:
         z = np.asarray(z)
         if self.name == "sigmoid":
             return sigmoid(z)
@@ -105,7 +109,7 @@ class Activation:
             return self.alpha * z + self.beta
         return np.clip(self.alpha * z + self.beta, 0, 1)  # hard sigmoids
 
-    def derivative(self, z):
+    def derivative(self, z: ArrayLike) -> np.ndarray:
         z = np.asarray(z)
         if self.name == "sigmoid":
             return sigmoid_derivative(z)
@@ -122,7 +126,7 @@ class Activation:
         inside = (self.alpha * z + self.beta > 0) & (self.alpha * z + self.beta < 1)
         return np.where(inside, self.alpha, 0.0).astype(z.dtype)
 
-    def gap(self, z):
+    def gap(self, z: ArrayLike) -> np.ndarray:
         """1 - |f(z)|, exact for sigmoid and tanh."""
         if self.name == "sigmoid":
             return sigmoid_complement(z)

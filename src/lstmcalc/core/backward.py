@@ -1,10 +1,15 @@
 """Backward: backpropagation through time, and the losses whose gradients it starts from."""
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lstmcalc.core.types import F, G, I, O, Grads, Run
 
-def _upstream(run: Run, dh_out, dc_last):
+def _upstream(run: Run, dh_out: ArrayLike, dc_last: ArrayLike | None
+              ) -> tuple[int, int, int, int, np.dtype[Any], tuple[int, ...], np.ndarray,
+                         np.ndarray]:
     """The sizes of a run, dL/dh_t from the loss as (T, B, r), and dL/dC_T as (B, n)."""
     cell = run.cell
     T, n, m, dtype = run.T, cell.hidden_size, cell.input_size, cell.dtype
@@ -38,7 +43,7 @@ def _slopes(run: Run, T: int, B: int, n: int) -> np.ndarray:
     return slope
 
 
-def backward(run: Run, dh_out, dc_last=None) -> Grads:
+def backward(run: Run, dh_out: ArrayLike, dc_last: ArrayLike | None = None) -> Grads:
     """Backpropagation through time. dh_out (T, ..., r): dL/dh_t from the loss at each step;
     dc_last (..., n): dL/dC_T from the loss (zeros when None).
 
@@ -127,29 +132,32 @@ def sum_last(y: np.ndarray) -> tuple[float, np.ndarray]:
     return float(y[-1].sum()), dy
 
 
-def mean_squared(y: np.ndarray, target) -> tuple[float, np.ndarray]:
+def mean_squared(y: np.ndarray, target: ArrayLike) -> tuple[float, np.ndarray]:
     """L = the mean of (y - target)^2 over every entry. Returns (L, dL/dy)."""
     diff = y - np.broadcast_to(np.asarray(target, y.dtype), y.shape)
     return float(np.mean(diff ** 2)), 2 * diff / diff.size
 
 
-def linear(y: np.ndarray, dy) -> tuple[float, np.ndarray]:
+def linear(y: np.ndarray, dy: ArrayLike) -> tuple[float, np.ndarray]:
     """L = sum(dy * y), the loss whose gradient is dy. Returns (L, dy)."""
     dy = np.broadcast_to(np.asarray(dy, y.dtype), y.shape)
     return float((dy * y).sum()), dy
 
 
-def loss_sum(run: Run):
+Loss = tuple[float, np.ndarray, ArrayLike | None]  # (L, dL/dh per step, dL/dC_T)
+
+
+def loss_sum(run: Run) -> Loss:
     """L = the sum of h_T's entries. Returns (L, dL/dh per step, dL/dC_T)."""
     return (*sum_last(run.h), None)
 
 
-def loss_mse(run: Run, target: np.ndarray):
+def loss_mse(run: Run, target: ArrayLike) -> Loss:
     """L = the mean of (h_t - target_t)^2 over every step and unit (and sequence)."""
     return (*mean_squared(run.h, target), None)
 
 
-def loss_given(run: Run, dh_out, dc_last):
+def loss_given(run: Run, dh_out: ArrayLike, dc_last: ArrayLike | None) -> Loss:
     """Upstream gradients given directly: L = sum_t dh_t . h_t + dc . C_T (the linear loss
     whose gradient they are), so that finite differences can check them too."""
     value, dh_out = linear(run.h, dh_out)

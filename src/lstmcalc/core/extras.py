@@ -20,14 +20,14 @@ class OutputLayer:
     b: np.ndarray
     activation: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.activation not in OUTPUT_ACTIVATIONS:
             raise ShapeError(f"unknown output activation {self.activation!r}")
         if self.W.ndim != 2 or self.b.shape != self.W.shape[:1]:
             raise ShapeError(f"output layer W must be (q, n) and b (q,), got {self.W.shape} "
                              f"and {self.b.shape}")
 
-    def __call__(self, h: np.ndarray):
+    def __call__(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(z_y, y) for h of shape (..., n)."""
         W, b = self.W.astype(h.dtype), self.b.astype(h.dtype)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -78,7 +78,7 @@ def forget_products(run: Run) -> np.ndarray:
 
 
 
-def gate_slopes(result) -> np.ndarray:
+def gate_slopes(result: Step | Run) -> np.ndarray:
     """The slope of each gate's activation at its pre-activation (..., 4, n), for a Step or a
     Run; a coupled forget gate (f = 1 - i) has the input gate's slope, negated."""
     v = result.cell.variant
@@ -98,7 +98,7 @@ def gate_slopes(result) -> np.ndarray:
 
 
 
-def derivative_arrays(step) -> dict[str, np.ndarray]:
+def derivative_arrays(step: Step) -> dict[str, np.ndarray]:
     """Per gate the slope of its activation at z (a coupled f: −(the input gate's)); and along
     the cell path dc_dc_prev and dh_dc (see cell_path_slopes). For the standard cell:
     σ'(z), tanh'(z), f, o (1 − tanh² C)."""
@@ -108,7 +108,7 @@ def derivative_arrays(step) -> dict[str, np.ndarray]:
     return out
 
 
-def preactivation_terms(step) -> tuple[np.ndarray, np.ndarray | None]:
+def preactivation_terms(step: Step) -> tuple[np.ndarray, np.ndarray | None]:
     """The parts of each gate's pre-activation, for writing it out: W v + b (..., 4, n), and
     the peephole term (..., 4, n) where the cell has peepholes (p_f ⊙ C_{t-1}, p_i ⊙ C_{t-1},
     0 for g, p_o ⊙ C_t), else None. z is their sum, clipped where the cell clips."""
@@ -127,7 +127,7 @@ def preactivation_terms(step) -> tuple[np.ndarray, np.ndarray | None]:
     return linear, peep
 
 
-def cell_path_slopes(step) -> dict[str, np.ndarray]:
+def cell_path_slopes(step: Step) -> dict[str, np.ndarray]:
     """The local derivatives along the cell path: dc_dc_prev = ∂C_t/∂C_{t-1} through f alone
     (0 where a cell clip holds C_t at its bound), and dh_dc = ∂(o ⊙ act(C_t))/∂C_t, with the
     output peephole's path through o (before a projection)."""

@@ -2,11 +2,13 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lstmcalc.core.forward import unroll
-from lstmcalc.core.types import GATES, Cell, Grads
+from lstmcalc.core.types import GATES, Cell, Grads, Run
 
 BOUND = 1e-5  # a parameter passes when its relative error stays below this,
 ABSOLUTE = 1e-9  # or its absolute error below this times max(1, |L|): central differences in
@@ -14,8 +16,10 @@ ABSOLUTE = 1e-9  # or its absolute error below this times max(1, |L|): central d
 # 1e-13 in a saturated cell, whose difference quotient is 0, is judged by this floor instead
 
 
-def check(cell: Cell, xs, h0, c0, loss, dW, db, samples: int | None = None, seed: int = 0,
-          dP=None, dWp=None) -> dict:
+def check(cell: Cell, xs: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | None,
+          loss: Callable[[Run], float], dW: np.ndarray, db: np.ndarray,
+          samples: int | None = None, seed: int = 0, dP: np.ndarray | None = None,
+          dWp: np.ndarray | None = None) -> dict[str, Any]:
     """loss(run) -> L for one cell: see check_cells."""
     grads = Grads(dW, db, *(None,) * 6, dP, dWp)  # type: ignore[arg-type]
     return check_cells([cell], [grads], lambda cells: loss(unroll(cells[0], xs, h0, c0)),
@@ -24,7 +28,7 @@ def check(cell: Cell, xs, h0, c0, loss, dW, db, samples: int | None = None, seed
 
 def check_cells(cells: Sequence[Cell], grads: Sequence[Grads],
                 value: Callable[[list[Cell]], float], samples: int | None = None,
-                seed: int = 0, names: Sequence[str] | None = None) -> dict:
+                seed: int = 0, names: Sequence[str] | None = None) -> dict[str, Any]:
     """value(cells) -> L. Compares each cell's dL/dW, dL/db (and the peepholes' and the
     projection's gradients, where the Grads hold them) with (L(p + e) - L(p - e)) / 2e,
     e = 1e-5 max(1, |p|), for every parameter p (or `samples` of them, drawn with `seed`). The
@@ -49,13 +53,13 @@ def check_cells(cells: Sequence[Cell], grads: Sequence[Grads],
         index = np.sort(np.random.default_rng(seed).choice(params.size, samples, replace=False))
     floor = 1e-3 * max(float(np.abs(analytic).max()), 1e-12)
 
-    def probe(p) -> list[Cell]:
-        parts: list[dict] = [{} for _ in cells]
+    def probe(p: np.ndarray) -> list[Cell]:
+        parts: list[dict[str, np.ndarray]] = [{} for _ in cells]
         for (k, name, arr, _), lo, hi in zip(groups, bounds[:-1], bounds[1:]):
             parts[k][name] = p[lo:hi].reshape(arr.shape)
         return [Cell(q["W"], q["b"], cell.concat,
-                     replace(cell.variant, **{n: q[n] for n in ("peephole", "projection")
-                                              if n in q}))
+                     replace(cell.variant, peephole=q.get("peephole", cell.variant.peephole),
+                             projection=q.get("projection", cell.variant.projection)))
                 for cell, q in zip(cells, parts)]
 
     atol = ABSOLUTE * max(1.0, abs(value(cells)))
@@ -85,7 +89,8 @@ def check_cells(cells: Sequence[Cell], grads: Sequence[Grads],
             "absolute_floor": atol, "failed": failed, "passed": failed == 0}
 
 
-def _name(k, groups, bounds, names) -> str:
+def _name(k: int | None, groups: list[Any], bounds: np.ndarray,
+          names: Sequence[str] | None) -> str:
     if k is None:
         return "-"
     g = int(np.searchsorted(bounds, k, side="right")) - 1

@@ -9,11 +9,16 @@ for bit.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lstmcalc.core.activations import (sigmoid, sigmoid_complement, subnormal_below, tanh_gap)
 from lstmcalc.core.types import (F, G, GATES, I, O, SIGMOID_GATES, Cell, Run, Step,
                                  _require_finite, _vector)
 from lstmcalc.errors import NonFiniteError, ShapeError
+
+# (z, a, fc, ig, c, tanh_c, h): what one pass of the recurrence gives
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+               np.ndarray]
 
 class LoopWeights:
     """What the recurrence needs of a Cell, derived once.
@@ -74,11 +79,12 @@ def _project(X: np.ndarray, WT: np.ndarray, b: np.ndarray, rows: int) -> np.ndar
 
 
 
-def _batch(shape: tuple) -> str:
+def _batch(shape: tuple[int, ...]) -> str:
     return f"a batch of {shape[0]}" if shape else "one sequence"
 
 
-def _inputs(cell: Cell, xs, h0, c0):
+def _inputs(cell: Cell, xs: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
     """Validated arrays: xs (T, B, m), h0 (B, r) and c0 (B, n), and the batch shape (...)."""
     m, n, r, dtype = cell.input_size, cell.hidden_size, cell.state_size, cell.dtype
     xs = _vector(xs, m, dtype, "x", "m")
@@ -100,7 +106,8 @@ def _inputs(cell: Cell, xs, h0, c0):
     return xs, h0, c0, batch
 
 
-def _recur(cell: Cell, xs, h0, c0, stored: bool, exact: bool):
+def _recur(cell: Cell, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, stored: bool,
+           exact: bool) -> Arrays:
     """The recurrence over xs (T, B, m) from h0, c0 (B, n).
 
     stored: keep every intermediate (arrays with a T axis); else keep h for every step and the
@@ -161,7 +168,9 @@ def _surely_safe(cell: Cell, xs: np.ndarray) -> bool:
         return bool((x_max * lw.reach_x + lw.reach_bh).max() < lw.limit)
 
 
-def _recur_variant(cell: Cell, xs, h0, c0):
+def _recur_variant(cell: Cell, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                              np.ndarray, np.ndarray, np.ndarray | None]:
     """The recurrence of a variant cell, every intermediate kept (T, B, ...). z is what each
     gate's activation sees: with its peephole term, after clipping."""
     T, B, m = xs.shape
@@ -220,7 +229,8 @@ def _recur_variant(cell: Cell, xs, h0, c0):
     return z, a, fc, ig, c, tc, h, (None if v.projection is None else mm)
 
 
-def _unroll_variant(cell: Cell, xs, h0, c0) -> Run:
+def _unroll_variant(cell: Cell, xs: ArrayLike, h0: ArrayLike | None,
+                    c0: ArrayLike | None) -> Run:
     xs, h0, c0, batch = _inputs(cell, xs, h0, c0)
     z, a, fc, ig, c, tc, h, mm = _recur_variant(cell, xs, h0, c0)
     T, n, r, v = xs.shape[0], cell.hidden_size, cell.state_size, cell.variant
@@ -243,7 +253,8 @@ def _unroll_variant(cell: Cell, xs, h0, c0) -> Run:
                None if mm is None else mm.reshape(shape))
 
 
-def _run(cell: Cell, xs, h0, c0, stored: bool):
+def _run(cell: Cell, xs: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | None,
+         stored: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...], Arrays]:
     xs, h0, c0, batch = _inputs(cell, xs, h0, c0)
     T, B = xs.shape[:2]
     n = cell.hidden_size
@@ -262,7 +273,8 @@ def _run(cell: Cell, xs, h0, c0, stored: bool):
     return xs, h0, c0, batch, out
 
 
-def unroll(cell: Cell, xs, h0=None, c0=None) -> Run:
+def unroll(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,
+           c0: ArrayLike | None = None) -> Run:
     """Run x_1..x_T (xs of shape (T, ..., m)) through the cell, keeping every intermediate."""
     if not cell.variant.is_standard:
         return _unroll_variant(cell, xs, h0, c0)
@@ -281,7 +293,8 @@ def unroll(cell: Cell, xs, h0=None, c0=None) -> Run:
                z4, a4, a_gap, fc.reshape(shape), ig.reshape(shape), c, tc, tanh_c_gap, h, h_gap)
 
 
-def outputs(cell: Cell, xs, h0=None, c0=None) -> tuple[np.ndarray, np.ndarray]:
+def outputs(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,
+            c0: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """h_t for every step (T, ..., n) and the final C_T (..., n), as nn.LSTM returns them.
 
     The same arithmetic as unroll(), bit for bit, without keeping the intermediates."""
@@ -293,7 +306,8 @@ def outputs(cell: Cell, xs, h0=None, c0=None) -> tuple[np.ndarray, np.ndarray]:
     return h.reshape(xs.shape[0], *batch, n), c[-1].reshape(*batch, n)
 
 
-def step(cell: Cell, x, h=None, c=None) -> Step:
+def step(cell: Cell, x: ArrayLike, h: ArrayLike | None = None,
+         c: ArrayLike | None = None) -> Step:
     """One LSTM step: a sequence of length 1, so that step and unroll agree bit for bit."""
     x = _vector(x, cell.input_size, cell.dtype, "x", "m")
     return unroll(cell, x[None], h, c).step(0)

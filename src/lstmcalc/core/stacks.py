@@ -2,10 +2,15 @@
 
 from dataclasses import dataclass
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lstmcalc.core.backward import backward
 from lstmcalc.core.forward import unroll
+from lstmcalc.core.types import Cell, Grads, Run
 
 
 @dataclass(frozen=True, eq=False)
@@ -17,9 +22,9 @@ class StackRun:
     layer k's h_t for every t in input order, the directions side by side (T, ..., D n).
     directions: as given, one tuple for every layer or a tuple per layer (a mixed stack)."""
 
-    runs: list
-    directions: tuple
-    output: list
+    runs: list[list[Run]]
+    directions: tuple[Any, ...]
+    output: list[np.ndarray]
 
     @property
     def layer_directions(self) -> tuple[tuple[str, ...], ...]:
@@ -40,14 +45,16 @@ def _stacked(arrays: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
     return np.stack(arrays) if len({a.shape for a in arrays}) == 1 else arrays
 
 
-def per_layer(directions: tuple, layers: int) -> tuple[tuple[str, ...], ...]:
+def per_layer(directions: tuple[Any, ...], layers: int) -> tuple[tuple[str, ...], ...]:
     """Each layer's directions, from one tuple for all layers or a tuple per layer."""
     if all(isinstance(d, str) for d in directions):
         return (tuple(directions),) * layers
     return tuple(tuple(d) for d in directions)
 
 
-def stack_unroll(cells: list, directions: tuple, xs, h0=None, c0=None) -> StackRun:
+def stack_unroll(cells: Sequence[Sequence[Cell]], directions: tuple[Any, ...], xs: ArrayLike,
+                 h0: Sequence[ArrayLike] | np.ndarray | None = None,
+                 c0: Sequence[ArrayLike] | np.ndarray | None = None) -> StackRun:
     """Run xs (T, ..., m) through layers of cells (cells[k][d] for direction d of layer k:
     directions is one tuple for every layer, or a tuple per layer). h0, c0: one (..., n)
     entry per layer and direction, in PyTorch's h_0 order, or None for zeros."""
@@ -80,19 +87,19 @@ class StackGrads:
     dL/d of the input sequence (T, ..., m) in input order; dh0, dc0 are (L D, ..., n) in
     PyTorch's h_0, c_0 order."""
 
-    grads: list
+    grads: list[list[Grads]]
     dx: np.ndarray
     dh0: np.ndarray | list[np.ndarray]  # a list where the layers differ in size
     dc0: np.ndarray | list[np.ndarray]
 
 
-def stack_backward(sr: StackRun, d_output) -> StackGrads:
+def stack_backward(sr: StackRun, d_output: ArrayLike) -> StackGrads:
     """Backpropagation through the layers and directions: d_output (T, ..., D n) is dL/d of
     the top layer's output (in input order, the directions side by side, as sr.output[-1]).
     Each layer's runs get their slice of the gradient in their own time order; what they send
     to their input is summed over the directions and passed to the layer below."""
     upstream = np.asarray(d_output)
-    grads_per_layer: list = []
+    grads_per_layer: list[list[Grads]] = []
     for k in range(len(sr.runs) - 1, -1, -1):
         layer, below = sr.runs[k], None
         per = []

@@ -12,9 +12,10 @@ may carry batch axes (shape (B, m), or any leading batch shape).
 
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from lstmcalc.core.activations import SIGMOID, TANH, Activation
 from lstmcalc.errors import NonFiniteError, ShapeError
@@ -147,7 +148,7 @@ class Cell:
         return self.W.shape[2] - self.state_size
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype[Any]:
         return self.W.dtype
 
     @property
@@ -172,7 +173,7 @@ class Cell:
     def Wh(self) -> np.ndarray:
         return self.W[:, :, self.columns("h")]  # (4, n, n)
 
-    def astype(self, dtype) -> "Cell":
+    def astype(self, dtype: DTypeLike) -> "Cell":
         if np.dtype(dtype) == self.dtype:
             return self
         v = self.variant
@@ -224,7 +225,8 @@ def _require_finite(arr: np.ndarray, what: str) -> None:
         raise NonFiniteError(what, index, float(arr[index]))
 
 
-def _vector(value, size: int, dtype, what: str, letter: str) -> np.ndarray:
+def _vector(value: ArrayLike, size: int, dtype: DTypeLike, what: str,
+            letter: str) -> np.ndarray:
     arr = np.asarray(value, dtype=dtype)
     if arr.ndim == 0 or arr.shape[-1] != size:
         got = "a scalar" if arr.ndim == 0 else f"{arr.shape[-1]} entries"
