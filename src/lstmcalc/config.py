@@ -11,13 +11,15 @@
 """
 
 from dataclasses import dataclass
-from typing import NoReturn
+from functools import cached_property
+from typing import NamedTuple, NoReturn
 
 import numpy as np
 
 from lstmcalc.core import GATES, OUTPUT_ACTIVATIONS, Cell, OutputLayer
 from lstmcalc.document import MAX_BYTES, Map, Node, Seq, number, parse, decode, read_input
 from lstmcalc.errors import DataError
+from lstmcalc.layouts import Weights
 
 CELL_KEYS = ("concat", "gates", "forget_bias", "peepholes", "coupled", "clip", "cell_clip",
              "activations", "projection")
@@ -33,10 +35,11 @@ BUILTIN_NAME = "founding.yaml"
 
 @dataclass(frozen=True, eq=False)
 class Spec:
-    """What a config says: the cell, and the inputs it gives (None where it gives none)."""
+    """What a config says: the weights (of the first cell, and of every cell of a stack), and
+    the inputs it gives (None where it gives none)."""
 
     source: str
-    cell: Cell
+    weights: Weights  # both biases and the forget bias kept apart
     x: np.ndarray | None  # (m,) or (B, m)
     h: np.ndarray | None  # (n,) or (B, n)
     c: np.ndarray | None  # (n,) or (B, n)
@@ -44,9 +47,13 @@ class Spec:
     output: OutputLayer | None = None  # y_t = activation(W_y h_t + b_y)
     gate_names: tuple = ("forget", "input", "candidate", "output")  # as written, GATES order
     split: tuple = (False, False, False, False)  # gave Wx and Wh instead of W, GATES order
-    weights: object = None  # layouts.Weights: both biases and the forget bias kept apart
     stack: list | None = None  # [[Weights per direction] per layer], for more than one cell
     directions: tuple = ("forward",)
+
+    @cached_property
+    def cell(self) -> Cell:
+        """The (first) cell, computed from the weights once."""
+        return self.weights.cell()
 
     @property
     def is_stack(self) -> bool:
@@ -186,8 +193,8 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
         if key in top and _width(top[key][1]):
             m_given = (_width(top[key][1]), key)
             break
-    cell, weights, names, split, n, n_note, r, r_note, m, m_note = _parse_cell(
-        top, root, check, source, "", m_given)
+    one = _parse_cell(top, root, check, source, "", m_given)
+    n, n_note, r, r_note, m, m_note = one.n, one.n_note, one.r, one.r_note, one.m, one.m_note
 
     def optional(key, size, note):
         return check.vector_or_batch(top[key][1], key, size, note) if key in top else None
@@ -214,8 +221,8 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
         by = np.array(check.vector(layer["b"], "output_layer.b", q, f" (q = {q}, the rows of "
                                    "output_layer.W)")) if "b" in layer else np.zeros(q)
         output = OutputLayer(Wy, by, act.text)
-    return Spec(source, cell, optional("x", m, m_note), optional("h", r, r_note),
-                optional("c", n, n_note), sequence, output, names, split, weights)
+    return Spec(source, one.weights, optional("x", m, m_note), optional("h", r, r_note),
+                optional("c", n, n_note), sequence, output, one.names, one.split)
 
 
 def _parse_stack(root, top: dict, check: "_Checker", source: str) -> Spec:
@@ -266,12 +273,11 @@ def _parse_stack(root, top: dict, check: "_Checker", source: str) -> Spec:
             sub = check.mapping(node, prefix.rstrip("."), CELL_KEYS)
             if "gates" not in sub:
                 check.fail(node, f"{prefix}gates: missing (the layer's gate weights)")
-            cell, weights, *_rest, m, m_note = _parse_cell(sub, node, check, source, prefix,
-                                                           m_given)
-            per.append(weights)
-            width += cell.state_size
+            parsed = _parse_cell(sub, node, check, source, prefix, m_given)
+            per.append(parsed.weights)
+            width += parsed.r
             if first_m is None:
-                first_m, first_note = m, m_note
+                first_m, first_note = parsed.m, parsed.m_note
         stack.append(per)
         m_given = (width, f"the outputs of layers[{k}]")
     sequence = None
@@ -282,14 +288,28 @@ def _parse_stack(root, top: dict, check: "_Checker", source: str) -> Spec:
     x = check.vector_or_batch(top["x"][1], "x", first_m, first_note) if "x" in top else None
     first = stack[0][0]
     directions: tuple = per_layer[0] if len(set(per_layer)) == 1 else tuple(per_layer)
-    return Spec(source, first.cell(), x, None, None, sequence, None, weights=first,
-                stack=stack, directions=directions)
+    return Spec(source, first, x, None, None, sequence, None, stack=stack,
+                directions=directions)
 
 
-def _parse_cell(top: dict, anchor, check: "_Checker", source: str, p: str, m_given):
-    """One cell from the keys of a config (or of one layer, whose messages start with p):
-    (Cell, Weights, gate names, split, n, n_note, r, r_note, m, m_note). m_given: (m, where
-    it comes from), or None to take m from the weights."""
+class ParsedCell(NamedTuple):
+    """One cell of a config, and the sizes its other keys are checked against."""
+
+    weights: Weights
+    names: tuple[str, ...]  # the gates' names as written, GATES order
+    split: tuple[bool, ...]  # gave Wx and Wh instead of W, GATES order
+    n: int  # units: the rows of every gate
+    n_note: str  # where n comes from, for messages
+    r: int  # entries of h: n, or p with a projection
+    r_note: str
+    m: int  # entries of x
+    m_note: str
+
+
+def _parse_cell(top: dict, anchor, check: "_Checker", source: str, p: str,
+                m_given) -> ParsedCell:
+    """One cell from the keys of a config (or of one layer, whose messages start with p).
+    m_given: (m, where it comes from), or None to take m from the weights."""
 
     concat = ("x", "h")
     if "concat" in top:
@@ -389,15 +409,13 @@ def _parse_cell(top: dict, anchor, check: "_Checker", source: str, p: str, m_giv
     forget_bias = 0.0
     if "forget_bias" in top:
         forget_bias = number(top["forget_bias"][1], f"{p}forget_bias", source)
-    from lstmcalc.layouts import Weights
-
     xs, hs = (slice(0, m), slice(m, m + r)) if concat == ("x", "h") else \
         (slice(r, m + r), slice(0, r))
     variant = _variant(top, check, n, n_note, coupled, source, projection, p)
-    weights = Weights(W[:, :, xs], W[:, :, hs], b, bh, forget_bias, variant)
-    cell = Cell(W, weights.stacked_bias(), concat, variant)
-    return (cell, weights, tuple(entries[g][0] for g in GATES),
-            tuple("W" not in entries[g][1] for g in GATES), n, n_note, r, r_note, m, m_note)
+    weights = Weights(W[:, :, xs], W[:, :, hs], b, bh, forget_bias, variant, concat)
+    return ParsedCell(weights, tuple(entries[g][0] for g in GATES),
+                      tuple("W" not in entries[g][1] for g in GATES), n, n_note, r, r_note, m,
+                      m_note)
 
 
 def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, source: str,

@@ -176,8 +176,7 @@ def _with_variant(weights: layouts.Weights, variant) -> layouts.Weights:
     from dataclasses import replace
 
     joined = replace(variant, peephole=weights.variant.peephole)
-    return layouts.Weights(weights.Wx, weights.Wh, weights.bx, weights.bh,
-                           weights.forget_bias, joined)
+    return replace(weights, variant=joined)
 
 
 def save_npz(layout: str, stack: list, directions: tuple) -> bytes:

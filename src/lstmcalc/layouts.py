@@ -32,7 +32,8 @@ ORDER = {"pytorch": [1, 0, 2, 3], "keras": [1, 0, 2, 3], "onnx": [2, 0, 3, 1],
 class Weights:
     """One cell's weights in lstmcalc's gate order, both biases kept apart (so that a layout
     with two biases converts back exactly): Wx (4, n, m), Wh (4, n, n), bx, bh (4, n), and a
-    constant added to the forget gate's pre-activation (TF1's forget_bias)."""
+    constant added to the forget gate's pre-activation (TF1's forget_bias); concat: the order
+    of x and h in the cell's W (a config may say [h, x])."""
 
     Wx: np.ndarray
     Wh: np.ndarray
@@ -40,6 +41,7 @@ class Weights:
     bh: np.ndarray
     forget_bias: float = 0.0
     variant: Variant = field(default_factory=Variant)  # peepholes, coupling, clipping, ...
+    concat: tuple[str, str] = ("x", "h")
 
     @property
     def sizes(self) -> tuple[int, int]:
@@ -52,10 +54,11 @@ class Weights:
         b[0] = b[0] + self.forget_bias
         return b
 
-    def cell(self):
-        """The Cell these weights compute with, its columns in the order [x, h]."""
-        return Cell(np.concatenate([self.Wx, self.Wh], axis=2), self.stacked_bias(),
-                    variant=self.variant)
+    def cell(self) -> Cell:
+        """The Cell these weights compute with, its columns in concat order."""
+        parts = [self.Wx, self.Wh] if self.concat == ("x", "h") else [self.Wh, self.Wx]
+        return Cell(np.concatenate(parts, axis=2), self.stacked_bias(), self.concat,
+                    self.variant)
 
 
 def _blocks(arr: np.ndarray, layout: str, axis: int) -> np.ndarray:

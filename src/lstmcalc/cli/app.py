@@ -165,17 +165,16 @@ def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float 
     layers = f", {len(stack)} layers" if len(stack) > 1 else ""
     dirs = "" if directions == ("forward",) else f", {'+'.join(directions)}"
     single = len(stack) == 1 and directions == ("forward",)
-    return config.Spec(f"{path} ({how}{layers}{dirs})", weights.cell(), None,
+    return config.Spec(f"{path} ({how}{layers}{dirs})", weights, None,
                        None if h0 is None else (h0[0] if single else h0),
                        None if c0 is None else (c0[0] if single else c0), None, None,
-                       weights=weights, stack=stack, directions=directions)
+                       stack=stack, directions=directions)
 
 
 def with_activations(weights, text: str):
     """weights with the activations --activations names (gates, candidate, cell)."""
     from dataclasses import replace
 
-    from lstmcalc import layouts
     from lstmcalc.core.activations import Activation
 
     names = [t.strip() for t in text.split(",")]
@@ -184,8 +183,7 @@ def with_activations(weights, text: str):
                          "for the gates, the candidate and the cell state")
     v = replace(weights.variant, gate=Activation(names[0]),
                 candidate=Activation(names[1]), cell=Activation(names[2]))
-    return layouts.Weights(weights.Wx, weights.Wh, weights.bx, weights.bh, weights.forget_bias,
-                           v)
+    return replace(weights, variant=v)
 
 
 def table_only(fmt: Format, **options):
