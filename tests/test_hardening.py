@@ -374,3 +374,33 @@ def test_convert_never_overwrites_its_source(tmp_path):
     assert src.read_bytes() == before
     result = lstmcalc("convert", str(src), "--to", "yaml")
     assert result.returncode == 0 and result.stdout.startswith(b"# converted by lstmcalc")
+
+
+# 6. terminal injection -------------------------------------------------------------------------
+
+def test_control_characters_from_inputs_never_reach_the_terminal(tmp_path, cfg):
+    esc = "\x1b]0;owned\x07\x1b[2J"
+    evil = tmp_path / f"w{esc}.yaml"
+    evil.write_text(builtin_text())
+    table = lstmcalc("step", str(evil), "-f", "table", env={"COLUMNS": "200"})
+    assert table.returncode == 0 and b"\x1b]0" not in table.stdout and b"\x07" not in table.stdout
+    assert b"w\\x1b]0;owned\\x07\\x1b[2J.yaml" in table.stdout
+    import json
+
+    import yaml
+
+    bad_key = tmp_path / "key.json"  # JSON may spell any character in a key: \u001b
+    doc = yaml.safe_load(builtin_text())
+    doc[f"conc{esc}at"] = doc.pop("concat")
+    bad_key.write_text(json.dumps(doc))
+    one_line_error(lstmcalc("step", str(bad_key)), 65, r"unknown key 'conc\\x1b\]0;owned")
+    for result in (lstmcalc("step", str(bad_key)), lstmcalc("step", f"--bo{esc}gus"),
+                   lstmcalc("step", str(tmp_path / f"no{esc}.yaml"))):
+        assert result.returncode in (2, 65, 66)
+        assert b"\x1b" not in result.stderr and b"\x07" not in result.stderr, result.stderr
+    # a new line in a file name never becomes config text
+    newline = tmp_path / "a\nb: 1.yaml"
+    newline.write_text(builtin_text())
+    converted = lstmcalc("convert", str(newline), "--to", "yaml")
+    assert converted.returncode == 0 and b"b: 1.yaml" not in converted.stdout.split(b"\n")[1]
+    assert b"a\\x0ab: 1.yaml" in converted.stdout.split(b"\n")[0]

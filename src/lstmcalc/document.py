@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from lstmcalc.errors import DataError, InputMissingError
+from lstmcalc.errors import DataError, InputMissingError, shown
 
 MAX_BYTES = 16 * 1024 * 1024
 WEIGHT_SUFFIXES = (".npz", ".pt", ".pth", ".onnx")  # framework weight files, read by frameworks
@@ -84,7 +84,7 @@ def read_input(path: str, max_bytes: int = MAX_BYTES) -> tuple[str, bytes]:
         name, stream = "<stdin>", sys.stdin.buffer
         data = stream.read(max_bytes + 1)
     else:
-        name = path
+        name = shown(path)
         try:
             with open(path, "rb") as stream:
                 data = stream.read(max_bytes + 1)

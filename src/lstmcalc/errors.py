@@ -3,7 +3,22 @@
 Every layer (core, readers, reports, renderers) raises these; the CLI catches them once and
 prints one line. Nothing here imports anything of lstmcalc's."""
 
+import unicodedata
 from enum import IntEnum
+
+
+def shown(text: str) -> str:
+    """Text from an input (a file name, a key) made safe to print: control characters and
+    bidirectional overrides escaped (ESC as \\x1b), so that no input can clear a screen,
+    set a window title or start a line of its own."""
+    out = []
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\u200d":
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 class ExitStatus(IntEnum):
@@ -38,7 +53,8 @@ class LstmcalcError(Exception):
         return ":".join(parts)
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}" if self.location else self.message
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        return shown(text)  # one line, nothing raw from an input
 
 
 class UsageError(LstmcalcError):

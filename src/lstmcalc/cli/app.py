@@ -12,7 +12,7 @@ import typer
 from lstmcalc import __version__
 from lstmcalc.choices import FIELDS, DType, Format, InputFormat, Layout
 from lstmcalc.document import STDIN
-from lstmcalc.errors import ExitStatus, LstmcalcError, UsageError
+from lstmcalc.errors import ExitStatus, LstmcalcError, UsageError, shown
 
 # NumPy and the core load only when a command computes, so that --help and --version are quick.
 
@@ -251,7 +251,12 @@ def main():
             info = f"lstmcalc {name}" if name else "lstmcalc"
             usage = command.get_usage(click_core.Context(command, info_name=info))
             sys.stderr.write(f"{usage}\nTry '{info} -h' for help.\n\n")
-        e.show()
+        import io
+
+        shown_text = io.StringIO()
+        e.show(file=shown_text)  # an unknown option is the user's text: nothing of it raw
+        sys.stderr.write("\n".join(shown(line) for line in
+                                    shown_text.getvalue().split("\n")))
         sys.exit(e.exit_code)
     except click_errors.Abort:
         sys.stderr.write("lstmcalc: interrupted\n")

@@ -28,7 +28,7 @@ from lstmcalc.cli.app import (
     table_only,
 )
 from lstmcalc.document import MAX_BYTES
-from lstmcalc.errors import DataError, ExitStatus, UsageError
+from lstmcalc.errors import DataError, ExitStatus, UsageError, shown
 
 
 @app.command(epilog="""\b
@@ -115,7 +115,7 @@ def grad(
         else:
             raise DataError("no input: give --inputs FILE, or x or a sequence in the config",
                             spec.source)
-        label = spec.source + (f", inputs {inputs}" if inputs else "")
+        label = spec.source + (f", inputs {shown(inputs)}" if inputs else "")
         show = Show(precision=precision, rows=rows, view=view)
         # the outputs the loss reads: h_t of the cell, or the stack's top-layer output
         width = the_cell.state_size if cells is None else \

@@ -36,7 +36,7 @@ from lstmcalc.cli.app import (
     table_only,
 )
 from lstmcalc.document import MAX_BYTES
-from lstmcalc.errors import DataError, UsageError
+from lstmcalc.errors import DataError, UsageError, shown
 
 
 @app.command(epilog="""\b
@@ -173,7 +173,7 @@ def unroll(
             last = reports.final_report(the_cell, xs, h0, c0)
             output.emit(last, fmt, show)
         else:
-            label = spec.source + (f", inputs {inputs}" if inputs else "")
+            label = spec.source + (f", inputs {shown(inputs)}" if inputs else "")
             run = core.unroll(the_cell, xs, h0, c0)
             report = reports.run_report(label, run, spec.output, stochastic, seed)
             output.emit(report, fmt, show, out.get("svg"), out.get("html"))

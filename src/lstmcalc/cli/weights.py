@@ -19,7 +19,7 @@ from lstmcalc.cli.app import (
     reported,
 )
 from lstmcalc.document import MAX_BYTES
-from lstmcalc.errors import UsageError
+from lstmcalc.errors import UsageError, shown
 
 
 @app.command(epilog="""\b
@@ -145,7 +145,8 @@ def convert(
         directions = spec.directions
         data: str | bytes
         if to in ("yaml", "json"):
-            data = frameworks.config_text(stack, directions, source, as_json=to == "json")
+            data = frameworks.config_text(stack, directions, shown(source),
+                                          as_json=to == "json")
         else:
             suffix = (target or "").lower()
             if to == "pytorch" and suffix.endswith((".pt", ".pth")):
