@@ -7,10 +7,12 @@ FILE:LINE:COL where a location exists), no traceback, nothing on stdout after a 
 and no output file created or changed.
 """
 
+import json
 import os
 import pathlib
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -404,3 +406,56 @@ def test_control_characters_from_inputs_never_reach_the_terminal(tmp_path, cfg):
     converted = lstmcalc("convert", str(newline), "--to", "yaml")
     assert converted.returncode == 0 and b"b: 1.yaml" not in converted.stdout.split(b"\n")[1]
     assert b"a\\x0ab: 1.yaml" in converted.stdout.split(b"\n")[0]
+
+
+# 2. what stands at an output path survives ------------------------------------------------------
+
+def test_fifos_devices_and_folders_at_an_output_are_refused_before_any_work(cfg, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    to_null = tmp_path / "null.json"
+    os.symlink("/dev/null", to_null)
+    for target, kind in ((fifo, "a FIFO"), (to_null, "a character device"),
+                         (tmp_path, "a folder")):
+        one_line_error(lstmcalc("unroll", str(cfg), "--state-out", str(target)), 73,
+                       f"refusing to write over {kind}")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.path.islink(to_null)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_symlink_stays_a_link_and_modes_follow_the_umask(cfg, tmp_path):
+    real = tmp_path / "real" / "state.json"
+    real.parent.mkdir()
+    real.write_text("{}")
+    os.chmod(real, 0o664)
+    link = tmp_path / "link.json"
+    os.symlink(real, link)
+    assert lstmcalc("unroll", str(cfg), "--state-out", str(link)).returncode == 0
+    assert os.path.islink(link) and json.loads(real.read_text())["h"]  # replaced through it
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o664  # a replaced file keeps its mode
+    assert [p.name for p in real.parent.iterdir()] == ["state.json"]  # no temporary left
+    old = os.umask(0o027)
+    try:
+        assert lstmcalc("unroll", str(cfg), "--state-out", str(tmp_path / "new.json"),
+                        "-f", "json").returncode == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "new.json").st_mode) == 0o640  # 0666 & ~027
+
+
+def test_a_killed_runs_temporary_is_cleaned_by_the_next_write(cfg, tmp_path):
+    stale = tmp_path / ".lstmcalc-4194303-abc.tmp"  # a process id no process has
+    stale.write_text("half")
+    mine = tmp_path / f".lstmcalc-{os.getpid()}-x.tmp"  # a live process's: kept
+    mine.write_text("busy")
+    assert lstmcalc("unroll", str(cfg), "--state-out", str(tmp_path / "s.json")).returncode == 0
+    assert not stale.exists() and mine.exists()
+
+
+def test_outputs_that_cannot_be_files(cfg, tmp_path):
+    result = lstmcalc("unroll", str(cfg), "--state-out", "-")
+    assert result.returncode == 2 and b"--state-out -: stdout carries the output" in result.stderr
+    same = str(tmp_path / "t.svg")
+    result = lstmcalc("unroll", str(cfg), "-f", "table", "--svg", same, "--html", same)
+    assert result.returncode == 2 and b"--svg and --html name the same file" in result.stderr
+    assert not os.path.exists(same)

@@ -105,7 +105,7 @@ def init(
             return
         if os.path.exists(target) and not force:
             raise OutputError("exists; refusing to replace it (use --force)", target)
-        files.AtomicFile(target).commit(text)
+        files.prepare({"out": target}, [])["out"].commit(text)
 
 
 @app.command(epilog="""\b
