@@ -459,3 +459,31 @@ def test_outputs_that_cannot_be_files(cfg, tmp_path):
     result = lstmcalc("unroll", str(cfg), "-f", "table", "--svg", same, "--html", same)
     assert result.returncode == 2 and b"--svg and --html name the same file" in result.stderr
     assert not os.path.exists(same)
+
+
+# 4. nothing non-finite is ever written ---------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["json", "yaml", "table"])
+def test_overflowing_gradients_and_losses_are_data_errors(tmp_path, fmt):
+    up = tmp_path / "up.json"
+    up.write_text('{"dh": [1e308, 1e308, 1e308]}')
+    one_line_error(lstmcalc("grad", "--upstream", str(up), "-f", fmt), 65,
+                   r"dL/d\w+ is not finite: the gradients overflow")
+    target = tmp_path / "t.csv"
+    target.write_text("1e300,1e300,1e300\n" * 5)
+    one_line_error(lstmcalc("grad", "--loss", "mse", "--target", str(target), "-f", fmt), 65,
+                   r"the loss is not finite \(inf\)")
+
+
+def test_an_overflowing_activation_is_named_and_no_state_is_written(tmp_path):
+    import yaml
+
+    doc = yaml.safe_load(builtin_text())
+    doc["activations"] = {"gates": {"name": "affine", "alpha": 1e308, "beta": 0}}
+    cfg = tmp_path / "affine.json"
+    cfg.write_text(json.dumps(doc))
+    state = tmp_path / "s.json"
+    for fmt in ("json", "csv", "yaml"):
+        one_line_error(lstmcalc("unroll", str(cfg), "-f", fmt, "--state-out", str(state)), 65,
+                       r"forget gate activation of unit 1 at step 1 is not finite \(inf\)")
+    assert not state.exists()

@@ -212,6 +212,22 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
     return report
 
 
+def _finite_gradients(source: str, value: float, grads: list[Grads],
+                      names: list[str]) -> None:
+    """A loss or gradient that overflowed is a located data error, never a number written."""
+    if not np.isfinite(value):
+        raise DataError(f"the loss is not finite ({value}): a target or an upstream gradient "
+                        "too large for the arithmetic", source)
+    for g, name in zip(grads, names):
+        for key, arr in (("W", g.dW), ("b", g.db), ("x", g.dx), ("h_0", g.dh0), ("C_0", g.dc0),
+                         ("z", g.dz), ("h_t", g.dh), ("C_t", g.dc), ("peepholes", g.dP),
+                         ("W_hr", g.dWp)):
+            if arr is not None and not np.isfinite(arr).all():
+                raise DataError(f"{name}dL/d{key} is not finite: the gradients overflow the "
+                                "arithmetic (an upstream gradient or a target too large?)",
+                                source)
+
+
 @dataclass(frozen=True, eq=False)
 class GradReport:
     source: str
@@ -230,8 +246,10 @@ def grad_report(source: str, cell: Cell, xs, h0, c0, loss: Callable, kind: str,
                 samples: int | None = None) -> GradReport:
     """loss(run) -> (L, dL/dh per step, dL/dC_T)."""
     run = core.unroll(cell, xs, h0, c0)
-    value, dh_out, dc_last = loss(run)
-    grads = core.backward(run, dh_out, dc_last)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value, dh_out, dc_last = loss(run)
+        grads = core.backward(run, dh_out, dc_last)
+    _finite_gradients(source, value, [grads], [""])
     summary = None
     if check:
         from lstmcalc.core import finite_diff
@@ -296,8 +314,12 @@ def stack_grad_report(source: str, cells: list, directions: tuple, xs, h0, c0,
                       samples: int | None = None) -> StackGradReport:
     """loss(y) -> (L, dL/dy) on the top layer's output y (T, ..., D n), in input order."""
     sr = core.stack_unroll(cells, directions, xs, h0, c0)
-    value, dy = loss(sr.output[-1])
-    grads = core.stack_backward(sr, dy)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value, dy = loss(sr.output[-1])
+        grads = core.stack_backward(sr, dy)
+    _finite_gradients(source, value, [g for per in grads.grads for g in per],
+                      [f"layer {k + 1} {d}: " for k, dirs in enumerate(sr.layer_directions)
+                       for d in dirs])
     summary = None
     if check:
         from lstmcalc.core import finite_diff

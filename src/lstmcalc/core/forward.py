@@ -214,19 +214,29 @@ def _recur_variant(cell: Cell, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray
             h_prev, c_prev = h[t], c[t]
     if v.coupled:
         z[:, :, F] = np.nan  # f has no pre-activation of its own
-        check = z[:, :, [I, G, O]]
-    else:
-        check = z
-    bad = ~np.isfinite(check)
-    if bad.any():
-        t, b_, k, j = (int(q) for q in np.argwhere(bad)[0])
-        gate = [1, 2, 3][k] if v.coupled else k
-        where = (f" at step {t + 1}" if T > 1 else "") + (f" (sequence {b_ + 1})" if B > 1
-                                                          else "")
-        raise NonFiniteError(f"{GATES[gate]} gate pre-activation of unit {j + 1}{where}",
-                             (t, b_, gate, j), float(z[t, b_, gate, j]))
-    _require_finite(c, "C_t")
+    # the first step where anything stopped being finite, named in the order it is computed:
+    # a pre-activation, then an activation (affine, relu can overflow where z is finite),
+    # then C_t, then h_t (a projection can overflow too)
+    gates = [k for k in range(4) if not (v.coupled and k == F)]
+    checks = [(z[:, :, k], f"{GATES[k]} gate pre-activation") for k in gates]
+    checks += [(a[:, :, k], f"{GATES[k]} gate activation") for k in range(4)]
+    checks += [(c, "C_t"), (h, "h_t")]
+    first = [(int(np.argmax(~np.isfinite(arr).reshape(T, -1).all(axis=1))), order)
+             for order, (arr, _) in enumerate(checks) if not np.isfinite(arr).all()]
+    if first:
+        arr, what = checks[min(first)[1]]
+        _steps_finite(arr, what)
     return z, a, fc, ig, c, tc, h, (None if v.projection is None else mm)
+
+
+def _steps_finite(arr: np.ndarray, what: str) -> None:
+    """Name the step, unit and sequence (1-based) where arr (T, B, k) stopped being finite."""
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        t, b, j = (int(q) for q in np.argwhere(bad)[0])
+        where = (f" at step {t + 1}" if arr.shape[0] > 1 else "") + (
+            f" (sequence {b + 1})" if arr.shape[1] > 1 else "")
+        raise NonFiniteError(f"{what} of unit {j + 1}{where}", (t, b, j), float(arr[t, b, j]))
 
 
 def _unroll_variant(cell: Cell, xs: ArrayLike, h0: ArrayLike | None,
@@ -267,7 +277,7 @@ def _run(cell: Cell, xs: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | None,
         # Rare: locate what stopped being finite, or get subnormal sigmoid values right.
         out = _recur(cell, xs, h0, c0, stored=True, exact=True)
         _check_gates(out[0].reshape(T, B, 4, n), "pre-activation", steps=T > 1)
-        _require_finite(out[4], "C_t")
+        _steps_finite(out[4], "C_t")
     if not stored:
         out = out[:4] + (out[4][-1:],) + out[5:]
     return xs, h0, c0, batch, out
