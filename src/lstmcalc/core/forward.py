@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 
 from lstmcalc.core.activations import (sigmoid, sigmoid_complement, subnormal_below, tanh_gap)
 from lstmcalc.core.types import (F, G, GATES, I, O, SIGMOID_GATES, Cell, Run, Step,
-                                 _require_finite, _vector)
+                                 _vector)
 from lstmcalc.errors import NonFiniteError, ShapeError
 
 # (z, a, fc, ig, c, tanh_c, h): what one pass of the recurrence gives
