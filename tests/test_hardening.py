@@ -487,3 +487,173 @@ def test_an_overflowing_activation_is_named_and_no_state_is_written(tmp_path):
         one_line_error(lstmcalc("unroll", str(cfg), "-f", fmt, "--state-out", str(state)), 65,
                        r"forget gate activation of unit 1 at step 1 is not finite \(inf\)")
     assert not state.exists()
+
+
+# 1, 5, 7. framework files: bad arrays, size bombs, silently wrong values -----------------------
+
+def _npz(path, **arrays):
+    import numpy as np
+
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def _pt_arrays(n=2, m=3):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return {"weight_ih_l0": rng.normal(size=(4 * n, m)),
+            "weight_hh_l0": rng.normal(size=(4 * n, n)),
+            "bias_ih_l0": np.zeros(4 * n), "bias_hh_l0": np.zeros(4 * n)}
+
+
+@pytest.mark.parametrize("change,pattern", [
+    ({"weight_ih_l0": [1.0] * 12}, r"weight_ih_l0 has shape \(12,\), expected \(4n, m\)"),
+    ({"weight_ih_l0": 3.0}, r"weight_ih_l0 has shape \(\), expected \(4n, m\)"),
+    ({"weight_ih_l0": [["a"] * 3] * 8}, r"weight_ih_l0 holds <U1 values, not numbers"),
+    ({"weight_ih_l0": [[1j] * 3] * 8}, r"weight_ih_l0 holds complex numbers"),
+    ({"weight_ih_l0": [[True] * 3] * 8}, r"weight_ih_l0 holds booleans"),
+    ({"weight_ih_l0": [[1.0] * 3] * 7}, r"weight_ih_l0 has shape \(7, 3\), expected \(4n, m\): "
+                                        r"7 is not 4n"),
+    ({"bias_ih_l0": [float("nan")] * 8}, r"bias_ih_l0\[0\] is not finite \(nan\)"),
+])
+def test_bad_npz_arrays_are_data_errors(tmp_path, change, pattern):
+    import numpy as np
+
+    arrays = {**_pt_arrays(), **{k: np.array(v) for k, v in change.items()}}
+    one_line_error(lstmcalc("step", _npz(tmp_path / "w.npz", **arrays), "-i", "-",
+                            input="1,2,3\n"), 65, pattern)
+
+
+def test_float128_beyond_float64_is_named(tmp_path):
+    import numpy as np
+
+    if np.dtype(np.longdouble).itemsize <= 8:
+        pytest.skip("no extended precision here")
+    arrays = _pt_arrays()
+    arrays["bias_hh_l0"] = np.full(8, np.longdouble("1e400"))
+    one_line_error(lstmcalc("step", _npz(tmp_path / "w.npz", **arrays), "-i", "-",
+                            input="1,2,3\n"), 65, r"bias_hh_l0\[0\] is beyond float64's range")
+
+
+def _claiming(path, shape):
+    """A .npy whose header claims `shape` (float64) and that holds almost nothing."""
+    import numpy as np
+
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": "<f8", "fortran_order": False, "shape": shape})
+        f.write(b"\0" * 64)
+    return path
+
+
+def test_size_bombs_are_refused_fast_and_small(tmp_path):
+    import zipfile
+
+    bomb = _claiming(tmp_path / "x.npy", (100_000, 100_000))
+    code = ("import resource, subprocess, sys, time; t = time.time(); "
+            "r = subprocess.run([sys.executable, '-m', 'lstmcalc'] + sys.argv[1:], "
+            "capture_output=True); "
+            "print(r.returncode, time.time() - t, "
+            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.stderr.decode())")
+    for args in (["unroll", "-i", str(bomb)],):
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                             text=True).stdout
+        status, seconds, kb = out.split()[:3]
+        assert status == "65" and float(seconds) < 10 and int(kb) < 400_000, out
+        assert "over the 16,777,216-byte cap" in out
+    npz = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(npz, "w") as z:
+        z.write(_claiming(tmp_path / "w.npy", (400_000, 10_000)), "weight_ih_l0.npy")
+    one_line_error(lstmcalc("step", str(npz)), 65,
+                   r"weight_ih_l0 has shape \(400000, 10000\): 32,000,000,000 bytes, over the")
+    one_line_error(lstmcalc("init", "-m", "10000", "-n", "10000"), 2, "800,000,000 weights")
+
+
+def test_bad_options_are_usage_errors():
+    for args in (["step", "--stochastic", "--seed", "-1"],
+                 ["step", "--max-input-bytes", str(2**70)]):
+        result = lstmcalc(*args)
+        assert result.returncode == 2 and b"Traceback" not in result.stderr, result.stderr
+
+
+def test_forget_bias_on_a_pytorch_file_is_refused_not_ignored(tmp_path):
+    one_line_error(lstmcalc("step", _npz(tmp_path / "w.npz", **_pt_arrays()), "-i", "-",
+                            "--forget-bias", "1", input="1,2,3\n"), 2,
+                   "--forget-bias goes with the tf1 layout")
+
+
+TORCH_CASES = {
+    "sparse": (lambda t: t.zeros(8, 3).to_sparse(), "is a sparse_coo tensor"),
+    "meta": (lambda t: t.zeros(8, 3, device="meta"), "is a meta tensor"),
+    "quantized": (lambda t: t.quantize_per_tensor(t.zeros(8, 3), 0.1, 0, t.qint8),
+                  "is a quantized tensor"),
+    "three_d": (lambda t: t.zeros(8, 3, 1), r"has shape \(8, 3, 1\), expected \(4n, m\)"),
+    "complex": (lambda t: t.zeros(8, 3, dtype=t.complex64), "holds complex64 values"),
+    "bool": (lambda t: t.zeros(8, 3, dtype=t.bool), "holds bool values"),
+    "stride0": (lambda t: t.zeros(1, 1).expand(400_000_000, 3), r"has shape \(400000000, 3\)"),
+}
+
+
+@pytest.mark.parametrize("case", list(TORCH_CASES))
+def test_bad_pytorch_tensors_are_data_errors(tmp_path, case):
+    torch = pytest.importorskip("torch")
+    make, pattern = TORCH_CASES[case]
+    state = {k: torch.tensor(v) for k, v in _pt_arrays().items()}
+    import warnings
+
+    with warnings.catch_warnings():  # torch deprecates making quantized tensors
+        warnings.simplefilter("ignore")
+        state["weight_ih_l0"] = make(torch)
+    torch.save(state, tmp_path / "w.pt")
+    one_line_error(lstmcalc("step", str(tmp_path / "w.pt"), "-i", "-", input="1,2,3\n"), 65,
+                   pattern)
+    torch.save({3: torch.zeros(8, 3)}, tmp_path / "k.pt")
+    one_line_error(lstmcalc("step", str(tmp_path / "k.pt")), 65, "a key that is not a name: 3")
+
+
+def _onnx_model(path, **change):
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    n, m = 2, 3
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(size=(1, 4 * n, m)), "W"),
+             numpy_helper.from_array(rng.normal(size=(1, 4 * n, n)), "R")]
+    inputs = ["X", "W", "R"]
+    attrs = {"hidden_size": n, **change.pop("attrs", {})}
+    for name, tensor in change.items():
+        inits = [t for t in inits if t.name != name] + [tensor]
+    if "sequence_lens" in change:
+        inputs += ["", "sequence_lens"]
+    node = helper.make_node("LSTM", inputs, ["Y"], **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
+        "X", TensorProto.DOUBLE, ["T", "B", m])], [helper.make_tensor_value_info(
+            "Y", TensorProto.DOUBLE, None)], inits)
+    onnx.save(helper.make_model(graph), path)
+    return str(path)
+
+
+def test_bad_onnx_models_are_data_errors(tmp_path):
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    short = TensorProto(name="W", data_type=TensorProto.DOUBLE, dims=[1, 8, 3])
+    short.double_data.extend([1.0, 2.0])  # dims that disagree with the data
+    cases = [
+        ({"W": helper.make_tensor("W", TensorProto.STRING, [1], [b"x"])},
+         r"W \(W\) holds object values, not numbers|W \(W\) holds"),
+        ({"W": short}, r"W \(W\) is not a readable tensor"),
+        ({"attrs": {"clip": 0.0}}, "clip must be positive, found 0"),
+        ({"attrs": {"clip": -1.5}}, "clip must be positive"),
+        ({"attrs": {"activations": [b"Sigmoid", b"Tanh", b"Weird"]}},
+         "activation 'weird' is not one lstmcalc computes"),
+        ({"attrs": {"direction": "sideways"}}, "direction 'sideways' is not forward"),
+        ({"attrs": {"direction": "bidirectional"}}, "direction is bidirectional but its W holds 1"),
+        ({"sequence_lens": helper.make_tensor("sequence_lens", TensorProto.INT32, [1], [2])},
+         "sequence_lens, which lstmcalc does not read yet"),
+    ]
+    for k, (change, pattern) in enumerate(cases):
+        path = _onnx_model(tmp_path / f"m{k}.onnx", **change)
+        one_line_error(lstmcalc("step", path, "-i", "-", input="1,2,3\n"), 65, pattern)

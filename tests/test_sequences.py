@@ -104,7 +104,7 @@ def test_width_must_match_the_cell(tmp_path):
 
 def test_npy_refusals(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([[1.0, np.nan]]))
-    with pytest.raises(DataError, match=r"element \(0, 1\) is not finite"):
+    with pytest.raises(DataError, match=r"x\[0, 1\] is not finite \(nan\)"):
         sequences.read(str(tmp_path / "obj.npy"))
     np.save(tmp_path / "s.npy", np.array(["a", "b"]))
     with pytest.raises(DataError, match=r"must hold numbers, found dtype <U1"):

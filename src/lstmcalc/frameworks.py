@@ -4,10 +4,11 @@ only when such a file is read or written."""
 
 import io
 import re
+import warnings
 
 import numpy as np
 
-from lstmcalc import layouts
+from lstmcalc import arrays, layouts
 from lstmcalc.document import read_input
 from lstmcalc.errors import DataError, LayoutError, UsageError
 
@@ -21,22 +22,21 @@ def _strip_prefix(arrays: dict) -> dict:
     return arrays
 
 
-def _npz(data: bytes, source: str) -> dict:
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (ValueError, OSError, EOFError) as e:
-        raise DataError(f"not a readable .npz file: {e}", source) from None
+def _npz(data: bytes, source: str, max_bytes: int) -> dict:
+    return {k: arrays.numeric(k, v, source)
+            for k, v in arrays.load_npz(data, source, max_bytes).items()}
 
 
-def _torch(data: bytes, source: str) -> dict:
+def _torch(data: bytes, source: str, max_bytes: int) -> dict:
     try:
         import torch
     except ImportError:
         raise UsageError("reading a .pt file needs PyTorch: pip install 'lstmcalc[torch]'") \
             from None
     try:
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # what torch warns of is said as an error, if at all
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
         raise DataError(f"not a readable PyTorch state dict: {type(e).__name__}: {e}",
                         source) from None
@@ -44,11 +44,28 @@ def _torch(data: bytes, source: str) -> dict:
         state = state.state_dict()
     if not isinstance(state, dict):
         raise DataError("a .pt file must hold a state dict (name -> tensor)", source)
-    return _strip_prefix({k: v.detach().cpu().double().numpy() for k, v in state.items()
-                          if hasattr(v, "detach")})
+    out = {}
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise DataError(f"the state dict has a key that is not a name: {key!r}", source)
+        if not isinstance(value, torch.Tensor):
+            continue  # not a tensor: not weights (a step count, a config)
+        if value.layout != torch.strided or value.is_meta or value.is_quantized:
+            kind = "meta" if value.is_meta else "quantized" if value.is_quantized else \
+                str(value.layout).replace("torch.", "")
+            raise DataError(f"{key} is a {kind} tensor; lstmcalc reads dense ones", source)
+        if value.is_complex() or value.dtype == torch.bool:
+            raise DataError(f"{key} holds {str(value.dtype).replace('torch.', '')} values, "
+                            "not real weights", source)
+        # a view may claim far more entries than its storage holds: check before building it
+        arrays.check_size(key, tuple(value.shape), 8, source, max_bytes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[key] = arrays.numeric(key, value.detach().to(torch.float64).numpy(), source)
+    return _strip_prefix(out)
 
 
-def _onnx(data: bytes, source: str) -> tuple[dict, dict]:
+def _onnx(data: bytes, source: str, max_bytes: int) -> tuple[dict, dict]:
     """The LSTM node's inputs (W, R, B, P, initial_h, initial_c) as arrays, and its attributes."""
     try:
         import onnx
@@ -65,17 +82,31 @@ def _onnx(data: bytes, source: str) -> tuple[dict, dict]:
         raise DataError(f"the model has {len(nodes)} LSTM nodes; lstmcalc reads exactly one",
                         source)
     node = nodes[0]
-    tensors = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    initializers = {t.name: t for t in model.graph.initializer}
     names = ["X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"]
-    arrays = {}
+    out = {}
     for name, given in zip(names, node.input):
-        if given and name != "X" and name != "sequence_lens":
-            if given not in tensors:
-                raise DataError(f"the LSTM node's {name} ({given}) is not an initializer",
-                                source)
-            arrays[name] = tensors[given].astype(np.float64)
+        if not given or name == "X":
+            continue
+        if name == "sequence_lens":
+            raise DataError("the LSTM node has sequence_lens, which lstmcalc does not read yet "
+                            "(ONNX Runtime stops each sequence at its length)", source)
+        if given not in initializers:
+            raise DataError(f"the LSTM node's {name} ({given}) is not an initializer", source)
+        t = initializers[given]
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            raise DataError(f"{name} ({given}) keeps its data in an external file, which "
+                            "lstmcalc does not read", source)
+        if any(d < 0 for d in t.dims):
+            raise DataError(f"{name} ({given}) has negative dimensions {list(t.dims)}", source)
+        arrays.check_size(f"{name} ({given})", tuple(t.dims), 8, source, max_bytes)
+        try:
+            value = numpy_helper.to_array(t)
+        except Exception as e:  # noqa: BLE001 - onnx raises many kinds for a bad tensor
+            raise DataError(f"{name} ({given}) is not a readable tensor: {e}", source) from None
+        out[name] = arrays.numeric(f"{name} ({given})", value, source)
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-    return arrays, attrs
+    return out, attrs
 
 
 _ONNX_ACTIVATIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu",
@@ -89,14 +120,23 @@ def _onnx_variant(attrs: dict, source: str, directions: int):
     from lstmcalc.core import Variant
 
     def text(v):
-        return v.decode() if isinstance(v, bytes) else v
+        value = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+        if not isinstance(value, str):
+            raise DataError(f"the LSTM node's activations must be names, found {v!r}", source)
+        return value
+
+    def real(key: str, value) -> float:
+        if isinstance(value, (bytes, str)) or not np.isfinite(value):
+            raise DataError(f"the LSTM node's {key} must be a finite number, found {value!r}",
+                            source)
+        return float(value)
 
     if attrs.get("layout", 0):
         raise DataError("this LSTM node uses layout 1 (batch first), which lstmcalc does not "
                         "read yet", source)
     names = [text(a).lower() for a in attrs.get("activations", [])]
-    alphas = list(attrs.get("activation_alpha", []))
-    betas = list(attrs.get("activation_beta", []))
+    alphas = [real("activation_alpha", v) for v in attrs.get("activation_alpha", [])]
+    betas = [real("activation_beta", v) for v in attrs.get("activation_beta", [])]
     acts = []
     for name in names:
         if name not in _ONNX_ACTIVATIONS:
@@ -113,12 +153,15 @@ def _onnx_variant(attrs: dict, source: str, directions: int):
         raise DataError(f"the LSTM node lists {len(acts)} activations, expected "
                         f"{3 * directions}", source)
     clip = attrs.get("clip")
+    if clip is not None:
+        clip = real("clip", clip)
+        if clip <= 0:
+            raise DataError(f"the LSTM node's clip must be positive, found {clip:g}", source)
     coupled = bool(attrs.get("input_forget", 0))
     out = []
     for d in range(directions):
         gate, cand, cell = acts[3 * d: 3 * d + 3] if acts else (SIGMOID, TANH, TANH)
-        out.append(Variant(coupled=coupled, clip=None if clip is None else float(clip),
-                           gate=gate, candidate=cand, cell=cell))
+        out.append(Variant(coupled=coupled, clip=clip, gate=gate, candidate=cand, cell=cell))
     return out
 
 
@@ -132,38 +175,52 @@ def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: in
     lower = path.lower()
     initial = (None, None)
     if lower.endswith((".pt", ".pth")):
-        arrays, fixed = _torch(data, source), "pytorch"
+        found, fixed = _torch(data, source, max_bytes), "pytorch"
     elif lower.endswith(".onnx"):
-        arrays, attrs = _onnx(data, source)
+        found, attrs = _onnx(data, source, max_bytes)
         fixed = "onnx"
-        h0, c0 = arrays.pop("initial_h", None), arrays.pop("initial_c", None)
+        h0, c0 = found.pop("initial_h", None), found.pop("initial_c", None)
         initial = (h0, c0)
         onnx_direction = attrs.get("direction", b"forward")
-        onnx_direction = onnx_direction.decode() if isinstance(onnx_direction, bytes) \
+        onnx_direction = onnx_direction.decode("utf-8", "replace") \
+            if isinstance(onnx_direction, bytes) \
             else onnx_direction
     else:
-        arrays, fixed = _npz(data, source), None
-    detected = layouts.detect(arrays)
+        found, fixed = _npz(data, source, max_bytes), None
+    detected = layouts.detect(found)
     if layout is None:
         layout = fixed or detected
         if layout is None:
             raise DataError("cannot tell the layout from the array names "
-                            f"({', '.join(sorted(arrays))}); give --layout "
+                            f"({', '.join(sorted(found))}); give --layout "
                             f"({', '.join(layouts.LAYOUTS)})", source)
         how = f"detected from the names ({layout})" if fixed is None else f"{layout} file"
     else:
         if fixed and layout != fixed:
             raise UsageError(f"{path} is a {fixed} file; --layout {layout} does not fit it")
         how = f"--layout {layout}"
+    if forget_bias is not None and layout != "tf1":
+        raise UsageError(f"--forget-bias goes with the tf1 layout; this file is {layout}")
     if layout == "tf1" and forget_bias is None:
-        forget_bias = float(arrays.pop("forget_bias", 1.0))
-    arrays.pop("forget_bias", None)
+        stored = found.pop("forget_bias", np.array(1.0))
+        if stored.shape != ():
+            raise DataError(f"forget_bias must be one number, found shape {stored.shape}",
+                            source)
+        forget_bias = float(stored)
+    found.pop("forget_bias", None)
     try:
         stack, directions = layouts.stack_from_arrays(
-            layout, arrays, 1.0 if forget_bias is None else forget_bias)
+            layout, found, 1.0 if forget_bias is None else forget_bias)
     except LayoutError as e:
         raise DataError(str(e), source) from None
     if fixed == "onnx":
+        if onnx_direction not in ("forward", "reverse", "bidirectional"):
+            raise DataError(f"the LSTM node's direction {onnx_direction!r} is not forward, "
+                            "reverse or bidirectional", source)
+        if (onnx_direction == "bidirectional") != (len(directions) == 2):
+            raise DataError(f"the LSTM node's direction is {onnx_direction} but its W holds "
+                            f"{len(stack[0])} direction{'s' if len(stack[0]) > 1 else ''}",
+                            source)
         if onnx_direction == "reverse":
             directions = ("reverse",)
         stack = [[_with_variant(w, v) for w, v in zip(layer, _onnx_variant(
@@ -181,11 +238,11 @@ def _with_variant(weights: layouts.Weights, variant) -> layouts.Weights:
 
 def save_npz(layout: str, stack: list, directions: tuple) -> bytes:
     """The layout's arrays as .npz bytes (TF1's forget_bias kept as a 0-d array beside them)."""
-    arrays = layouts.stack_to_arrays(layout, stack, directions)
+    named = layouts.stack_to_arrays(layout, stack, directions)
     if layout == "tf1":
-        arrays["forget_bias"] = np.array(stack[0][0].forget_bias)
+        named["forget_bias"] = np.array(stack[0][0].forget_bias)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **named)
     return buffer.getvalue()
 
 
@@ -358,7 +415,7 @@ def onnx_bytes(stack: list, directions: tuple) -> bytes:
     layer = stack[0]
     m, n = layer[0].sizes
     plain = [[layouts.Weights(w.Wx, w.Wh, w.bx, w.bh, w.forget_bias) for w in layer]]
-    arrays = layouts.stack_to_arrays("onnx", plain if len(stack) == 1 else stack, directions)
+    named = layouts.stack_to_arrays("onnx", plain if len(stack) == 1 else stack, directions)
     names = ["W", "R", "B"]
     inputs = ["X", "W", "R", "B"]
     attrs: dict = {"hidden_size": n}
@@ -379,10 +436,10 @@ def onnx_bytes(stack: list, directions: tuple) -> bytes:
         raise LayoutError("ONNX's LSTM has no projection: this cell cannot be written as "
                           ".onnx (write it as pytorch, or as a yaml or json config)")
     if any(u.peephole is not None for u in variants):
-        arrays["P"] = np.concatenate([
+        named["P"] = np.concatenate([
             np.concatenate([u.peephole[1], u.peephole[2], u.peephole[0]]) if
             u.peephole is not None else np.zeros(3 * n) for u in variants])
-        arrays["P"] = arrays["P"].reshape(len(variants), 3 * n)
+        named["P"] = named["P"].reshape(len(variants), 3 * n)
         names.append("P")
         inputs += ["", "", "", "P"]
     if v.clip is not None:
@@ -402,7 +459,7 @@ def onnx_bytes(stack: list, directions: tuple) -> bytes:
                                          for a in with_params]
             attrs["activation_beta"] = [float(a.beta) if a.name != "identity" else 0.0
                                         for a in with_params]
-    inits = [numpy_helper.from_array(np.ascontiguousarray(arrays[k]), k) for k in names]
+    inits = [numpy_helper.from_array(np.ascontiguousarray(named[k]), k) for k in names]
     node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], **attrs)
     graph = helper.make_graph(
         [node], "lstmcalc", [helper.make_tensor_value_info("X", TensorProto.DOUBLE,

@@ -15,6 +15,7 @@ Only the standard cell in one direction and one layer is read here; peepholes (O
 projections and the other variants are refused by name rather than dropped.
 """
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +86,16 @@ def _shape(name: str, arr: np.ndarray, shape: tuple):
         raise LayoutError(f"{name} has shape {arr.shape}, expected {shape}")
 
 
+def _grid(name: str, arr: np.ndarray, ndim: int, what: str, gates_axis: int) -> np.ndarray:
+    """arr, if it has ndim axes, none empty, and the four gates' blocks along gates_axis."""
+    if arr.ndim != ndim or 0 in arr.shape:
+        raise LayoutError(f"{name} has shape {arr.shape}, expected {what}")
+    if arr.shape[gates_axis] % 4:
+        raise LayoutError(f"{name} has shape {arr.shape}, expected {what}: "
+                          f"{arr.shape[gates_axis]} is not 4n (the four gates' blocks)")
+    return arr
+
+
 def detect(names) -> str | None:
     """The layout the array names belong to, or None when they do not say (or say two)."""
     names = set(names)
@@ -109,7 +120,7 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
         if extra:
             raise LayoutError(f"more than one layer or a direction ({extra[0]}): read these "
                               "with stack_from_arrays")
-        wih, whh = a["weight_ih_l0"], a["weight_hh_l0"]
+        wih, whh = _grid("weight_ih_l0", a["weight_ih_l0"], 2, "(4n, m)", 0), a["weight_hh_l0"]
         n4, m = wih.shape
         n = n4 // 4
         variant = Variant()
@@ -132,7 +143,7 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
                                            else {}),
                  **({"bias": a["arr_2"]} if "arr_2" in a else {})}
         _need(a, ["kernel", "recurrent_kernel"], layout)
-        kernel, rec = a["kernel"], a["recurrent_kernel"]
+        kernel, rec = _grid("kernel", a["kernel"], 2, "(m, 4n)", 1), a["recurrent_kernel"]
         m, n4 = kernel.shape
         n = n4 // 4
         _shape("recurrent_kernel", rec, (n, 4 * n))
@@ -146,6 +157,7 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
         if W.ndim != 3 or W.shape[0] != 1:
             raise LayoutError(f"W has shape {W.shape}: lstmcalc reads one direction, "
                               "(1, 4n, m)")
+        _grid("W", W, 3, "(1, 4n, m)", 1)
         _, n4, m = W.shape
         n = n4 // 4
         _shape("R", R, (1, 4 * n, n))
@@ -162,7 +174,7 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
                        variant=variant)
     if layout == "tf1":
         _need(a, ["kernel"], layout)
-        kernel = a["kernel"]
+        kernel = _grid("kernel", a["kernel"], 2, "(m + n, 4n)", 1)
         rows, n4 = kernel.shape
         n = n4 // 4
         proj = a.get("projection/kernel", a.get("projection_kernel"))  # (n, p): num_proj
@@ -245,8 +257,8 @@ def stack_from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0):
     ("forward",), ("reverse",) or ("forward", "reverse")."""
     a = dict(arrays)
     if layout == "pytorch":
-        layers = sorted({int(k.split("_l")[1].split("_")[0]) for k in a
-                         if k.startswith("weight_ih_l")})
+        layers = sorted({int(match.group(1)) for k in a
+                         if (match := re.fullmatch(r"weight_ih_l(\d+)(_reverse)?", k))})
         if layers != list(range(len(layers))) or not layers:
             raise LayoutError(f"the pytorch layout needs weight_ih_l0, weight_ih_l1, ...; found "
                               f"{', '.join(sorted(a))}")

@@ -187,22 +187,16 @@ def _document(text: str, source: str, fmt: str) -> np.ndarray:
     return arr.transpose(1, 0, 2) if batch else arr[0]
 
 
-def _npy(data: bytes, source: str, batch_first: bool) -> np.ndarray:
-    if not data.startswith(b"\x93NUMPY"):
-        raise DataError("not a .npy file (it does not begin with NumPy's magic bytes)", source)
-    try:
-        arr = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise DataError(f"not a readable .npy file: {e}", source) from None
+def _npy(data: bytes, source: str, batch_first: bool, max_bytes: int) -> np.ndarray:
+    from lstmcalc import arrays
+
+    arr = arrays.load_npy(data, source, max_bytes)
     if arr.dtype.kind not in "fiu":
         raise DataError(f"a .npy sequence must hold numbers, found dtype {arr.dtype}", source)
     if arr.ndim not in (2, 3) or 0 in arr.shape:
         raise DataError(f"a .npy sequence must have shape (T, m) or (T, B, m), got {arr.shape}",
                         source)
-    arr = arr.astype(np.float64)
-    bad = np.argwhere(~np.isfinite(arr))
-    if bad.size:
-        raise DataError(f"element {tuple(int(i) for i in bad[0])} is not finite", source)
+    arr = arrays.numeric("x", arr, source)  # x[t, (b,) j]
     if batch_first and arr.ndim == 3:
         arr = arr.transpose(1, 0, 2)
     return arr
@@ -214,7 +208,7 @@ def read(path: str, fmt: str | None = None, batch_first: bool = False,
     fmt = format_of(path, fmt)
     source, data = read_input(path, max_bytes)
     if fmt == "npy":
-        arr = _npy(data, source, batch_first)
+        arr = _npy(data, source, batch_first, max_bytes)
     else:
         text = decode(data, source)
         if fmt == "auto":

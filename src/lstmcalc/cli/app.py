@@ -78,7 +78,8 @@ ForgetBiasOpt = Annotated[float | None, typer.Option(
     "--forget-bias", metavar="X", show_default=False,
     help="TF1's constant added to the forget gate (default 1.0, as TF1).")]
 MaxBytesOpt = Annotated[int, typer.Option(
-    "--max-input-bytes", min=1, metavar="N", help="Refuse input files larger than this.")]
+    "--max-input-bytes", min=1, max=2**62, metavar="N",
+    help="Refuse input files larger than this (and arrays that would unpack to more).")]
 SvgOpt = Annotated[str | None, typer.Option(
     "--svg", metavar="FILE", show_default=False,
     help="Also save the printed tables as SVG (table format), for slides and notes.")]
@@ -89,7 +90,7 @@ StochasticOpt = Annotated[bool, typer.Option(
     "--stochastic", help="Also show the founding answer's stochastic reading of the gates (a "
                          "non-standard variant): a unit is on when u ~ U(0,1) < its value.")]
 SeedOpt = Annotated[int | None, typer.Option(
-    "--seed", metavar="N", show_default=False,
+    "--seed", metavar="N", min=0, max=2**63 - 1, show_default=False,
     help="Seed of the stochastic reading's draws (default 0); the same seed, the same draws.")]
 
 

@@ -21,6 +21,8 @@ from lstmcalc.cli.app import (
 from lstmcalc.document import MAX_BYTES
 from lstmcalc.errors import UsageError, shown
 
+MAX_TEMPLATE_WEIGHTS = 1_000_000  # about 16 MiB of YAML: the default input cap
+
 
 @app.command(epilog="""\b
 Examples:
@@ -76,7 +78,7 @@ def init(
         "--random", help="Fill in random values (weights as PyTorch initialises them) instead "
                          "of zeros.")] = False,
     seed: Annotated[int | None, typer.Option(
-        "--seed", metavar="N", show_default=False,
+        "--seed", metavar="N", min=0, max=2**63 - 1, show_default=False,
         help="Seed for --random (default 0); the same seed, the same config.")] = None,
     target: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE", show_default=False,
@@ -98,6 +100,11 @@ def init(
             raise UsageError("--seed goes with --random")
         if force and target is None:
             raise UsageError("--force goes with --output")
+        weights = 4 * hidden_size * (input_size + hidden_size)
+        if weights > MAX_TEMPLATE_WEIGHTS:
+            raise UsageError(f"-m {input_size} -n {hidden_size} makes {weights:,} weights; a "
+                             f"template holds at most {MAX_TEMPLATE_WEIGHTS:,} (a config that "
+                             "size is about the largest lstmcalc reads back by default)")
         rng = np.random.default_rng(0 if seed is None else seed) if random else None
         text = config_text(input_size, hidden_size, rng)
         if target is None:

@@ -1,0 +1,95 @@
+"""Arrays from binary files (.npy, .npz), checked before they are built.
+
+A header says a shape and a dtype: both are checked (numbers only; the size against the input
+cap) before a byte of the array is allocated, so a small file cannot claim gigabytes. Every
+array that becomes weights or inputs passes `numeric`: real numbers (no bools, complex
+numbers, strings or objects), finite, as float64.
+"""
+
+import io
+import math
+import zipfile
+
+import numpy as np
+
+from lstmcalc.errors import DataError
+
+
+def numeric(name: str, value: np.ndarray, source: str) -> np.ndarray:
+    """value as a float64 array, refusing what is not a finite real number."""
+    arr = np.asarray(value)
+    kind = arr.dtype.kind
+    if kind == "b":
+        raise DataError(f"{name} holds booleans (dtype {arr.dtype}), not weights", source)
+    if kind == "c":
+        raise DataError(f"{name} holds complex numbers (dtype {arr.dtype}); lstmcalc computes "
+                        "with real ones", source)
+    if kind not in "fiu":
+        raise DataError(f"{name} holds {arr.dtype} values, not numbers", source)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = arr.astype(np.float64)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        what = "beyond float64's range" if np.isfinite(arr[index]) else "not finite"
+        raise DataError(f"{name}{list(index)} is {what} ({arr[index]})", source)
+    return out
+
+
+def check_size(name: str, shape: tuple[int, ...], itemsize: int, source: str,
+               max_bytes: int) -> None:
+    """Refuse an array whose values would take more than max_bytes as float64 (or as
+    stored, whichever is larger), before it is built."""
+    count = math.prod(shape)
+    size = count * max(itemsize, 8)
+    if size > max_bytes:
+        raise DataError(f"{name} has shape {tuple(shape)}: {size:,} bytes, over the "
+                        f"{max_bytes:,}-byte cap (raise it with --max-input-bytes)", source)
+
+
+def _header(fp, name: str, source: str, max_bytes: int) -> None:
+    try:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"{name}: not a readable .npy header: {e}", source) from None
+    if dtype.hasobject:
+        raise DataError(f"{name} holds Python objects, not numbers", source)
+    check_size(name, shape, dtype.itemsize, source, max_bytes)
+
+
+def load_npy(data: bytes, source: str, max_bytes: int) -> np.ndarray:
+    """The array of a .npy file, its header checked first."""
+    if not data.startswith(b"\x93NUMPY"):
+        raise DataError("not a .npy file (it does not begin with NumPy's magic bytes)", source)
+    _header(io.BytesIO(data), "the array", source, max_bytes)
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"not a readable .npy file: {e}", source) from None
+
+
+def load_npz(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
+    """The arrays of a .npz file by name, every member's header and size checked first (a
+    compressed member may unpack to far more than the file)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            total = 0
+            for info in z.infolist():
+                name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                total += info.file_size
+                if total > max_bytes:
+                    raise DataError(f"the arrays unpack to more than the {max_bytes:,}-byte cap "
+                                    "(raise it with --max-input-bytes)", source)
+                with z.open(info) as fp:
+                    _header(fp, name, source, max_bytes)
+    except zipfile.BadZipFile as e:
+        raise DataError(f"not a readable .npz file: {e}", source) from None
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"not a readable .npz file: {e}", source) from None
