@@ -119,8 +119,8 @@ BAD = [
     (("x: [1, 2, 3]", "x: [1, 1:30, 3]"),
      "cfg.yaml:1:8: x[2]: '1:30' is a base-60 number in YAML 1.1; write the number in base 10"),
     (("x: [1, 2, 3]", "x: [1, 017, 3]"),
-     "cfg.yaml:1:8: x[2]: '017' is an octal number in YAML 1.1; write it without the leading 0 "
-     "(or with 0o)"),
+     "cfg.yaml:1:8: x[2]: '017' is an octal number in YAML 1.1 (15 in base 10); write the "
+     "number in base 10"),
     (("x: [1, 2, 3]", "x: [1, .nan, 3]"),
      "cfg.yaml:1:8: x[2]: '.nan' is not a finite number; weights and states must be finite"),
     (("x: [1, 2, 3]", "x: [1, -.inf, 3]"),

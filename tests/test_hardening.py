@@ -657,3 +657,60 @@ def test_bad_onnx_models_are_data_errors(tmp_path):
     for k, (change, pattern) in enumerate(cases):
         path = _onnx_model(tmp_path / f"m{k}.onnx", **change)
         one_line_error(lstmcalc("step", path, "-i", "-", input="1,2,3\n"), 65, pattern)
+
+
+# 1, 8, 9. streams, stdout, warnings, small things ----------------------------------------------
+
+def _shell(command: str) -> subprocess.CompletedProcess:
+    """A real shell, for what only one shows: closed descriptors and full devices."""
+    return subprocess.run(["bash", "-c", command], capture_output=True,
+                          env={**os.environ, "LSTMCALC": f"{sys.executable} -m lstmcalc"})
+
+
+def test_stdout_that_cannot_be_written_is_73_and_a_closed_stderr_keeps_the_status(tmp_path):
+    for redirect in (">/dev/full", ">&-"):
+        result = _shell(f"$LSTMCALC step -f json {redirect}")
+        assert result.returncode == 73, result.stderr
+        assert result.stderr.decode().count("\n") == 1 and b"Traceback" not in result.stderr
+        assert b"<stdout>: cannot write" in result.stderr
+    assert _shell(f"$LSTMCALC step {tmp_path / 'none.yaml'} 2>&-").returncode == 66
+
+
+def test_invalid_utf8_streamed_from_stdin(cfg):
+    one_line_error(lstmcalc("unroll", str(cfg), "-i", "-", "-f", "jsonl",
+                            input=b"1,2,3\n\xff\xfe,1\n"), 65, r"<stdin>:1: invalid UTF-8")
+
+
+def test_values_beyond_the_arithmetic_are_named_without_warnings(tmp_path):
+    import yaml
+
+    doc = yaml.safe_load(builtin_text())
+    doc["gates"]["forget"]["W"][0][:2] = [1e308, 1e308]
+    (tmp_path / "big.json").write_text(json.dumps(doc))
+    one_line_error(lstmcalc("step", str(tmp_path / "big.json")), 65,
+                   r"forget gate pre-activation of unit 1 is not finite \(inf\)")
+    doc = yaml.safe_load(builtin_text())
+    doc["gates"]["candidate"]["b"][0] = 1e300
+    (tmp_path / "f32.json").write_text(json.dumps(doc))
+    one_line_error(lstmcalc("step", str(tmp_path / "f32.json"), "--dtype", "float32"), 65,
+                   r"b\[2, 0\] = 1e\+300 is beyond float32's range")
+
+
+def test_small_things(cfg, tmp_path):
+    assert b"Forget gate" in lstmcalc("step", "-f", "table", env={"COLUMNS": "0"}).stdout
+    (tmp_path / "h.csv").write_text("a,b\n1,2,3\n")
+    one_line_error(lstmcalc("unroll", str(cfg), "-i", str(tmp_path / "h.csv"), "-f", "jsonl"),
+                   65, r"h.csv:1: the header names 2 columns, expected 3 \(m = 3\)$")
+    (tmp_path / "o.yaml").write_text(builtin_text().replace("x: [1, 2, 3]", "x: [017, 2, 3]"))
+    one_line_error(lstmcalc("step", str(tmp_path / "o.yaml")), 65,
+                   r"'017' is an octal number in YAML 1.1 \(15 in base 10\); write the number "
+                   "in base 10")
+
+
+def test_a_plot_title_is_text_not_mathtext(tmp_path):
+    pytest.importorskip("matplotlib")
+    cfg = tmp_path / "a$\\frac{x.yaml"
+    cfg.write_text(builtin_text())
+    result = lstmcalc("unroll", str(cfg), "-f", "json", "--plot", str(tmp_path / "p.png"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"

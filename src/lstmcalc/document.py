@@ -350,8 +350,8 @@ def number(node: Node, what: str, source: str) -> float:
     if ":" in text:
         fail(f"{_shown(text)} is a base-60 number in YAML 1.1; write the number in base 10")
     if tag == INT and _LEADING_ZERO_OCTAL.fullmatch(text):
-        fail(f"{_shown(text)} is an octal number in YAML 1.1; "
-             "write it without the leading 0 (or with 0o)")
+        fail(f"{_shown(text)} is an octal number in YAML 1.1 ({int(text, 8)} in base 10); "
+             "write the number in base 10")
     try:
         if _JSON_NUMBER.fullmatch(text):
             value = int(text) if tag == INT else float(text)

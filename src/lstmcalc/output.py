@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 
 from lstmcalc.choices import Format, Show
+from lstmcalc.errors import OutputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +34,8 @@ def terminal() -> Terminal:
     from rich.console import Console
 
     probe = Console()  # what stdout is: a terminal or not, its width, its colours
-    return Terminal(probe.is_terminal, probe.width, probe.color_system, probe.no_color)
+    width = probe.width if probe.width > 0 else 80  # COLUMNS=0 says nothing: 80
+    return Terminal(probe.is_terminal, width, probe.color_system, probe.no_color)
 
 
 @contextlib.contextmanager
@@ -60,13 +62,20 @@ def resolve(fmt: Format) -> Format:
 def write_out(text: str) -> None:
     """Write all of text to stdout. A raw (unbuffered) stdout may accept only part of a large
     write, and the text layer would drop the rest silently: loop until every byte is out."""
-    sys.stdout.flush()
-    data = memoryview(text.encode(sys.stdout.encoding or "utf-8", "replace"))
-    stream = sys.stdout.buffer
-    while data:
-        written = stream.write(data)
-        data = data[written if written is not None else len(data):]
-    stream.flush()
+    if sys.stdout is None:  # started with stdout closed
+        raise OutputError("cannot write: stdout is closed", "<stdout>")
+    try:
+        sys.stdout.flush()
+        data = memoryview(text.encode(sys.stdout.encoding or "utf-8", "replace"))
+        stream = sys.stdout.buffer
+        while data:
+            written = stream.write(data)
+            data = data[written if written is not None else len(data):]
+        stream.flush()
+    except BrokenPipeError:
+        raise  # the reader went away: the CLI ends quietly
+    except OSError as e:  # a full disk, a closed or failing device
+        raise OutputError(f"cannot write: {e.strerror or e}", "<stdout>") from None
 
 
 def write_err(text: str) -> None:

@@ -202,8 +202,9 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
                     reading = None if rng is None else draw(s, rng)
                     yield t, s, out, reading
         except LstmcalcError as e:
-            note = f"; the {done} steps before it were written" if written else ""
-            e.message += f" (stopped here{note})"
+            if done:
+                note = f"; the {done} steps before it were written" if written else ""
+                e.message += f" (stopped here{note})"
             raise
         if done == 0:
             raise DataError("the input holds no rows", source)

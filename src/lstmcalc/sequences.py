@@ -77,7 +77,8 @@ def rows(lines: Iterable[str], fmt: str, source: str, m: int | None) -> Iterator
     """One list of m numbers per data line. Blank lines and lines starting with # are skipped;
     in CSV/TSV/text, a first line whose fields are all non-numeric names is a header."""
     first = True
-    for line_no, line in enumerate(_decoded(lines, source), start=1):
+    header: tuple[int, int] | None = None  # (line, columns) of a header
+    for line_no, line in enumerate(decoded(lines, source), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
@@ -87,11 +88,18 @@ def rows(lines: Iterable[str], fmt: str, source: str, m: int | None) -> Iterator
             fields = _SPLIT[fmt].split(text)
             if first and not any(_is_number(f) for f in fields):
                 first = False
+                header = (line_no, len(fields))
+                if m is not None and len(fields) != m:
+                    raise DataError(f"the header names {len(fields)} columns, expected {m} "
+                                    f"(m = {m})", source, line_no)
                 continue  # a header
             cols = _columns(line, fields, fmt)
             values = [_finite(f, source, line_no, col, k)
                       for k, (f, col) in enumerate(zip(fields, cols), start=1)]
         first = False
+        if header is not None and len(values) != header[1]:
+            raise DataError(f"row has {len(values)} values, the header on line {header[0]} "
+                            f"names {header[1]} columns", source, line_no)
         if m is None:
             m = len(values)
         if len(values) != m:
@@ -100,7 +108,7 @@ def rows(lines: Iterable[str], fmt: str, source: str, m: int | None) -> Iterator
         yield values
 
 
-def _decoded(lines: Iterable[str], source: str) -> Iterator[str]:
+def decoded(lines: Iterable[str], source: str) -> Iterator[str]:
     """The lines, with a decoding error turned into a located DataError."""
     it = iter(lines)
     line_no = 0

@@ -117,12 +117,13 @@ def reported():
     try:
         yield
     except LstmcalcError as e:
+        if e.source == "<stdout>":
+            _quiet_stdout()
         _fail(e.status, f"error: {e}")
     except BrokenPipeError:
         # The reader went away (| head): stop quietly, and keep Python's exit-time flush of
         # stdout from complaining about the closed pipe.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _quiet_stdout()
         raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
     except KeyboardInterrupt:
         _fail(ExitStatus.INTERRUPTED, "interrupted")
@@ -137,9 +138,17 @@ def reported():
 
 def _fail(status: int, message: str):
     message = " ".join(message.split("\n"))  # one line, always
-    sys.stderr.write(f"lstmcalc: {message}\n")
-    sys.stderr.flush()
+    with contextlib.suppress(OSError, AttributeError):  # stderr closed: the status still says
+        sys.stderr.write(f"lstmcalc: {message}\n")
+        sys.stderr.flush()
     raise typer.Exit(int(status)) from None
+
+
+def _quiet_stdout() -> None:
+    """Point a stdout that failed at /dev/null, so that Python's exit-time flush of what it
+    still holds neither complains nor changes the exit status."""
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float | None = None,

@@ -124,14 +124,15 @@ def unroll(
             final or fmt in (Format.jsonl, Format.csv)) and cells is None
         if streaming:
             assert inputs is not None and in_fmt is not None  # streaming reads --inputs
-            with sequences.open_lines(inputs) as (source, lines):
+            with sequences.open_lines(inputs) as (source, opened):
+                # a file gives its rows without waiting: compute them 256 at a time
+                chunk = 256 if sequences.is_regular_file(opened) else 1
+                lines = sequences.decoded(opened, source)
                 if in_fmt == "auto":
                     first = next(lines, "")
                     in_fmt = sequences.sniff(first)
                     lines = itertools.chain([first], lines)
                 if in_fmt in sequences.LINE_FORMATS:
-                    # a file gives its rows without waiting: compute them 256 at a time
-                    chunk = 256 if sequences.is_regular_file(lines) else 1
                     stream = reports.stream_report(
                         the_cell, sequences.rows(lines, in_fmt, source, m), source, h0, c0,
                         spec.output, stochastic, seed, chunk, written=not final)
@@ -162,9 +163,12 @@ def unroll(
         if cells is not None:
             sr = core.stack_unroll(cells, spec.directions, xs, h0, c0)
             stack_report = reports.StackReport(spec.source, sr, final)
+            # the picture first: if it cannot be drawn, nothing has been written yet
+            picture = output.png(stack_report, f"lstmcalc unroll {spec.source}") \
+                if "plot" in out else None
             output.emit(stack_report, fmt, show, out.get("svg"), out.get("html"))
-            if "plot" in out:
-                out["plot"].commit(output.png(stack_report, f"lstmcalc unroll {spec.source}"))
+            if picture is not None:
+                out["plot"].commit(picture)
             if "state" in out:
                 out["state"].commit(output.state_text(reports.StackReport(spec.source, sr,
                                                                            True)))
@@ -176,9 +180,11 @@ def unroll(
             label = spec.source + (f", inputs {shown(inputs)}" if inputs else "")
             run = core.unroll(the_cell, xs, h0, c0)
             report = reports.run_report(label, run, spec.output, stochastic, seed)
+            # the picture first: if it cannot be drawn, nothing has been written yet
+            picture = output.png(report, f"lstmcalc unroll {label}") if "plot" in out else None
             output.emit(report, fmt, show, out.get("svg"), out.get("html"))
             last = reports.FinalReport(the_cell, run.h[-1], run.c[-1], run.T)
-            if "plot" in out:
-                out["plot"].commit(output.png(report, f"lstmcalc unroll {label}"))
+            if picture is not None:
+                out["plot"].commit(picture)
         if "state" in out:
             out["state"].commit(output.state_text(last))

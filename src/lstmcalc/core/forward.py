@@ -36,8 +36,9 @@ class LoopWeights:
         self.WhT = np.ascontiguousarray(WT[cell.columns("h")])  # (n, 4n)
         self.b = cell.b.reshape(-1) * self.sign
         W = np.abs(cell.W.reshape(4 * n, -1).astype(np.float64))
-        self.reach_x = W[:, cell.columns("x")].sum(axis=1)  # (4n,)
-        self.reach_bh = np.abs(cell.b.reshape(-1)) + W[:, cell.columns("h")].sum(axis=1)
+        with np.errstate(over="ignore"):  # an infinite bound only means: look at the true z
+            self.reach_x = W[:, cell.columns("x")].sum(axis=1)  # (4n,)
+            self.reach_bh = np.abs(cell.b.reshape(-1)) + W[:, cell.columns("h")].sum(axis=1)
         self.limit = -subnormal_below(dtype)
 
 

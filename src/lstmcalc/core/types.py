@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from lstmcalc.core.activations import SIGMOID, TANH, Activation
-from lstmcalc.errors import NonFiniteError, ShapeError
+from lstmcalc.errors import DataError, NonFiniteError, ShapeError
 
 if TYPE_CHECKING:
     from lstmcalc.core.forward import LoopWeights
@@ -177,9 +177,10 @@ class Cell:
         if np.dtype(dtype) == self.dtype:
             return self
         v = self.variant
-        v = replace(v, **{k: getattr(v, k).astype(dtype) for k in ("peephole", "projection")
-                          if getattr(v, k) is not None})
-        return Cell(self.W.astype(dtype), self.b.astype(dtype), self.concat, v)
+        P = None if v.peephole is None else _cast(v.peephole, dtype, "peephole")
+        Wp = None if v.projection is None else _cast(v.projection, dtype, "projection")
+        return Cell(_cast(self.W, dtype, "W"), _cast(self.b, dtype, "b"), self.concat,
+                    replace(v, peephole=P, projection=Wp))
 
     @cached_property
     def _loop(self) -> "LoopWeights":
@@ -223,6 +224,18 @@ def _require_finite(arr: np.ndarray, what: str) -> None:
     if bad.any():
         index = tuple(int(k) for k in np.argwhere(bad)[0])
         raise NonFiniteError(what, index, float(arr[index]))
+
+
+def _cast(arr: np.ndarray, dtype: DTypeLike, what: str) -> np.ndarray:
+    """arr in dtype, refusing a value beyond dtype's range (it would become inf)."""
+    with np.errstate(over="ignore"):
+        out = arr.astype(dtype)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        index = tuple(int(k) for k in np.argwhere(bad)[0])
+        raise DataError(f"{what}{list(index)} = {arr[index]:g} is beyond {np.dtype(dtype)}'s "
+                        "range")
+    return out
 
 
 def _vector(value: ArrayLike, size: int, dtype: DTypeLike, what: str,

@@ -43,11 +43,8 @@ def png(run, title: str = "") -> bytes:
         ax.set_xlabel("t")
     axes[0, 0].legend(fontsize="small", ncol=2)
     if title:
-        fig.suptitle(title)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+        fig.suptitle(title, parse_math=False)  # a file name is text, not mathtext
+    return _png_bytes(fig)
 
 
 def png_stack(sr, title: str = "") -> bytes:
@@ -75,8 +72,20 @@ def png_stack(sr, title: str = "") -> bytes:
     axes[-1, 0].set_xlabel("t (input order)")
     axes[0, 0].legend(fontsize="small", ncol=2)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, parse_math=False)  # a file name is text, not mathtext
+    return _png_bytes(fig)
+
+
+def _png_bytes(fig) -> bytes:
+    """The figure as PNG bytes, closed; what matplotlib warns of (huge values) is not passed
+    on: the numbers are in the other outputs."""
+    import warnings
+
+    from matplotlib import pyplot as plt
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     return buffer.getvalue()
