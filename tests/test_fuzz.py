@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "fuzz"))
 
-from targets import SEED_TEXT, config_target, mutate, sequence_target  # noqa: E402
+from targets import (SEED_FILES, SEED_TEXT, binary_target, config_target,  # noqa: E402
+                     mutate, mutate_bytes, sequence_target)
 
 from lstmcalc.cli import app  # noqa: E402
 
@@ -55,3 +56,14 @@ def test_the_cli_gives_one_line_and_a_known_status(edits):
         assert result.stdout == ""
         assert result.stderr.startswith("lstmcalc: error: <stdin>")
         assert result.stderr.count("\n") == 1 and "internal error" not in result.stderr
+
+
+BYTE_EDITS = st.lists(st.tuples(st.integers(0, 100_000), st.integers(0, 8),
+                                st.binary(max_size=6)), min_size=1, max_size=4)
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(SEED_FILES)), BYTE_EDITS)
+def test_mutated_binary_files_load_or_raise_our_errors(tmp_path, kind, edits):
+    binary_target(kind, mutate_bytes(SEED_FILES[kind], edits), tmp_path)

@@ -714,3 +714,14 @@ def test_a_plot_title_is_text_not_mathtext(tmp_path):
     result = lstmcalc("unroll", str(cfg), "-f", "json", "--plot", str(tmp_path / "p.png"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_endless_line_and_a_piped_document_obey_the_cap(cfg, tmp_path):
+    (tmp_path / "long.csv").write_text("1," * 600 + "1\n")
+    one_line_error(lstmcalc("unroll", str(cfg), "-i", str(tmp_path / "long.csv"), "-f", "jsonl",
+                            "--max-input-bytes", "1000"), 65,
+                   r"long.csv:1: the line is longer than 1,000 characters")
+    document = "[" + ",".join(["[1, 2, 3]"] * 200) + "]\n"
+    one_line_error(lstmcalc("unroll", str(cfg), "-i", "-", "-f", "jsonl", "--max-input-bytes",
+                            "1000", input=document), 65, r"<stdin>: input is larger than the "
+                                                         r"1,000-byte cap")

@@ -47,6 +47,12 @@ def check_size(name: str, shape: tuple[int, ...], itemsize: int, source: str,
                         f"{max_bytes:,}-byte cap (raise it with --max-input-bytes)", source)
 
 
+# A damaged archive or header surfaces as nearly any exception from zipfile, zlib and NumPy's
+# format module (ValueError, EOFError, struct.error, zlib.error, NotImplementedError, ...):
+# each is the file's fault, said as one data error.
+_UNREADABLE = Exception
+
+
 def _header(fp, name: str, source: str, max_bytes: int) -> None:
     try:
         version = np.lib.format.read_magic(fp)
@@ -54,7 +60,7 @@ def _header(fp, name: str, source: str, max_bytes: int) -> None:
             shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
         else:
             shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
-    except (ValueError, OSError, EOFError) as e:
+    except _UNREADABLE as e:
         raise DataError(f"{name}: not a readable .npy header: {e}", source) from None
     if dtype.hasobject:
         raise DataError(f"{name} holds Python objects, not numbers", source)
@@ -68,7 +74,7 @@ def load_npy(data: bytes, source: str, max_bytes: int) -> np.ndarray:
     _header(io.BytesIO(data), "the array", source, max_bytes)
     try:
         return np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
+    except _UNREADABLE as e:
         raise DataError(f"not a readable .npy file: {e}", source) from None
 
 
@@ -86,10 +92,12 @@ def load_npz(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
                                     "(raise it with --max-input-bytes)", source)
                 with z.open(info) as fp:
                     _header(fp, name, source, max_bytes)
-    except zipfile.BadZipFile as e:
+    except DataError:
+        raise
+    except _UNREADABLE as e:
         raise DataError(f"not a readable .npz file: {e}", source) from None
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+    except _UNREADABLE as e:
         raise DataError(f"not a readable .npz file: {e}", source) from None

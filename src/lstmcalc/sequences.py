@@ -108,9 +108,15 @@ def rows(lines: Iterable[str], fmt: str, source: str, m: int | None) -> Iterator
         yield values
 
 
-def decoded(lines: Iterable[str], source: str) -> Iterator[str]:
-    """The lines, with a decoding error turned into a located DataError."""
-    it = iter(lines)
+def decoded(lines: Iterable[str], source: str, limit: int | None = None) -> Iterator[str]:
+    """The lines, with a decoding error turned into a located DataError. limit: the longest
+    line taken (characters); a stream is then read a line at a time up to it, so that one
+    endless line cannot fill the memory."""
+    if limit is not None and hasattr(lines, "readline"):
+        reader = lines
+        it: Iterator[str] = iter(lambda: reader.readline(limit + 1), "")
+    else:
+        it = iter(lines)
     line_no = 0
     while True:
         try:
@@ -120,6 +126,9 @@ def decoded(lines: Iterable[str], source: str) -> Iterator[str]:
         except UnicodeDecodeError as e:
             raise DataError(f"invalid UTF-8 ({e.reason})", source, line_no + 1) from None
         line_no += 1
+        if limit is not None and len(line) > limit:
+            raise DataError(f"the line is longer than {limit:,} characters (raise the cap with "
+                            "--max-input-bytes)", source, line_no)
         if "\0" in line:
             raise DataError("NUL byte in input (is this a binary file?)", source, line_no)
         yield line

@@ -1,6 +1,7 @@
-"""Fuzz lstmcalc's loaders for a while (outside CI): python tests/fuzz/run.py [MINUTES]
+"""Fuzz lstmcalc's loaders for a while (outside CI): python tests/fuzz/run.py [MINUTES [CASE]]
 
-Hypothesis generates random and mutated configs, JSON documents and sequences; any exception
+Hypothesis generates mutated binary files (.npz, .npy, .pt, .onnx), random and mutated
+configs, JSON documents and sequences; any exception
 other than lstmcalc's own errors is a finding, printed with the input that caused it.
 """
 
@@ -14,7 +15,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.reporting import with_reporter  # noqa: E402
 
-from targets import SEED_TEXT, config_target, mutate, sequence_target  # noqa: E402
+from targets import (SEED_FILES, SEED_TEXT, binary_target, config_target,  # noqa: E402
+                     mutate, mutate_bytes, sequence_target)
 
 TOKENS = st.sampled_from(["[", "]", "{", "}", ":", ",", "-", " ", "\n", "\t", "1e3", ".nan",
                           "&a", "*a", "!!float", "~", "yes", "'2'", "W:", "Wx:", "b:", "x:",
@@ -25,7 +27,7 @@ SETTINGS = settings(max_examples=10**9, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))
 
 
-def run(minutes: float):
+def run(minutes: float, only: str | None = None):
     stop = time.monotonic() + minutes * 60
     counts = {}
 
@@ -37,7 +39,15 @@ def run(minutes: float):
             target(*args)
         return wrapper
 
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="lstmcalc-fuzz-")
+    byte_edits = st.lists(st.tuples(st.integers(0, 100_000), st.integers(0, 8),
+                                    st.binary(max_size=6)), min_size=1, max_size=4)
     cases = [
+        ("binary files", given(st.sampled_from(sorted(SEED_FILES)), byte_edits)(SETTINGS(
+            lambda kind, e: timed("binary files", binary_target)(
+                kind, mutate_bytes(SEED_FILES[kind], e), folder)))),
         ("mutated yaml", given(EDITS)(SETTINGS(lambda e: timed("mutated yaml", config_target)(
             mutate(SEED_TEXT, e))))),
         ("random yaml", given(st.text(max_size=300))(SETTINGS(
@@ -48,6 +58,8 @@ def run(minutes: float):
             ["csv", "tsv", "txt", "jsonl", "json", "yaml"]))(SETTINGS(
                 lambda t, f: timed("sequences", sequence_target)(t, f)))),
     ]
+    if only is not None:  # e.g. "binary": the cases whose name holds it
+        cases = [case for case in cases if only in case[0]]
     share = minutes / len(cases)
     for name, case in cases:
         stop = time.monotonic() + share * 60
@@ -63,4 +75,5 @@ def run(minutes: float):
 
 
 if __name__ == "__main__":
-    run(float(sys.argv[1]) if len(sys.argv) > 1 else 10)
+    run(float(sys.argv[1]) if len(sys.argv) > 1 else 10,
+        sys.argv[2] if len(sys.argv) > 2 else None)

@@ -48,3 +48,72 @@ def sequence_target(text: str, fmt: str):
             sequences._document(text, "fuzz", fmt)
     except ALLOWED:
         pass
+
+
+# Binary files: .npz, .npy, .pt, .onnx, mutated byte by byte ---------------------------------
+
+def _seed_files() -> dict[str, bytes]:
+    """One small valid file of each binary kind lstmcalc reads (those whose package is here)."""
+    import io
+
+    rng = np.random.default_rng(0)
+    arrays = {"weight_ih_l0": rng.normal(size=(8, 3)), "weight_hh_l0": rng.normal(size=(8, 2)),
+              "bias_ih_l0": rng.normal(size=8), "bias_hh_l0": rng.normal(size=8)}
+    out = {}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    out[".npz"] = buffer.getvalue()
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    out["z.npz"] = buffer.getvalue()
+    buffer = io.BytesIO()
+    np.save(buffer, rng.normal(size=(4, 3)))
+    out[".npy"] = buffer.getvalue()
+    try:
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save({k: torch.tensor(v) for k, v in arrays.items()}, buffer)
+        out[".pt"] = buffer.getvalue()
+    except ImportError:
+        pass
+    try:
+        from lstmcalc import frameworks, layouts
+
+        w = layouts.from_arrays("pytorch", arrays)
+        out[".onnx"] = frameworks.onnx_bytes([[w]], ("forward",))
+    except LstmcalcError:  # onnx is not installed
+        pass
+    return out
+
+
+SEED_FILES = _seed_files()
+
+
+def mutate_bytes(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    for pos, length, insert in edits:
+        pos %= max(len(data), 1)
+        data = data[:pos] + insert + data[pos + length:]
+    return data
+
+
+def binary_target(kind: str, data: bytes, folder) -> None:
+    """Read a (mutated) binary file as lstmcalc would: weights, or a .npy sequence."""
+    import pathlib
+    import warnings
+
+    from lstmcalc import frameworks
+
+    path = pathlib.Path(folder) / f"fuzz{kind if kind.startswith('.') else '.npz'}"
+    path.write_bytes(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a warning is a finding too
+            if kind == ".npy":
+                sequences.read(str(path))
+                return
+            stack, directions, *_ = frameworks.load(str(path), None, None, 1 << 20)
+            cell = stack[0][0].cell()
+            step(cell, np.ones(cell.input_size))
+    except ALLOWED:
+        pass

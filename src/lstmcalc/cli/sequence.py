@@ -127,7 +127,7 @@ def unroll(
             with sequences.open_lines(inputs) as (source, opened):
                 # a file gives its rows without waiting: compute them 256 at a time
                 chunk = 256 if sequences.is_regular_file(opened) else 1
-                lines = sequences.decoded(opened, source)
+                lines = sequences.decoded(opened, source, limit=max_input_bytes)
                 if in_fmt == "auto":
                     first = next(lines, "")
                     in_fmt = sequences.sniff(first)
@@ -144,7 +144,14 @@ def unroll(
                     else:
                         output.emit(last, fmt, show)
                 else:  # a JSON or YAML document after all
-                    xs = sequences._document("".join(lines), source, in_fmt)
+                    text, size = [], 0
+                    for line in lines:  # a whole document from a pipe obeys the cap too
+                        size += len(line)
+                        if size > max_input_bytes:
+                            raise DataError(f"input is larger than the {max_input_bytes:,}-byte "
+                                            "cap (raise it with --max-input-bytes)", source)
+                        text.append(line)
+                    xs = sequences._document("".join(text), source, in_fmt)
             if in_fmt in sequences.LINE_FORMATS:
                 if "state" in out:
                     out["state"].commit(output.state_text(last))
