@@ -717,11 +717,12 @@ def test_a_plot_title_is_text_not_mathtext(tmp_path):
 
 
 def test_an_endless_line_and_a_piped_document_obey_the_cap(cfg, tmp_path):
-    (tmp_path / "long.csv").write_text("1," * 600 + "1\n")
+    cap = str(len(builtin_text().encode()) + 100)  # the config itself fits
+    (tmp_path / "long.csv").write_text("1," * 2000 + "1\n")
     one_line_error(lstmcalc("unroll", str(cfg), "-i", str(tmp_path / "long.csv"), "-f", "jsonl",
-                            "--max-input-bytes", "1000"), 65,
-                   r"long.csv:1: the line is longer than 1,000 characters")
-    document = "[" + ",".join(["[1, 2, 3]"] * 200) + "]\n"
+                            "--max-input-bytes", cap), 65,
+                   r"long.csv:1: the line is longer than [\d,]+ characters")
+    document = "[" + ",".join(["[1, 2, 3]"] * 400) + "]\n"
     one_line_error(lstmcalc("unroll", str(cfg), "-i", "-", "-f", "jsonl", "--max-input-bytes",
-                            "1000", input=document), 65, r"<stdin>: input is larger than the "
-                                                         r"1,000-byte cap")
+                            cap, input=document), 65,
+                   r"<stdin>: input is larger than the [\d,]+-byte cap")
