@@ -722,7 +722,7 @@ def test_an_endless_line_and_a_piped_document_obey_the_cap(cfg, tmp_path):
     one_line_error(lstmcalc("unroll", str(cfg), "-i", str(tmp_path / "long.csv"), "-f", "jsonl",
                             "--max-input-bytes", cap), 65,
                    r"long.csv:1: the line is longer than [\d,]+ characters")
-    document = "[" + ",".join(["[1, 2, 3]"] * 400) + "]\n"
+    document = "[\n" + ",\n".join(["[1, 2, 3]"] * 400) + "\n]\n"  # short lines, long text
     one_line_error(lstmcalc("unroll", str(cfg), "-i", "-", "-f", "jsonl", "--max-input-bytes",
                             cap, input=document), 65,
                    r"<stdin>: input is larger than the [\d,]+-byte cap")
