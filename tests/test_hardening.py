@@ -726,3 +726,41 @@ def test_an_endless_line_and_a_piped_document_obey_the_cap(cfg, tmp_path):
     one_line_error(lstmcalc("unroll", str(cfg), "-i", "-", "-f", "jsonl", "--max-input-bytes",
                             cap, input=document), 65,
                    r"<stdin>: input is larger than the [\d,]+-byte cap")
+
+
+# 3. ONNX external data stays in the model's folder ---------------------------------------------
+
+def test_onnx_external_data_is_read_only_from_the_models_folder(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    inline = _onnx_model(tmp_path / "inline.onnx")
+    model = onnx.load(inline)
+    (tmp_path / "m").mkdir()
+    onnx.save_model(model, tmp_path / "m" / "ext.onnx", save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="w.bin", size_threshold=0)
+    want = lstmcalc("step", inline, "-i", "-", "-f", "json", input="1,2,3\n")
+    got = lstmcalc("step", str(tmp_path / "m" / "ext.onnx"), "-i", "-", "-f", "json",
+                   input="1,2,3\n")
+    assert got.returncode == 0 and json.loads(got.stdout)["h"] == json.loads(want.stdout)["h"]
+    # convert never writes over a model's data file
+    one_line_error(lstmcalc("convert", str(tmp_path / "m" / "ext.onnx"), "--to", "pytorch",
+                            "-o", str(tmp_path / "m" / "w.bin")), 73, "it is the input")
+
+    def pointing(location, name="bad.onnx"):
+        bad = onnx.load(str(tmp_path / "m" / "ext.onnx"), load_external_data=False)
+        for t in bad.graph.initializer:
+            for entry in t.external_data:
+                if entry.key == "location":
+                    entry.value = location
+        onnx.save(bad, tmp_path / "m" / name)
+        return str(tmp_path / "m" / name)
+
+    (tmp_path / "secret.bin").write_bytes(b"\x00" * 4096)
+    os.symlink(tmp_path / "secret.bin", tmp_path / "m" / "link.bin")
+    for location, pattern in (("../secret.bin", "must lie in the model's own folder"),
+                              (str(tmp_path / "secret.bin"), "must lie in the model's own"),
+                              ("link.bin", "leads out of the model's folder")):
+        one_line_error(lstmcalc("step", pointing(location), "-i", "-", input="1,2,3\n"), 65,
+                       pattern)
+    (tmp_path / "m" / "short.bin").write_bytes(b"\x00" * 10)
+    one_line_error(lstmcalc("step", pointing("short.bin"), "-i", "-", input="1,2,3\n"), 65,
+                   r"short.bin holds 10 bytes, the tensor needs \d+ from offset 0")

@@ -3,6 +3,7 @@
 only when such a file is read or written."""
 
 import io
+import math
 import re
 import warnings
 
@@ -65,7 +66,96 @@ def _torch(data: bytes, source: str, max_bytes: int) -> dict:
     return _strip_prefix(out)
 
 
-def _onnx(data: bytes, source: str, max_bytes: int) -> tuple[dict, dict]:
+def _external_path(t, folder: str | None, source: str) -> tuple[str, int, int]:
+    """(file, offset, length) of an initializer's external data, which must lie in the
+    model's own folder: no absolute path, no .., no symlink leading out."""
+    import os
+
+    entries = {e.key: e.value for e in t.external_data}
+    location = entries.get("location", "")
+    if folder is None:
+        raise DataError(f"{t.name} keeps its data in {location!r}, which a model read from "
+                        "stdin cannot point to", source)
+    parts = location.replace("\\", "/").split("/")
+    if not location or os.path.isabs(location) or ".." in parts:
+        raise DataError(f"{t.name} keeps its data at {location!r}: external data must lie in "
+                        "the model's own folder", source)
+    path = os.path.realpath(os.path.join(folder, location))
+    if os.path.dirname(path) != folder and not path.startswith(folder + os.sep):
+        raise DataError(f"{t.name} keeps its data at {location!r}, which leads out of the "
+                        "model's folder", source)
+    try:
+        offset = int(entries.get("offset", 0))
+        length = int(entries["length"]) if "length" in entries else -1
+    except ValueError:
+        raise DataError(f"{t.name}: its external data's offset and length must be whole "
+                        "numbers", source) from None
+    return path, offset, length
+
+
+def _read_external(t, folder: str | None, source: str):
+    """A copy of initializer t holding its external data, read from the model's folder after
+    its size is checked against the tensor's."""
+    import os
+
+    import onnx
+
+    path, offset, length = _external_path(t, folder, source)
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+    except Exception:  # noqa: BLE001 - an unknown data type
+        raise DataError(f"{t.name} has data type {t.data_type}, not one lstmcalc reads",
+                        source) from None
+    need = math.prod(t.dims) * itemsize
+    if length not in (-1, need):
+        raise DataError(f"{t.name}: its external data is {length} bytes, its shape "
+                        f"{list(t.dims)} needs {need}", source)
+    try:
+        size = os.stat(path).st_size
+        if offset < 0 or offset + need > size:
+            raise DataError(f"{t.name}: {os.path.basename(path)} holds {size} bytes, the tensor "
+                            f"needs {need} from offset {offset}", source)
+        with open(path, "rb") as f:
+            f.seek(offset)
+            raw = f.read(need)
+    except OSError as e:
+        raise DataError(f"{t.name}: cannot read its external data: {e.strerror or e}",
+                        source) from None
+    inline = onnx.TensorProto()
+    inline.CopyFrom(t)
+    del inline.external_data[:]
+    inline.data_location = onnx.TensorProto.DEFAULT
+    inline.raw_data = raw
+    return inline
+
+
+def onnx_data_files(path: str) -> list[str]:
+    """The external data files an .onnx model names (within its folder), for the outputs
+    never to write over them."""
+    import os
+
+    try:
+        import onnx
+    except ImportError:
+        return []
+    try:
+        with open(path, "rb") as f:
+            model = onnx.load_from_string(f.read())
+    except Exception:  # noqa: BLE001 - unreadable: the reader says so, with its place
+        return []
+    folder = os.path.dirname(os.path.realpath(path))
+    out = []
+    for t in model.graph.initializer:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            try:
+                out.append(_external_path(t, folder, path)[0])
+            except DataError:
+                pass
+    return out
+
+
+def _onnx(data: bytes, source: str, max_bytes: int,
+          folder: str | None = None) -> tuple[dict, dict]:
     """The LSTM node's inputs (W, R, B, P, initial_h, initial_c) as arrays, and its attributes."""
     try:
         import onnx
@@ -94,12 +184,11 @@ def _onnx(data: bytes, source: str, max_bytes: int) -> tuple[dict, dict]:
         if given not in initializers:
             raise DataError(f"the LSTM node's {name} ({given}) is not an initializer", source)
         t = initializers[given]
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            raise DataError(f"{name} ({given}) keeps its data in an external file, which "
-                            "lstmcalc does not read", source)
         if any(d < 0 for d in t.dims):
             raise DataError(f"{name} ({given}) has negative dimensions {list(t.dims)}", source)
         arrays.check_size(f"{name} ({given})", tuple(t.dims), 8, source, max_bytes)
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            t = _read_external(t, folder, source)
         try:
             value = numpy_helper.to_array(t)
         except Exception as e:  # noqa: BLE001 - onnx raises many kinds for a bad tensor
@@ -177,7 +266,10 @@ def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: in
     if lower.endswith((".pt", ".pth")):
         found, fixed = _torch(data, source, max_bytes), "pytorch"
     elif lower.endswith(".onnx"):
-        found, attrs = _onnx(data, source, max_bytes)
+        import os
+
+        folder = None if path == "-" else os.path.dirname(os.path.realpath(path))
+        found, attrs = _onnx(data, source, max_bytes, folder)
         fixed = "onnx"
         h0, c0 = found.pop("initial_h", None), found.pop("initial_c", None)
         initial = (h0, c0)

@@ -146,7 +146,9 @@ def convert(
         kinds = (*layouts.LAYOUTS, "yaml", "json")
         if to not in kinds:
             raise UsageError(f"--to {to!r}: choose from {', '.join(kinds)}")
-        out = files.prepare({"out": target}, [source])
+        data_files = frameworks.onnx_data_files(source) if source.lower().endswith(".onnx") \
+            else []
+        out = files.prepare({"out": target}, [source, *data_files])
         spec = load_spec(source, max_input_bytes, from_, forget_bias, activations)
         stack = spec.stack if spec.stack is not None else [[spec.weights]]
         directions = spec.directions
