@@ -53,7 +53,7 @@ def test_detection_and_refusals():
     np.testing.assert_array_equal(w.variant.peephole, [[9, 10, 11, 12], [1, 2, 3, 4],
                                                        [5, 6, 7, 8]])  # f, i, o
     np.testing.assert_array_equal(layouts.to_arrays("onnx", w)["P"], P)
-    with pytest.raises(layouts.LayoutError, match="the pytorch layout cannot hold this cell's "
+    with pytest.raises(layouts.LayoutError, match="the pytorch layout cannot hold "
                                                   "peepholes"):
         layouts.to_arrays("pytorch", w)
     with pytest.raises(layouts.LayoutError, match="weight_hh_l0 has shape"):

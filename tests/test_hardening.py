@@ -764,3 +764,37 @@ def test_onnx_external_data_is_read_only_from_the_models_folder(tmp_path):
     (tmp_path / "m" / "short.bin").write_bytes(b"\x00" * 10)
     one_line_error(lstmcalc("step", pointing("short.bin"), "-i", "-", input="1,2,3\n"), 65,
                    r"short.bin holds 10 bytes, the tensor needs \d+ from offset 0")
+
+
+def test_numbers_that_would_silently_change(tmp_path, cfg):
+    (tmp_path / "tiny.yaml").write_text(builtin_text().replace("b: [1, 2, 3]",
+                                                               "b: [1.0e-400, 2, 3]"))
+    one_line_error(lstmcalc("step", str(tmp_path / "tiny.yaml")), 65,
+                   r"'1.0e-400' is too small for float64: it would be read as 0")
+    (tmp_path / "e.json").write_text('{"h": [0e400, 1e-400, 1e999]}')
+    result = lstmcalc("step", "-f", "json", "--expect", str(tmp_path / "e.json"))
+    assert result.returncode == 65 and b"'1e-400' is too small for float64" in result.stderr
+    (tmp_path / "e.json").write_text('{"h": [0e400, 1, 2]}')  # 0, to the unit 1e400
+    assert lstmcalc("step", "-f", "json", "--expect", str(tmp_path / "e.json")).returncode == 1
+
+
+def test_convert_refusals_are_data_errors(tmp_path):
+    import yaml
+
+    doc = yaml.safe_load(builtin_text())
+    doc["peepholes"] = {"forget": [0.1, 0.2, 0.3]}
+    (tmp_path / "p.json").write_text(json.dumps(doc))
+    one_line_error(lstmcalc("convert", str(tmp_path / "p.json"), "--to", "keras", "-o",
+                            str(tmp_path / "k.npz")), 65, "the keras layout cannot hold peepholes$")
+    assert not (tmp_path / "k.npz").exists()
+
+
+def test_a_batched_state_runs_in_grad_as_in_unroll(tmp_path):
+    (tmp_path / "s.json").write_text('{"h": [[4, 5, 6], [1, 1, 1]], "c": [[0, 0, 0], [1, 1, 1]]}')
+    got = json.loads(lstmcalc("grad", "--state", str(tmp_path / "s.json"), "-f", "json").stdout)
+    assert got["batch_size"] == 2 and len(got["gradients"]["h0"]) == 2
+    (tmp_path / "bad.json").write_text('{"h": [[4, 5, 6], [1, 1, 1]], '
+                                       '"c": [[0, 0, 0], [1, 1, 1], [2, 2, 2]]}')
+    one_line_error(lstmcalc("grad", "--state", str(tmp_path / "bad.json")), 65,
+                   "the batch sizes disagree: x has one sequence, h a batch of 2, C a batch "
+                   "of 3")

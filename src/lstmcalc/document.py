@@ -375,6 +375,9 @@ def number(node: Node, what: str, source: str) -> float:
         fail(f"{_shown(text)} is too large to be a finite number")
     if value != value or value in (float("inf"), float("-inf")):
         fail(f"{_shown(text)} is not a finite number; weights and states must be finite")
+    if value == 0 and any(ch in "123456789" for ch in text.lower().split("e")[0]):
+        fail(f"{_shown(text)} is too small for float64: it would be read as 0 (write 0 if you "
+             "mean 0)")
     return value
 
 

@@ -8,6 +8,7 @@ An explicit tolerance replaces that rule with one absolute bound.
 """
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 
@@ -40,8 +41,10 @@ def written_tolerance(text: str) -> float:
         return 0.0
     decimals = len(m.group(2) or "")
     exponent = int(m.group(3) or 0)
-    # a relative hair above, so that a value written exactly on the boundary still agrees
-    return 0.5 * 10.0 ** (exponent - decimals) * (1 + 1e-9)
+    # a relative hair above, so that a value written exactly on the boundary still agrees;
+    # past float64's range the unit is 0 (below) or every value agrees (above)
+    power = min(max(exponent - decimals, -400), 400)
+    return 0.5 * 10.0 ** power * (1 + 1e-9) if power < 309 else math.inf
 
 
 def check(path: str, result: dict, tolerance: float | None, max_bytes: int) -> list[Check]:

@@ -211,7 +211,7 @@ def to_arrays(layout: str, w: Weights) -> dict:
              "tf1": ("peepholes", "projection")}.get(layout, ())
     beyond = [v.phrase(f) for f in v.features() if f not in holds]
     if beyond:
-        raise LayoutError(f"the {layout} layout cannot hold this cell's {', '.join(beyond)}")
+        raise LayoutError(f"the {layout} layout cannot hold {', '.join(beyond)}")
     if layout != "tf1" and w.forget_bias:
         bx = w.bx.copy()
         bx[0] = bx[0] + w.forget_bias
