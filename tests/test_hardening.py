@@ -798,3 +798,20 @@ def test_a_batched_state_runs_in_grad_as_in_unroll(tmp_path):
     one_line_error(lstmcalc("grad", "--state", str(tmp_path / "bad.json")), 65,
                    "the batch sizes disagree: x has one sequence, h a batch of 2, C a batch "
                    "of 3")
+
+
+def test_the_in_process_runner_matches_a_real_process(cfg, tmp_path):
+    """run_main stands in for a process in this file: a sample of every kind of outcome
+    gives the same status, stdout and stderr in a real one."""
+    (tmp_path / "bad.yaml").write_text("x: [1, 2\n")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for args in (["step", "-f", "json"], ["step", str(tmp_path / "bad.yaml")],
+                 ["step", str(tmp_path / "missing.yaml")], ["step", "--bogus"],
+                 ["unroll", str(cfg), "--state-out", str(fifo)],
+                 ["grad", "-f", "csv"], ["step", "-f", "json", "--expect", str(cfg)]):
+        real = subprocess.run([sys.executable, "-m", "lstmcalc", *args], capture_output=True,
+                              stdin=subprocess.DEVNULL)
+        inside = lstmcalc(*args)
+        assert (inside.returncode, inside.stdout, inside.stderr) == \
+            (real.returncode, real.stdout, real.stderr), args
