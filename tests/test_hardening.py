@@ -815,3 +815,11 @@ def test_the_in_process_runner_matches_a_real_process(cfg, tmp_path):
         inside = lstmcalc(*args)
         assert (inside.returncode, inside.stdout, inside.stderr) == \
             (real.returncode, real.stdout, real.stderr), args
+
+
+def test_a_pickled_model_is_named_not_unpickled(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save(torch.nn.LSTM(3, 2), tmp_path / "model.pt")
+    one_line_error(lstmcalc("step", str(tmp_path / "model.pt"), "-i", "-", input="1,2,3\n"), 65,
+                   r"holds a pickled torch.nn.modules.rnn.LSTM, not a state dict; lstmcalc "
+                   r"loads weights only \(save model.state_dict\(\)\)$")

@@ -39,7 +39,13 @@ def _torch(data: bytes, source: str, max_bytes: int) -> dict:
             warnings.simplefilter("ignore")
             state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise DataError(f"not a readable PyTorch state dict: {type(e).__name__}: {e}",
+        pickled = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        if pickled:  # a whole model or other object, which only unpickling code could build
+            raise DataError(f"the file holds a pickled {pickled.group(1)}, not a state dict; "
+                            "lstmcalc loads weights only (save model.state_dict())",
+                            source) from None
+        first = str(e).strip().split("\n")[0][:200]
+        raise DataError(f"not a readable PyTorch state dict: {type(e).__name__}: {first}",
                         source) from None
     if hasattr(state, "state_dict"):
         state = state.state_dict()
