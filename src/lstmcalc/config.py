@@ -468,15 +468,19 @@ def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, s
                    projection=projection)
 
 
+def _document(path: str, max_bytes: int) -> tuple[Node, "_Checker"]:
+    """A small YAML or JSON document (a state, an upstream gradient) and its checker."""
+    source, data = read_input(path, max_bytes)
+    text = decode(data, source)
+    return parse(text, source, json=looks_like_json(source, text)), _Checker(source)
+
+
 def load_state(path: str, n: int, max_bytes: int = MAX_BYTES,
                r: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """h (r entries: n, or p with a projection) and c (n entries) from lstmcalc's own JSON or
     YAML output (other keys there are ignored)."""
     r = n if r is None else r
-    source, data = read_input(path, max_bytes)
-    text = decode(data, source)
-    root = parse(text, source, json=looks_like_json(source, text))
-    check = _Checker(source)
+    root, check = _document(path, max_bytes)
     if not isinstance(root, Map):
         check.fail(root, f"a state must be a mapping with keys h and c; found {root.kind}")
     state = []
@@ -494,10 +498,7 @@ def load_stack_state(path: str, sizes: list[tuple[int, int]], max_bytes: int = M
     """A stack's initial h and c, one entry per layer and direction in PyTorch's h_0 order
     (sizes: each entry's (r, n)): the layout `lstmcalc unroll --final` writes for a stack.
     Arrays (L D, ..., n) where every layer has the same size, else lists of arrays."""
-    source, data = read_input(path, max_bytes)
-    text = decode(data, source)
-    root = parse(text, source, json=looks_like_json(source, text))
-    check = _Checker(source)
+    root, check = _document(path, max_bytes)
     if not isinstance(root, Map):
         check.fail(root, f"a state must be a mapping with keys h and c; found {root.kind}")
     count = len(sizes)
@@ -526,10 +527,7 @@ def load_upstream(path: str, h: np.ndarray, c_size: int | None, max_bytes: int):
     """dh (r entries for h_T, or T x r) and dc (c_size entries) from a YAML or JSON file with
     keys dh and dc. h: the outputs the gradient is of, (T, ..., r); c_size None: no dc
     (a stack's loss reads its output only)."""
-    source, data = read_input(path, max_bytes)
-    text = decode(data, source)
-    root = parse(text, source, json=looks_like_json(source, text))
-    check = _Checker(source)
+    root, check = _document(path, max_bytes)
     if not isinstance(root, Map) or not ({"dh", "dc"} & set(root.items)):
         check.fail(root, "an upstream gradient is a mapping with dh and/or dc")
     items = check.mapping(root, "the upstream gradient", ("dh", "dc"))

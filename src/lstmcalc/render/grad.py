@@ -118,14 +118,7 @@ def grad_view(run, grads, loss: dict, names, split, products, dc_norm, precision
                    "vanishing gradient", style="dim"), path]
 
     # inputs and initial state
-    inputs = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True)
-    for col in ("t", "dL/dx_t"):
-        inputs.add_column(col, justify="right")
-    for t in shown:
-        if t is None:
-            inputs.add_row("⋮")
-            continue
-        inputs.add_row(str(t + 1), _grad_column(grads.dx[(t,) + b], num))
+    inputs = _inputs_table(grads.dx, shown, b, num)
     if grads.dP is not None:
         parts += [Text(), Text("dL/d(peepholes): " + "; ".join(
             f"{g}: [{', '.join(num(v) for v in grads.dP[k])}]"
@@ -139,6 +132,22 @@ def grad_view(run, grads, loss: dict, names, split, products, dc_norm, precision
     if check is not None:
         parts += [Text(), check_line(check)]
     return Group(*parts)
+
+
+def _inputs_table(dx, shown: list, b: tuple, num):
+    """dL/dx_t for the steps shown (None: the ⋮ between the first and the last)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True)
+    for col in ("t", "dL/dx_t"):
+        table.add_column(col, justify="right")
+    for t in shown:
+        if t is None:
+            table.add_row("⋮")
+            continue
+        table.add_row(str(t + 1), _grad_column(dx[(t,) + b], num))
+    return table
 
 
 def _grad_column(values, num):
@@ -217,9 +226,7 @@ def stack_grad_dict(report, numbers=numbers) -> dict:
 
 
 def stack_grad_view(report, precision: int = 4, rows: int = 20):
-    from rich import box
     from rich.console import Group, RenderableType
-    from rich.table import Table
     from rich.text import Text
 
     from lstmcalc.render.table import _step_rows, left_out_caption
@@ -238,15 +245,8 @@ def stack_grad_view(report, precision: int = 4, rows: int = 20):
                                    style="bold")]
             parts += weight_tables(run.cell, g, GATES, (False,) * 4, num)
     b = (0,) * len(first.batch_shape)
-    inputs = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True)
-    for col in ("t", "dL/dx_t"):
-        inputs.add_column(col, justify="right")
     shown = _step_rows(first.T, rows)
-    for t in shown:
-        if t is None:
-            inputs.add_row("⋮")
-            continue
-        inputs.add_row(str(t + 1), _grad_column(sg.dx[(t,) + b], num))
+    inputs = _inputs_table(sg.dx, shown, b, num)
     inputs.caption, inputs.caption_justify = left_out_caption(shown), "left"
     parts += [Text(), Text("Inputs" + (" (sequence 1)" if first.batch_shape else ""),
                            style="bold"), inputs]
