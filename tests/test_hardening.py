@@ -823,3 +823,12 @@ def test_a_pickled_model_is_named_not_unpickled(tmp_path):
     one_line_error(lstmcalc("step", str(tmp_path / "model.pt"), "-i", "-", input="1,2,3\n"), 65,
                    r"holds a pickled torch.nn.modules.rnn.LSTM, not a state dict; lstmcalc "
                    r"loads weights only \(save model.state_dict\(\)\)$")
+
+
+def test_damaged_zip_archives_are_data_errors(tmp_path):
+    """Found by fuzzing: an .npz whose first byte is gone made zipfile raise ValueError."""
+    good = pathlib.Path(_npz(tmp_path / "w.npz", **_pt_arrays())).read_bytes()
+    for k, damaged in enumerate((good[1:], good[:-30], good[:100] + b"\xff" * 8 + good[108:])):
+        (tmp_path / f"d{k}.npz").write_bytes(damaged)
+        result = lstmcalc("step", str(tmp_path / f"d{k}.npz"), "-i", "-", input="1,2,3\n")
+        assert result.returncode == 65 and b"Traceback" not in result.stderr, result.stderr
