@@ -832,3 +832,20 @@ def test_damaged_zip_archives_are_data_errors(tmp_path):
         (tmp_path / f"d{k}.npz").write_bytes(damaged)
         result = lstmcalc("step", str(tmp_path / f"d{k}.npz"), "-i", "-", input="1,2,3\n")
         assert result.returncode == 65 and b"Traceback" not in result.stderr, result.stderr
+
+
+def test_a_missing_extra_is_69_naming_what_to_install(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_onnx(name, *args, **kwargs):
+        if name == "onnx" or name.startswith("onnx."):
+            raise ImportError("No module named 'onnx'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_onnx)
+    fixture = pathlib.Path(__file__).parent / "fixtures" / "frameworks" / "onnx_variants.onnx"
+    one_line_error(lstmcalc("step", str(fixture), "-i", "-", input="1,2,3\n"), 69,
+                   r"reading a .onnx file needs onnx, which is not installed: "
+                   r"pip install 'lstmcalc\[onnx\]'$")

@@ -276,7 +276,7 @@ def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):
 
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     r = runner.invoke(app, ["unroll", "-f", "json", "--plot", str(tmp_path / "p.png")])
-    assert r.exit_code == 73 and r.stdout == ""
+    assert r.exit_code == 69 and r.stdout == ""
     assert r.stderr == ("lstmcalc: error: --plot needs matplotlib, which is not installed: "
                         "pip install 'lstmcalc[plot]'\n")
 

@@ -27,6 +27,7 @@ class ExitStatus(IntEnum):
     USAGE = 2  # bad option or argument
     DATA = 65  # invalid input data (EX_DATAERR)
     NO_INPUT = 66  # input file missing or unreadable (EX_NOINPUT)
+    UNAVAILABLE = 69  # an optional dependency is not installed (EX_UNAVAILABLE)
     SOFTWARE = 70  # internal error (EX_SOFTWARE)
     CANT_CREATE = 73  # output cannot be written (EX_CANTCREAT)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
@@ -93,3 +94,14 @@ class LayoutError(DataError):
     """Arrays do not fit a framework's layout (a name missing, a shape wrong, a variant the
     layout cannot hold)."""
 
+
+
+class MissingExtra(LstmcalcError):
+    """A feature needs an optional package that is not installed; the message names the
+    extra that installs it."""
+
+    status = ExitStatus.UNAVAILABLE
+
+    def __init__(self, what: str, package: str, extra: str):
+        super().__init__(f"{what} needs {package}, which is not installed: "
+                         f"pip install 'lstmcalc[{extra}]'")

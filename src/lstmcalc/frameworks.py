@@ -11,7 +11,7 @@ import numpy as np
 
 from lstmcalc import arrays, layouts
 from lstmcalc.document import read_input
-from lstmcalc.errors import DataError, LayoutError, UsageError
+from lstmcalc.errors import DataError, LayoutError, MissingExtra, UsageError
 
 def _strip_prefix(arrays: dict) -> dict:
     """'model.lstm.weight_ih_l0' -> 'weight_ih_l0', when every LSTM key shares one prefix."""
@@ -32,8 +32,7 @@ def _torch(data: bytes, source: str, max_bytes: int) -> dict:
     try:
         import torch
     except ImportError:
-        raise UsageError("reading a .pt file needs PyTorch: pip install 'lstmcalc[torch]'") \
-            from None
+        raise MissingExtra("reading a .pt file", "PyTorch", "torch") from None
     try:
         with warnings.catch_warnings():  # what torch warns of is said as an error, if at all
             warnings.simplefilter("ignore")
@@ -167,8 +166,7 @@ def _onnx(data: bytes, source: str, max_bytes: int,
         import onnx
         from onnx import numpy_helper
     except ImportError:
-        raise UsageError("reading a .onnx file needs onnx: pip install 'lstmcalc[onnx]'") \
-            from None
+        raise MissingExtra("reading a .onnx file", "onnx", "onnx") from None
     try:
         model = onnx.load_from_string(data)
     except Exception as e:  # noqa: BLE001
@@ -493,8 +491,7 @@ def pt_bytes(stack: list, directions: tuple) -> bytes:
     try:
         import torch
     except ImportError:
-        raise UsageError("writing a .pt file needs PyTorch: pip install 'lstmcalc[torch]'") \
-            from None
+        raise MissingExtra("writing a .pt file", "PyTorch", "torch") from None
     state = {k: torch.from_numpy(np.ascontiguousarray(v))
              for k, v in layouts.stack_to_arrays("pytorch", stack, directions).items()}
     buffer = io.BytesIO()
@@ -508,8 +505,7 @@ def onnx_bytes(stack: list, directions: tuple) -> bytes:
     try:
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
-        raise UsageError("writing a .onnx file needs onnx: pip install 'lstmcalc[onnx]'") \
-            from None
+        raise MissingExtra("writing a .onnx file", "onnx", "onnx") from None
     layer = stack[0]
     m, n = layer[0].sizes
     plain = [[layouts.Weights(w.Wx, w.Wh, w.bx, w.bh, w.forget_bias) for w in layer]]

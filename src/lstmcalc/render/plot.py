@@ -6,7 +6,7 @@ import io
 import numpy as np
 
 from lstmcalc.core import GATES
-from lstmcalc.errors import OutputError
+from lstmcalc.errors import MissingExtra
 
 MAX_LINES = 8  # units drawn per panel
 
@@ -15,8 +15,7 @@ def require_matplotlib():
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise OutputError("--plot needs matplotlib, which is not installed: "
-                          "pip install 'lstmcalc[plot]'") from None
+        raise MissingExtra("--plot", "matplotlib", "plot") from None
 
 
 def png(run, title: str = "") -> bytes:
