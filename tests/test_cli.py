@@ -162,9 +162,10 @@ def test_markup_in_file_names_is_printed_literally(tmp_path):
 def test_unknown_option_is_usage_error_with_usage_line():
     result = lstmcalc("step", "--bogus")
     assert result.returncode == 2
-    err = result.stderr.decode()
-    assert err.startswith("Usage: lstmcalc step [OPTIONS] [CONFIG|-]")
-    assert "No such option: --bogus" in err and result.stdout == b""
+    assert result.stderr.decode().splitlines() == [
+        "lstmcalc: error: No such option: --bogus", "Usage: lstmcalc step [OPTIONS] [CONFIG|-]",
+        "Try 'lstmcalc step -h' for help."]
+    assert result.stdout == b""
 
 
 def test_closed_pipe_ends_quietly(tmp_path):

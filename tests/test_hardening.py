@@ -301,8 +301,10 @@ def test_kill_during_a_long_run_leaves_the_old_state(cfg, tmp_path):
 def test_usage_errors_are_2_with_the_usage_line(args, needle):
     result = lstmcalc(*args)
     err = result.stderr.decode()
-    assert result.returncode == 2 and err.startswith("Usage: lstmcalc")
-    assert needle in err and "Traceback" not in err and result.stdout == b""
+    first, usage, hint = err.splitlines()
+    assert result.returncode == 2 and first.startswith("lstmcalc: error: ") and needle in first
+    assert usage.startswith("Usage: lstmcalc") and hint.startswith("Try 'lstmcalc")
+    assert "Traceback" not in err and result.stdout == b""
 
 
 # 13. markup in file names ----------------------------------------------------------------------

@@ -253,20 +253,21 @@ def main():
     try:
         status = app(prog_name="lstmcalc", standalone_mode=False)
     except click_errors.ClickException as e:
-        if isinstance(e, click_errors.UsageError) and e.ctx is None:
-            # e.g. "--format requires an argument" comes without the command's usage line
-            group = typer.main.get_command(app)
-            name = next((a for a in sys.argv[1:] if a in group.commands), None)
-            command = group.commands.get(name, group)
-            info = f"lstmcalc {name}" if name else "lstmcalc"
-            usage = command.get_usage(click_core.Context(command, info_name=info))
-            sys.stderr.write(f"{usage}\nTry '{info} -h' for help.\n\n")
-        import io
-
-        shown_text = io.StringIO()
-        e.show(file=shown_text)  # an unknown option is the user's text: nothing of it raw
-        sys.stderr.write("\n".join(shown(line) for line in
-                                    shown_text.getvalue().split("\n")))
+        # the documented first line, then (for a usage error) how the command is called
+        lines = [f"lstmcalc: error: {shown(e.format_message())}"]
+        if isinstance(e, click_errors.UsageError):
+            ctx = e.ctx
+            if ctx is None:  # e.g. "--format requires an argument" comes without its command
+                group = typer.main.get_command(app)
+                name = next((a for a in sys.argv[1:] if a in group.commands), None)
+                command = group.commands.get(name, group)
+                info = f"lstmcalc {name}" if name else "lstmcalc"
+                usage = command.get_usage(click_core.Context(command, info_name=info))
+            else:
+                info, usage = ctx.command_path, ctx.get_usage()
+            lines += [usage, f"Try '{info} -h' for help."]
+        with contextlib.suppress(OSError, AttributeError):
+            sys.stderr.write("\n".join(lines) + "\n")
         sys.exit(e.exit_code)
     except click_errors.Abort:
         sys.stderr.write("lstmcalc: interrupted\n")
