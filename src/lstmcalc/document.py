@@ -73,6 +73,11 @@ class Map(Node):
         return "a mapping"
 
 
+def display_name(path: str) -> str:
+    """How an input is named in messages and titles: <stdin> for -, else its path, escaped."""
+    return "<stdin>" if path == STDIN else shown(path)
+
+
 def is_weights_file(path: str | None) -> bool:
     """Whether CONFIG names a framework's weight file rather than a YAML or JSON config."""
     return path is not None and path != STDIN and path.lower().endswith(WEIGHT_SUFFIXES)
@@ -81,10 +86,10 @@ def is_weights_file(path: str | None) -> bool:
 def read_input(path: str, max_bytes: int = MAX_BYTES) -> tuple[str, bytes]:
     """(display name, bytes) of a file or of stdin ('-'), refusing more than max_bytes."""
     if path == STDIN:
-        name, stream = "<stdin>", sys.stdin.buffer
+        name, stream = display_name(path), sys.stdin.buffer
         data = stream.read(max_bytes + 1)
     else:
-        name = shown(path)
+        name = display_name(path)
         try:
             with open(path, "rb") as stream:
                 data = stream.read(max_bytes + 1)

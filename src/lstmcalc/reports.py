@@ -203,7 +203,9 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
                     yield t, s, out, reading
         except LstmcalcError as e:
             if done:
-                note = f"; the {done} steps before it were written" if written else ""
+                steps = "step" if done == 1 else f"{done} steps"
+                note = f"; the {steps} before it {'was' if done == 1 else 'were'} written" \
+                    if written else ""
                 e.message += f" (stopped here{note})"
             raise
         if done == 0:

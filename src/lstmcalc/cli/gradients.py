@@ -27,8 +27,8 @@ from lstmcalc.cli.app import (
     stack_sizes,
     table_only,
 )
-from lstmcalc.document import MAX_BYTES
-from lstmcalc.errors import DataError, ExitStatus, UsageError, shown
+from lstmcalc.document import MAX_BYTES, display_name
+from lstmcalc.errors import DataError, ExitStatus, UsageError
 
 
 @app.command(epilog="""\b
@@ -115,7 +115,7 @@ def grad(
         else:
             raise DataError("no input: give --inputs FILE, or x or a sequence in the config",
                             spec.source)
-        label = spec.source + (f", inputs {shown(inputs)}" if inputs else "")
+        label = spec.source + (f", inputs {display_name(inputs)}" if inputs else "")
         show = Show(precision=precision, rows=rows, view=view)
         # the outputs the loss reads: h_t of the cell, or the stack's top-layer output
         width = the_cell.state_size if cells is None else \
@@ -126,7 +126,7 @@ def grad(
             ys = sequences.read(target, None, False, width, max_input_bytes)
             if ys.shape[0] != T:
                 raise DataError(f"the target has {ys.shape[0]} rows, the sequence {T} steps",
-                                target)
+                                display_name(target))
 
         def fit(target_rows, out):
             """T rows of targets against outputs (T, ..., k): per sequence, or shared."""

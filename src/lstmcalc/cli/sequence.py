@@ -35,8 +35,8 @@ from lstmcalc.cli.app import (
     stochastic_seed,
     table_only,
 )
-from lstmcalc.document import MAX_BYTES
-from lstmcalc.errors import DataError, UsageError, shown
+from lstmcalc.document import MAX_BYTES, display_name
+from lstmcalc.errors import DataError, UsageError
 
 
 @app.command(epilog="""\b
@@ -165,7 +165,7 @@ def unroll(
                             spec.source)
         if xs.shape[-1] != m:
             raise DataError(f"rows have {xs.shape[-1]} values, expected {m} (m = {m})",
-                            inputs or spec.source)
+                            display_name(inputs) if inputs else spec.source)
 
         if cells is not None:
             sr = core.stack_unroll(cells, spec.directions, xs, h0, c0)
@@ -184,7 +184,7 @@ def unroll(
             last = reports.final_report(the_cell, xs, h0, c0)
             output.emit(last, fmt, show)
         else:
-            label = spec.source + (f", inputs {shown(inputs)}" if inputs else "")
+            label = spec.source + (f", inputs {display_name(inputs)}" if inputs else "")
             run = core.unroll(the_cell, xs, h0, c0)
             report = reports.run_report(label, run, spec.output, stochastic, seed)
             # the picture first: if it cannot be drawn, nothing has been written yet

@@ -29,7 +29,7 @@ from lstmcalc.cli.app import (
     stochastic_seed,
     table_only,
 )
-from lstmcalc.document import MAX_BYTES
+from lstmcalc.document import MAX_BYTES, display_name
 from lstmcalc.errors import DataError, ExitStatus, UsageError
 
 
@@ -98,7 +98,7 @@ def step(
             xs = sequences.read(inputs, None, False, spec.cell.input_size, max_input_bytes)
             if xs.shape[0] != 1:
                 raise DataError(f"step takes one row, the input has {xs.shape[0]}: use lstmcalc "
-                                "unroll for a sequence", inputs)
+                                "unroll for a sequence", display_name(inputs))
             x = xs[0]
         if x is None:
             hint = " (it has a sequence: use lstmcalc unroll)" if spec.sequence is not None \
