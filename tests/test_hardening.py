@@ -679,8 +679,12 @@ def test_stdout_that_cannot_be_written_is_73_and_a_closed_stderr_keeps_the_statu
 
 
 def test_invalid_utf8_streamed_from_stdin(cfg):
-    one_line_error(lstmcalc("unroll", str(cfg), "-i", "-", "-f", "jsonl",
-                            input=b"1,2,3\n\xff\xfe,1\n"), 65, r"<stdin>:1: invalid UTF-8")
+    result = lstmcalc("unroll", str(cfg), "-i", "-", "-f", "jsonl",
+                      input=b"1,2,3\n" * 999 + b"\xff\xfe,1\n")
+    assert result.returncode == 65 and len(result.stdout.splitlines()) == 999  # kept
+    assert result.stderr.decode() == ("lstmcalc: error: <stdin>:1000: invalid UTF-8 (invalid "
+                                      "start byte) (stopped here; the 999 steps before it were "
+                                      "written)\n")
 
 
 def test_values_beyond_the_arithmetic_are_named_without_warnings(tmp_path):

@@ -11,11 +11,13 @@ import json
 import math
 import re
 import sys
+from typing import Any
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from lstmcalc.document import MAX_BYTES, STDIN, Map, Seq, decode, number, parse, read_input
+from lstmcalc.document import (MAX_BYTES, STDIN, Map, Seq, decode, display_name, number, parse,
+                               read_input)
 from lstmcalc.errors import DataError, InputMissingError, UsageError
 
 LINE_FORMATS = ("csv", "tsv", "txt", "jsonl")
@@ -39,15 +41,28 @@ def format_of(path: str, given: str | None) -> str:
 
 
 def sniff(first_line: str) -> str:
-    """The format of stdin from its first non-blank line, when --input-format is not given."""
-    text = first_line.strip()
+    """The format of stdin from its first non-blank line, when --input-format is not given:
+    every format lstmcalc writes (JSONL records, CSV with its header, JSON, YAML) and every
+    row form the README documents."""
+    text = first_line.strip().lstrip("\ufeff")
     if text.startswith("["):
         try:
             row = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return "json"  # a document spread over several lines
         return "jsonl" if row and not isinstance(row[0], list) else "json"
-    if text.startswith("{") or text.startswith("-") and not _is_number(text.split()[0]):
+    if text.startswith("{"):
+        try:  # a JSONL record, as lstmcalc writes them ({"t": 1, "x": [...], ...})
+            return "jsonl" if isinstance(json.loads(text), dict) else "yaml"
+        except (ValueError, RecursionError):
+            return "yaml"  # a JSON or YAML mapping spread over several lines
+    for fmt in ("csv", "tsv", "txt"):
+        fields = _SPLIT[fmt].split(text)
+        if len(fields) > 1 and all(_is_number(f) for f in fields):
+            return fmt  # a row of numbers (negative ones too)
+    if len(text.split()) == 1 and _is_number(text):
+        return "txt"  # one number a row
+    if text.startswith("- ") or text == "-" or ":" in text and "," not in text:
         return "yaml"
     return "csv" if "," in text else "tsv" if "\t" in text else "txt"
 
@@ -108,23 +123,28 @@ def rows(lines: Iterable[str], fmt: str, source: str, m: int | None) -> Iterator
         yield values
 
 
-def decoded(lines: Iterable[str], source: str, limit: int | None = None) -> Iterator[str]:
-    """The lines, with a decoding error turned into a located DataError. limit: the longest
-    line taken (characters); a stream is then read a line at a time up to it, so that one
-    endless line cannot fill the memory."""
+def decoded(lines: Iterable[str] | Iterable[bytes], source: str,
+            limit: int | None = None) -> Iterator[str]:
+    """The lines as text (a binary stream's decoded one by one, so that invalid UTF-8 is
+    located on its own line), with every problem a located DataError. limit: the longest
+    line taken; a stream is then read a line at a time up to it, so that one endless line
+    cannot fill the memory."""
     if limit is not None and hasattr(lines, "readline"):
-        reader = lines
-        it: Iterator[str] = iter(lambda: reader.readline(limit + 1), "")
+        reader: Any = lines
+        it: Iterator = iter(lambda: reader.readline(limit + 1), reader.read(0))
     else:
         it = iter(lines)
     line_no = 0
     while True:
         try:
-            line = next(it)
+            raw = next(it)
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         except StopIteration:
             return
         except UnicodeDecodeError as e:
             raise DataError(f"invalid UTF-8 ({e.reason})", source, line_no + 1) from None
+        if line_no == 0:
+            line = line.removeprefix("\ufeff")  # a byte-order mark, as decode() drops it
         line_no += 1
         if limit is not None and len(line) > limit:
             raise DataError(f"the line is longer than {limit:,} characters (raise the cap with "
@@ -258,17 +278,14 @@ def is_regular_file(stream) -> bool:
 
 @contextlib.contextmanager
 def open_lines(path: str):
-    """(display name, an iterator of text lines) for streaming; stdin is read as it arrives."""
+    """(display name, a binary stream) for streaming (decoded() makes it lines of text);
+    stdin is read as it arrives."""
     if path == STDIN:
-        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
-        try:
-            yield "<stdin>", stream
-        finally:
-            stream.detach()  # leave stdin itself open
+        yield display_name(path), sys.stdin.buffer
         return
     try:
-        stream = open(path, encoding="utf-8")
+        stream = open(path, "rb")
     except OSError as e:
         raise InputMissingError(f"cannot read: {e.strerror or e}", path) from None
     with stream:
-        yield path, stream
+        yield display_name(path), stream
