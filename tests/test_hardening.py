@@ -855,3 +855,23 @@ def test_a_missing_extra_is_69_naming_what_to_install(monkeypatch):
     one_line_error(lstmcalc("step", str(fixture), "-i", "-", input="1,2,3\n"), 69,
                    r"reading a .onnx file needs onnx, which is not installed: "
                    r"pip install 'lstmcalc\[onnx\]'$")
+
+
+# issue 12, point 4: lstmcalc reads what lstmcalc writes, through real pipes -------------------
+
+def test_pipes_of_lstmcalcs_own_output(cfg):
+    def pipe(left: str, right: str) -> subprocess.CompletedProcess:
+        return _shell(f"$LSTMCALC {left} | $LSTMCALC {right}")
+
+    jsonl = pipe(f"unroll {cfg} -f jsonl", f"unroll {cfg} -i - -f jsonl --fields h")
+    assert jsonl.returncode == 0 and len(jsonl.stdout.splitlines()) == 5, jsonl.stderr
+    state = pipe(f"unroll {cfg} -f jsonl", f"step {cfg} --state - -f json")
+    final = json.loads(_shell(f"$LSTMCALC unroll {cfg} -f json --final").stdout)
+    assert state.returncode == 0 and json.loads(state.stdout)["h_prev"] == final["h"]
+    one = _shell(f"echo '{{\"x\": [1, 2, 3]}}' | $LSTMCALC step {cfg} -i - -f json")
+    assert one.returncode == 0 and json.loads(one.stdout)["x"] == [1.0, 2.0, 3.0]
+    negative = _shell(f"printf -- '-1,2,3\\n0,1,0\\n' | $LSTMCALC unroll {cfg} -i - -f jsonl")
+    assert negative.returncode == 0 and len(negative.stdout.splitlines()) == 2
+    bom = _shell(f"printf '\\xef\\xbb\\xbfx1,x2,x3\\n1,2,3\\n' | $LSTMCALC unroll {cfg} -i - "
+                 "-f csv")
+    assert bom.returncode == 0 and len(bom.stdout.splitlines()) == 2, bom.stderr

@@ -468,10 +468,17 @@ def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, s
                    projection=projection)
 
 
-def _document(path: str, max_bytes: int) -> tuple[Node, "_Checker"]:
-    """A small YAML or JSON document (a state, an upstream gradient) and its checker."""
+def _document(path: str, max_bytes: int, records: bool = False) -> tuple[Node, "_Checker"]:
+    """A small YAML or JSON document (a state, an upstream gradient) and its checker.
+    records: a JSONL stream (lstmcalc's own -f jsonl) stands for its last record."""
     source, data = read_input(path, max_bytes)
     text = decode(data, source)
+    lines = text.splitlines()
+    filled = [k for k, line in enumerate(lines) if line.strip()]
+    if records and len(filled) > 1 and all(lines[k].lstrip().startswith("{") for k in filled):
+        # keep the last record where it stands, so that messages give its own line
+        text = "\n" * filled[-1] + lines[filled[-1]] + "\n"
+        return parse(text, source, json=True), _Checker(source)
     return parse(text, source, json=looks_like_json(source, text)), _Checker(source)
 
 
@@ -480,7 +487,7 @@ def load_state(path: str, n: int, max_bytes: int = MAX_BYTES,
     """h (r entries: n, or p with a projection) and c (n entries) from lstmcalc's own JSON or
     YAML output (other keys there are ignored)."""
     r = n if r is None else r
-    root, check = _document(path, max_bytes)
+    root, check = _document(path, max_bytes, records=True)
     if not isinstance(root, Map):
         check.fail(root, f"a state must be a mapping with keys h and c; found {root.kind}")
     state = []
@@ -498,7 +505,7 @@ def load_stack_state(path: str, sizes: list[tuple[int, int]], max_bytes: int = M
     """A stack's initial h and c, one entry per layer and direction in PyTorch's h_0 order
     (sizes: each entry's (r, n)): the layout `lstmcalc unroll --final` writes for a stack.
     Arrays (L D, ..., n) where every layer has the same size, else lists of arrays."""
-    root, check = _document(path, max_bytes)
+    root, check = _document(path, max_bytes, records=True)
     if not isinstance(root, Map):
         check.fail(root, f"a state must be a mapping with keys h and c; found {root.kind}")
     count = len(sizes)
