@@ -875,3 +875,10 @@ def test_pipes_of_lstmcalcs_own_output(cfg):
     bom = _shell(f"printf '\\xef\\xbb\\xbfx1,x2,x3\\n1,2,3\\n' | $LSTMCALC unroll {cfg} -i - "
                  "-f csv")
     assert bom.returncode == 0 and len(bom.stdout.splitlines()) == 2, bom.stderr
+
+
+def test_text_views_and_pictures_follow_the_output_through_real_pipes(tmp_path):
+    explain = _shell("$LSTMCALC step --explain | cat")
+    assert explain.returncode == 0 and b"Worked by hand" in explain.stdout
+    saved = _shell(f"$LSTMCALC step --svg {tmp_path / 'a.svg'} > /dev/null")
+    assert saved.returncode == 0 and (tmp_path / "a.svg").read_text().startswith("<svg")

@@ -257,11 +257,23 @@ def test_svg_html_and_png_are_valid_files(tmp_path):
 
 def test_table_only_options_are_refused_with_machine_formats(tmp_path):
     for args in (["step", "-f", "json", "--explain"], ["step", "-f", "csv", "--diagram"],
-                 ["step", "-f", "json", "--svg", str(tmp_path / "a.svg")],
                  ["unroll", "-f", "json", "--view", "heatmap"]):
         r = runner.invoke(app, args)
         assert r.exit_code == 2 and "in the table format only" in r.stderr, args
-    assert not (tmp_path / "a.svg").exists()
+
+
+def test_views_follow_the_output(tmp_path):
+    # auto picks the table for a view that only exists as text, whatever stdout is
+    for args in (["step", "--explain"], ["step", "--diagram"],
+                 ["unroll", "--view", "heatmap"], ["grad", "--view", "heatmap"]):
+        r = runner.invoke(app, args)  # stdout is not a terminal here
+        assert r.exit_code == 0 and not r.stdout.startswith("{"), args
+    # --svg and --html save the tables whatever format stdout gets
+    r = runner.invoke(app, ["step", "-f", "json", "--svg", str(tmp_path / "a.svg"), "--html",
+                            str(tmp_path / "a.html")])
+    assert r.exit_code == 0 and json.loads(r.stdout)["h"]
+    assert "Forget gate" in (tmp_path / "a.html").read_text()
+    assert (tmp_path / "a.svg").read_text().startswith("<svg")
 
 
 def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):

@@ -53,9 +53,11 @@ def stdout_is_terminal() -> bool:
     return _injected.is_terminal if _injected is not None else sys.stdout.isatty()
 
 
-def resolve(fmt: Format) -> Format:
+def resolve(fmt: Format, text_views: bool = False) -> Format:
+    """auto: the table on a terminal, JSON otherwise; and the table wherever a view that only
+    exists as text was asked for (--explain, --diagram, a heat map): | less shows it."""
     if fmt is Format.auto:
-        return Format.table if stdout_is_terminal() else Format.json
+        return Format.table if text_views or stdout_is_terminal() else Format.json
     return fmt
 
 
@@ -107,6 +109,10 @@ def emit(report, fmt: Format, show: Show = Show(), svg=None, html=None) -> None:
     sequence) is written piece by piece, each before the next is computed."""
     from lstmcalc.render.views import render
 
+    if (svg is not None or html is not None) and fmt is not Format.table:
+        # the pictures of the table, whatever format stdout gets
+        table_text(render(report, Format.table, show), svg, html, show.title)
+        svg = html = None
     rendered = render(report, fmt, show)
     if isinstance(rendered, str):
         write_out(rendered)

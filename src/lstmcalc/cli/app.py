@@ -82,10 +82,10 @@ MaxBytesOpt = Annotated[int, typer.Option(
     help="Refuse input files larger than this (and arrays that would unpack to more).")]
 SvgOpt = Annotated[str | None, typer.Option(
     "--svg", metavar="FILE", show_default=False,
-    help="Also save the printed tables as SVG (table format), for slides and notes.")]
+    help="Also save the tables as SVG, for slides and notes (whatever stdout gets).")]
 HtmlOpt = Annotated[str | None, typer.Option(
     "--html", metavar="FILE", show_default=False,
-    help="Also save the printed tables as HTML (table format).")]
+    help="Also save the tables as HTML (whatever stdout gets).")]
 StochasticOpt = Annotated[bool, typer.Option(
     "--stochastic", help="Also show the founding answer's stochastic reading of the gates (a "
                          "non-standard variant): a unit is on when u ~ U(0,1) < its value.")]

@@ -80,7 +80,7 @@ def grad(
 
         from lstmcalc import config, core, reports, sequences
 
-        fmt = output.resolve(fmt)
+        fmt = output.resolve(fmt, text_views=view is View.heatmap)
         table_only(fmt, **{"--view heatmap": view is View.heatmap})
         stdin_once(**{"CONFIG": config_path, "--inputs": inputs, "--state": state,
                        "--target": target, "--upstream": upstream})

@@ -89,9 +89,8 @@ def unroll(
 
         stdin_once(**{"CONFIG": config_path, "--inputs": inputs, "--state": state})
         chosen = parse_fields(fields)
-        fmt = output.resolve(fmt)
-        table_only(fmt, **{"--svg": svg, "--html": html,
-                           "--view heatmap": view is View.heatmap})
+        fmt = output.resolve(fmt, text_views=view is View.heatmap)
+        table_only(fmt, **{"--view heatmap": view is View.heatmap})
         seed = stochastic_seed(stochastic, seed)
         if final and (stochastic or plot):
             raise UsageError(f"--final keeps no steps: it cannot go with "

@@ -81,9 +81,8 @@ def step(
 
         from lstmcalc import core, files, reports
 
-        fmt = output.resolve(fmt)
-        table_only(fmt, **{"--explain": explain, "--diagram": diagram, "--svg": svg,
-                           "--html": html})
+        fmt = output.resolve(fmt, text_views=explain or diagram)
+        table_only(fmt, **{"--explain": explain, "--diagram": diagram})
         if tolerance is not None and expect is None:
             raise UsageError("--tolerance goes with --expect")
         seed = stochastic_seed(stochastic, seed)
