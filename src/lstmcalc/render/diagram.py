@@ -169,5 +169,9 @@ def diagram_view(step: Step, b: tuple = ()) -> Text:
     cv.put(0, bus + 2, "x_t = " + _inline(step.x[b]))
     note = "" if n <= MAX_LISTED else \
         f"\n(n = {n}: each vector shows its mean (avg) and range)"
-    notes = "".join("\n" + line for line in _variant_notes(step, b))
-    return Text("\n" + cv.text() + note + notes)
+    return Text("\n" + cv.text() + note)
+
+
+def diagram_notes(step: Step, b: tuple = ()) -> Text:
+    """What a variant cell adds that the drawing does not show (text that wraps)."""
+    return Text("\n".join(_variant_notes(step, b)))

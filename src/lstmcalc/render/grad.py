@@ -68,7 +68,7 @@ def grad_view(run, grads, loss: dict, names, split, products, dc_norm, precision
               source: str | None = None, rows: int = 20, check=None):
     from rich import box
     from rich.console import Group, RenderableType
-    from rich.table import Table
+    from lstmcalc.render.fit import FitTable
     from rich.text import Text
 
     from lstmcalc.render.table import _step_rows, _units_column, left_out_caption
@@ -87,7 +87,8 @@ def grad_view(run, grads, loss: dict, names, split, products, dc_norm, precision
 
     # per step: dL/dz by gate, dL/dh_t and dL/dC_t (first sequence of a batch)
     b = (0,) * len(run.batch_shape)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True)
+    table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True,
+                     keys=2)
     for col in ("t", "unit", "dz_f", "dz_i", "dz_g", "dz_o", "dL/dh_t", "dL/dC_t"):
         table.add_column(col, justify="right")
     shown = _step_rows(run.T, rows)
@@ -104,7 +105,7 @@ def grad_view(run, grads, loss: dict, names, split, products, dc_norm, precision
                            + (" (sequence 1)" if run.batch_shape else ""), style="bold"), table]
 
     # the cell-state path: does the gradient vanish or survive?
-    path = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    path = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for col in ("t", "‖dL/dC_t‖", "Π f_k for k > t (mean)", "min", "max"):
         path.add_column(col, justify="right")
     for t in shown:
@@ -137,9 +138,9 @@ def grad_view(run, grads, loss: dict, names, split, products, dc_norm, precision
 def _inputs_table(dx, shown: list, b: tuple, num):
     """dL/dx_t for the steps shown (None: the ⋮ between the first and the last)."""
     from rich import box
-    from rich.table import Table
+    from lstmcalc.render.fit import FitTable
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True)
+    table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True)
     for col in ("t", "dL/dx_t"):
         table.add_column(col, justify="right")
     for t in shown:
@@ -164,14 +165,14 @@ def weight_tables(cell, grads, names, split, num) -> list:
     """One table per gate: each unit's dL/dW by column (or the row norms of a large W) and
     dL/db."""
     from rich import box
-    from rich.table import Table
+    from lstmcalc.render.fit import FitTable
 
     m, r = cell.input_size, cell.state_size
     small = m + r <= 8
     labels = {"x": [f"x{k + 1}" for k in range(m)], "h": [f"h{k + 1}" for k in range(r)]}
     out = []
     for name, entry in weight_grads(cell, grads, names, split).items():
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         table.add_column(f"{name}", justify="left")
         columns = []  # (header, (n,) array)
         for key, mat in entry.items():

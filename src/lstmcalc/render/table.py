@@ -8,10 +8,10 @@ import numpy as np
 from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from lstmcalc.core import GATES, Step
+from lstmcalc.render.fit import FitTable
 from lstmcalc.render.numbers import honest, percent, sci
 
 
@@ -60,7 +60,7 @@ class _Section:
     def __init__(self, key: str, *columns: str):
         formula, meaning = TITLE[key]
         self.title = Text.assemble((formula, "bold"), "   ", (meaning, "italic"))
-        self.table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        self.table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         self.table.add_column("unit", justify="right")
         for name in columns:
             self.table.add_column(Text(name), justify="left" if name == "meaning" else "right")
@@ -86,7 +86,7 @@ def shapes_panel(shapes, batch: tuple) -> Panel:
     vec = lambda k: f"{k}×1{each}"  # noqa: E731
     first, second = shapes.concat
     names = {"x": "x_t", "h": "h_{t-1}"}
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("variable")
     table.add_column("meaning")
     table.add_column("shape", justify="right")
@@ -119,7 +119,7 @@ def shapes_panel(shapes, batch: tuple) -> Panel:
 def _projected_shapes(shapes) -> Panel:
     """The shapes of a cell with a projection: h has p entries, C keeps n."""
     m, n, p = shapes.m, shapes.n, shapes.p
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("variable", "meaning", "shape"):
         table.add_column(name, justify="right" if name == "shape" else "left")
     rows = [("x_t", "input at time t (m entries)", f"{m}×1"),
@@ -309,18 +309,19 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
         f"{cell.dtype}, {precision} decimals)")]
     for b in np.ndindex(*run.batch_shape):
         title = f"Sequence {b[0] + 1} of {run.batch_shape[0]}" if run.batch_shape else "Steps"
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True,
-                      title=title, title_justify="left", title_style="bold")
+        table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True,
+                         keys=2, title=title, title_justify="left", title_style="bold")
         for name in ("t", "unit", "x_t", "f_t", "i_t", "g_t", "o_t", "C_t", "h_t"):
             table.add_column(name, justify="right")
         outs = None
         if ys is not None:
-            outs = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True)
+            outs = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True,
+                            keys=2)
             for name in ("t", "k", "y_t"):
                 outs.add_column(name, justify="right")
         noisy = None
         if readings is not None:
-            noisy = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+            noisy = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, keys=2,
                           show_lines=True, title_justify="left", title_style="bold",
                           title=f"Stochastic reading (seed {seed}), a non-standard variant")
             for name in ("t", "unit", "f on", "i on", "o on", "C_t", "h_t"):
@@ -375,7 +376,7 @@ def final_view(cell, h, c, T: int):
     parts: list[RenderableType] = [Text(f"Final state after {T} steps", style="bold")]
     h2, c2 = h.reshape(-1, h.shape[-1]), c.reshape(-1, c.shape[-1])
     for b in range(h2.shape[0]):
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+        table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
                       title=f"Sequence {b + 1}" if h2.shape[0] > 1 else None,
                       title_justify="left")
         for name in ("unit", "h_T", "C_T"):

@@ -5,10 +5,10 @@ comes from the core's result objects."""
 from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from lstmcalc.core import GATES, Step
+from lstmcalc.render.fit import FitTable
 from lstmcalc.render.numbers import honest, plain, sci
 from lstmcalc.render.table import BIAS, SYMBOL, WEIGHT, _max_slope
 
@@ -173,7 +173,7 @@ def derivatives_view(step: Step, slopes: dict, b: tuple = ()) -> RenderableType:
     slopes: core.derivative_arrays(step)."""
     cell = step.cell
     v = cell.variant
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, keys=2)
     for name in ("gate", "unit", "z", "slope", "of its max", "note"):
         table.add_column(name, justify="left" if name in ("gate", "note") else "right")
     for k, gate in enumerate(GATES):
@@ -190,7 +190,7 @@ def derivatives_view(step: Step, slopes: dict, b: tuple = ()) -> RenderableType:
                           f"{name} = {_slope(d)}",
                           f"{frac:.1%}" if frac >= 0.001 else sci(frac), note,
                           style="yellow" if note else None)
-    path = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    path = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("unit", "∂C_t/∂C_{t-1}", "∂h_t/∂C_t" if v.projection is None else
                  "∂(o⊙act(C_t))/∂C_t"):
         path.add_column(name, justify="right")
@@ -232,7 +232,7 @@ def _slope(d: float) -> str:
 
 def stochastic_view(step: Step, reading, seed: int, precision: int = 4,
                     b: tuple = ()) -> RenderableType:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("unit", "u_f", "f on", "u_i", "i on", "u_o", "o on", "C_t", "h_t"):
         table.add_column(name, justify="right")
     for j in range(step.cell.hidden_size):
@@ -252,7 +252,7 @@ def stochastic_view(step: Step, reading, seed: int, precision: int = 4,
 
 
 def output_view(layer, z, y, precision: int = 4, b: tuple = ()) -> RenderableType:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("k", "W_y·h_t + b_y", "y_t"):
         table.add_column(name, justify="right")
     for k in range(z[b].shape[-1]):
@@ -269,7 +269,7 @@ def shapes_view(report) -> RenderableType:
     m, n, p, concat = report.m, report.n, report.p, report.concat
     names = {"x": "x_t", "h": "h_{t-1}"}
     v_name = f"[{names[concat[0]]}, {names[concat[1]]}]"
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("symbol", "meaning", "shape", "count"):
         table.add_column(name, justify="right" if name in ("shape", "count") else "left")
 
@@ -346,7 +346,7 @@ def expect_view(results) -> RenderableType:
                  f"{len(bad)} differ", style="bold")
     if not bad:
         return Group(Text(), title)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, keys=2)
     for name in ("value", "unit", "yours", "lstmcalc", "difference", "tolerance"):
         table.add_column(name, justify="left" if name == "value" else "right")
     for r in bad:

@@ -76,9 +76,13 @@ def step_table(report: StepReport, show: Show):
         if show.explain:
             parts.append(teach.explain_view(step, report.terms, show.precision, b))
         if show.diagram:
-            from lstmcalc.render.diagram import diagram_view
+            from lstmcalc.render.diagram import diagram_notes, diagram_view
 
-            parts.append(diagram_view(step, b))
+            from lstmcalc.render.fit import NeedsWidth
+
+            parts.append(NeedsWidth(diagram_view(step, b), "The diagram"))
+            if not step.cell.variant.is_standard:
+                parts.append(diagram_notes(step, b))
     if report.checks is not None:
         parts.append(teach.expect_view(report.checks))
     return Group(*parts)

@@ -1,0 +1,79 @@
+"""No view cuts a number, at any width from 40 columns up (issue: honest on every screen).
+
+Every table re-flows where its columns do not fit (render/fit.py): these run each view at
+40, 60, 72, 80 and 120 columns and look for the two signs of a cut, an ellipsis and a line
+wider than the terminal; and check that the numbers of a re-flowed gate table are the ones a
+wide terminal shows."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from helpers import run_main
+from lstmcalc.config import builtin_text
+
+WIDTHS = (40, 60, 72, 80, 120)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    path = tmp_path_factory.mktemp("widths")
+    base = yaml.safe_load(builtin_text())
+    rng = np.random.default_rng(5)
+
+    def cell(m, n):
+        return {"gates": {g: {"W": rng.normal(0, 0.5, (n, m + n)).round(3).tolist()}
+                          for g in ("forget", "input", "candidate", "output")}}
+
+    docs = {
+        "founding": base,
+        "batch": {**base, "x": [[1, 2, 3], [0, -1, 0.5]], "h": [[4, 5, 6], [0, 0, 0]]},
+        "peepholes": {**base, "peepholes": {"forget": [0.1, -0.2, 0.3]}},
+        "projection": {"x": [1, 2, 3], "h": [0.1, 0.2], "c": [0.5, -1.0, 0.2],
+                       "gates": {g: {"W": rng.normal(0, 0.5, (3, 5)).round(3).tolist()}
+                                 for g in ("forget", "input", "candidate", "output")},
+                       "projection": {"W": [[0.5, -0.25, 1.0], [0.1, 0.2, -0.3]]}},
+        "stack": {"x": [1, 2, 3], "sequence": base["sequence"], "direction": "bidirectional",
+                  "layers": [{"forward": cell(3, 3), "reverse": cell(3, 3)}]},
+    }
+    for name, doc in docs.items():
+        (path / f"{name}.json").write_text(json.dumps(doc))
+    # hand-worked values, some wrong: the check's table of differences
+    (path / "expect.yaml").write_text("h: [0.1543, -0.3976, 0.5]\nc: [0.2, -0.95, 0.3]\n")
+    (path / "xs.csv").write_text("1,2,3\n0,1,0\n-1,0,1\n0.5,0.5,0.5\n0,0,0\n")
+    return path
+
+
+VIEWS = [
+    ["step"], ["step", "-p", "8"], ["step", "--explain", "--derivatives", "--diagram",
+                                    "--stochastic"],
+    ["step", "{batch}"], ["step", "{peepholes}", "--explain", "--derivatives"],
+    ["step", "{projection}", "--explain"], ["unroll", "-i", "{xs}"],
+    ["unroll", "--view", "heatmap"], ["unroll", "{stack}"], ["unroll", "--final"],
+    ["grad"], ["grad", "--view", "heatmap"], ["grad", "{stack}"], ["shapes"],
+    ["shapes", "{stack}"], ["step", "--expect", "{expect}"],
+]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_view_cuts_a_number_or_overflows(folder, width):
+    names = {p.stem: str(p) for p in folder.iterdir()}
+    names["xs"] = str(folder / "xs.csv")
+    for view in VIEWS:
+        args = [a.format(**names) for a in view]
+        result = run_main(*args, "-f", "table", env={"COLUMNS": str(width)})
+        assert result.returncode in (0, 1), (args, result.stderr)
+        lines = result.stdout.decode().splitlines()
+        assert not [line for line in lines if "…" in line], (width, args)
+        assert not [line for line in lines if len(line) > width], (width, args)
+
+
+def test_a_reflowed_table_shows_the_same_numbers(folder):
+    def numbers(width):
+        out = run_main("step", "-p", "8", "-f", "table", env={"COLUMNS": str(width)})
+        return sorted(re.findall(r"-?\d+\.\d+(?:e-?\d+)?", out.stdout.decode()))
+
+    assert numbers(40) == numbers(200)
