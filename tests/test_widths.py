@@ -77,3 +77,13 @@ def test_a_reflowed_table_shows_the_same_numbers(folder):
         return sorted(re.findall(r"-?\d+\.\d+(?:e-?\d+)?", out.stdout.decode()))
 
     assert numbers(40) == numbers(200)
+
+
+@pytest.mark.parametrize("command", ["", "step", "unroll", "grad", "shapes", "init", "convert"])
+def test_help_fits_80_columns_and_cuts_no_summary(command):
+    result = run_main(*([command] if command else []), "--help", env={"COLUMNS": "80"})
+    lines = result.stdout.decode().splitlines()
+    assert result.returncode == 0 and lines
+    assert not [line for line in lines if len(line) > 80], command
+    commands = lines[lines.index("Commands:") + 1:] if "Commands:" in lines else []
+    assert not [line for line in commands if line.rstrip().endswith("...")], commands

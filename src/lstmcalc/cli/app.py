@@ -21,11 +21,11 @@ app = typer.Typer(
     help="An LSTM calculator: one step or a whole sequence, every gate shown and explained.",
     epilog="""\b
 Examples:
-  lstmcalc step                         the founding worked example, every gate annotated
-  lstmcalc shapes                       the size of every variable
+  lstmcalc step            the founding worked example, every gate annotated
+  lstmcalc shapes          the size of every variable
   lstmcalc unroll cfg.yaml -i xs.csv -f jsonl | jq -c .h
   lstmcalc grad cfg.yaml -i xs.csv --check
-  lstmcalc COMMAND -h                   each command's options and examples""",
+  lstmcalc COMMAND -h      each command's options and examples""",
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -31,11 +31,12 @@ from lstmcalc.document import MAX_BYTES, display_name
 from lstmcalc.errors import DataError, ExitStatus, UsageError
 
 
-@app.command(epilog="""\b
+@app.command(short_help="Gradients by backpropagation through time.",
+             epilog="""\b
 Examples:
-  lstmcalc grad                                  the founding example, L = sum of h_T
+  lstmcalc grad                 the founding example, L = sum of h_T
   lstmcalc grad cfg.yaml -i xs.csv --loss mse --target ys.csv --check
-  lstmcalc grad cfg.yaml -i xs.csv --upstream dldh.json -f json | jq .cell_path
+  lstmcalc grad cfg.yaml -i xs.csv --upstream dldh.json -f json
   lstmcalc grad cfg.yaml -i xs.npy --view heatmap""")
 def grad(
     config_path: ConfigArg = None,

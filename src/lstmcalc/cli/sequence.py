@@ -39,14 +39,15 @@ from lstmcalc.document import MAX_BYTES, display_name
 from lstmcalc.errors import DataError, UsageError
 
 
-@app.command(epilog="""\b
+@app.command(short_help="A whole sequence x_1..x_T, h and C carried along.",
+             epilog="""\b
 Examples:
-  lstmcalc unroll                                   the founding cell over its sequence
+  lstmcalc unroll                      the founding cell over its sequence
   lstmcalc unroll cfg.yaml --inputs xs.csv -f csv   one CSV row per step
   lstmcalc unroll cfg.yaml -i xs.npy --view heatmap
-  tail -f xs.jsonl | lstmcalc unroll cfg.yaml -i - -f jsonl    streams, line by line
+  tail -f xs.jsonl | lstmcalc unroll cfg.yaml -i - -f jsonl   (streams)
   lstmcalc unroll cfg.yaml -i a.csv --state-out s.json && \\
-      lstmcalc unroll cfg.yaml -i b.csv --state s.json           resume where a.csv ended""")
+      lstmcalc unroll cfg.yaml -i b.csv --state s.json   (resumes)""")
 def unroll(
     config_path: ConfigArg = None,
     inputs: InputsOpt = None,

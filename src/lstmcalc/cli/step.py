@@ -33,14 +33,15 @@ from lstmcalc.document import MAX_BYTES, display_name
 from lstmcalc.errors import DataError, ExitStatus, UsageError
 
 
-@app.command(epilog="""\b
+@app.command(short_help="One cell step, every gate shown and explained.",
+             epilog="""\b
 Examples:
   lstmcalc step                          the founding worked example
   lstmcalc step configs/founding.yaml    the same example, from its file
   lstmcalc step --explain --derivatives  every sum written out, every slope
   lstmcalc step cfg.yaml --expect mine.yaml    check your hand-worked numbers
   lstmcalc step cfg.yaml -f json | jq .h
-  lstmcalc step cfg.yaml | lstmcalc step cfg.yaml --state -    two steps, chained""")
+  lstmcalc step cfg.yaml | lstmcalc step cfg.yaml --state -   (two steps)""")
 def step(
     config_path: ConfigArg = None,
     inputs: Annotated[str | None, typer.Option(

@@ -24,7 +24,8 @@ from lstmcalc.errors import UsageError, shown
 MAX_TEMPLATE_WEIGHTS = 1_000_000  # about 16 MiB of YAML: the default input cap
 
 
-@app.command(epilog="""\b
+@app.command(short_help="The size of every variable, and the parameters.",
+             epilog="""\b
 Examples:
   lstmcalc shapes                          the founding example: m = 3, n = 3
   lstmcalc shapes cfg.yaml
@@ -65,9 +66,10 @@ def shapes(
         output.emit(report, output.resolve(fmt))
 
 
-@app.command(epilog="""\b
+@app.command(short_help="A commented config template to fill in.",
+             epilog="""\b
 Examples:
-  lstmcalc init -m 4 -n 2 -o my.yaml             a commented template to fill in
+  lstmcalc init -m 4 -n 2 -o my.yaml       a template to fill in
   lstmcalc init --random --seed 1 | lstmcalc step -""")
 def init(
     input_size: Annotated[int, typer.Option(
@@ -115,12 +117,14 @@ def init(
         files.prepare({"out": target}, [])["out"].commit(text)
 
 
-@app.command(epilog="""\b
+@app.command(short_help="Weights between PyTorch, Keras, ONNX, TF1, configs.",
+             epilog="""\b
 Examples:
   lstmcalc convert lstm.pt --to keras -o keras.npz
   lstmcalc convert keras.npz --from keras --to yaml -o cell.yaml
   lstmcalc convert cell.yaml --to onnx -o cell.onnx
-  lstmcalc convert tf1.npz --from tf1 --forget-bias 1.0 --to pytorch -o torch.npz""")
+  lstmcalc convert tf1.npz --from tf1 --forget-bias 1.0 --to pytorch \\
+      -o torch.npz""")
 def convert(
     source: Annotated[str, typer.Argument(
         metavar="SRC", help="A framework weight file (.npz, .pt, .onnx) or a config (YAML, "
