@@ -156,3 +156,14 @@ def run_main(*args, input=None, env=None, cwd=None):
         os.chdir(saved[5])
     return subprocess.CompletedProcess(["lstmcalc", *args], code, out.getvalue(),
                                        err.getvalue())
+
+
+# The founding cell's variants, as config keys (the corpus and the teaching-view tests)
+VARIANT_KEYS = {
+    "peepholes": {"peepholes": {"forget": [0.1, -0.2, 0.3], "input": [0.2, 0.1, -0.1],
+                                "output": [-0.3, 0.2, 0.1]}},
+    "clip": {"clip": 2.5},
+    "cell_clip": {"cell_clip": 0.4},
+    "activations": {"activations": {"gates": "hard_sigmoid", "candidate": "relu",
+                                    "cell": "softsign"}},
+}

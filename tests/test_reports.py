@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from helpers import VARIANT_KEYS
 from lstmcalc.cli import app
 
 runner = CliRunner()
@@ -131,15 +132,7 @@ def test_grad_in_float32_agrees_with_float64():
                                atol=1e-7)
 
 
-FOUNDING_VARIANTS = {
-    "peepholes": {"peepholes": {"forget": [0.1, -0.2, 0.3], "input": [0.2, 0.1, -0.1],
-                                "output": [-0.3, 0.2, 0.1]}},
-    "clip": {"clip": 2.5},
-    "cell_clip": {"cell_clip": 0.4},
-    "activations": {"activations": {"gates": "hard_sigmoid", "candidate": "relu",
-                                    "cell": "softsign"}},
-    "coupled": {"coupled": True},
-}
+FOUNDING_VARIANTS = {**VARIANT_KEYS, "coupled": {"coupled": True}}
 
 
 def variant_config(tmp_path, name) -> str:

@@ -18,6 +18,9 @@ import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers import VARIANT_KEYS  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures" / "frameworks"
 
 
@@ -41,15 +44,7 @@ def _configs(work: pathlib.Path) -> dict[str, str]:
         return out
 
     seq = np.round(rng.normal(0, 1, (6, 3)), 3).tolist()
-    variants = {
-        "peepholes": {"peepholes": {"forget": [0.1, -0.2, 0.3], "input": [0.2, 0.1, -0.1],
-                                    "output": [-0.3, 0.2, 0.1]}},
-        "clip": {"clip": 2.5},
-        "cell_clip": {"cell_clip": 0.4},
-        "activations": {"activations": {"gates": "hard_sigmoid", "candidate": "relu",
-                                        "cell": "softsign"}},
-        "forget_bias": {"forget_bias": 1.0},
-    }
+    variants = {**VARIANT_KEYS, "forget_bias": {"forget_bias": 1.0}}
     out = {"founding": dict(base)}
     for name, extra in variants.items():
         out[name] = {**base, **extra}
