@@ -212,3 +212,42 @@ def test_the_terminal_is_injected():
         assert not colour.search(runner.invoke(app, ["step"]).stdout)
     with output.use_terminal(output.Terminal(is_terminal=False, width=80)):
         assert runner.invoke(app, ["step"]).stdout.startswith("{")  # auto: JSON in a pipe
+
+
+def test_saturation_past_float64_against_exact_decimals():
+    from decimal import Decimal
+
+    from helpers import d_sigmoid  # noqa: F401 - sets the decimal context's range
+    from lstmcalc.core import Cell, log10_saturation, step
+    from lstmcalc.render.numbers import honest
+
+    zs = [30.0, 372.0, 745.5, 800.0, 5000.0, -1000.0, -50.0]
+    for z in zs:
+        W = np.zeros((4, 1, 2))
+        W[:, 0, 0] = z  # every gate sees z (x = 1, h = 0)
+        s = step(Cell(W, np.zeros((4, 1))), [1.0])
+        gap, value, _ = log10_saturation(s)
+        q = Decimal(z)
+        exact_gap = (1 / (1 + q.exp())).log10()  # 1 − σ(z) = σ(−z)
+        exact_value = (1 / (1 + (-q).exp())).log10()  # σ(z)
+        exact_tanh_gap = (2 / (1 + (2 * abs(q)).exp())).log10()  # 1 − |tanh z|
+        assert abs(gap[0, 0] - float(exact_gap)) <= 1e-12 * abs(float(exact_gap))
+        assert abs(value[0, 0] - float(exact_value)) <= 1e-12 * max(1, abs(float(exact_value)))
+        assert abs(gap[2, 0] - float(exact_tanh_gap)) <= 1e-12 * abs(float(exact_tanh_gap))
+    # as a table shows them: the true leading digits, never a digit float64 lost
+    assert honest(1.0, 4, 0.0, log_gap=float((1 / (1 + Decimal(800).exp())).log10())) == \
+        "1 − 3.7e-348"
+    assert honest(0.0, 4, log_value=float((1 / (1 + Decimal(1000).exp())).log10())) == \
+        "5.1e-435"
+    tanh_372 = 2 / (1 + Decimal(744).exp())  # a subnormal in float64: 1.5e-323, not 2e-323
+    assert honest(1.0, 4, float(tanh_372), log_gap=float(tanh_372.log10())) == "1 − 1.5e-323"
+
+
+def test_the_step_table_shows_saturation_past_float64():
+    config = ("x: [1.0]\ngates:\n  forget: {W: [[800, 0]]}\n  input: {W: [[-1000, 0]]}\n"
+              "  candidate: {W: [[372, 0]]}\n  output: {W: [[30, 0]]}\n")
+    out = runner.invoke(app, ["step", "-", "-f", "table"], input=config,
+                        env={"COLUMNS": "120"}).stdout
+    assert "1 − 3.7e-348" in out and "keeps ≈100% of C_{t-1}[1]" in out  # σ(800)
+    assert "5.1e-435" in out and "admits ≈0% of g[1]" in out  # σ(−1000)
+    assert "1 − 1.5e-323" in out and "2e-323" not in out  # tanh(372): a subnormal's digits

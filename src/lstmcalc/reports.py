@@ -49,6 +49,7 @@ class StepReport:
     slopes: np.ndarray  # (..., 4, n) each gate's activation slope at z
     terms: tuple  # (W v + b, the peephole term or None): core.preactivation_terms
     shapes: "ShapesReport"  # the size of every variable
+    saturation: tuple | None  # log10 distances to the bounds: core.log10_saturation
     output_layer: OutputLayer | None = None
     output: tuple[np.ndarray, np.ndarray] | None = None  # (z_y, y)
     derivatives: dict[str, np.ndarray] | None = None
@@ -62,7 +63,8 @@ def step_report(source: str, step: Step, output_layer: OutputLayer | None = None
     output = None if output_layer is None else output_layer(step.h)
     reading = readings(step, seed) if stochastic else None
     return StepReport(source, step, core.gate_slopes(step), core.preactivation_terms(step),
-                      shapes_report(step.cell), output_layer, output,
+                      shapes_report(step.cell), core.log10_saturation(step), output_layer,
+                      output,
                       core.derivative_arrays(step) if derivatives else None,
                       None if reading is None else (seed, reading))  # type: ignore[arg-type]
 

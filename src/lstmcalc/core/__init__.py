@@ -13,7 +13,7 @@ from lstmcalc.core.backward import (backward, linear, loss_given, loss_mse, loss
                                     sum_last)
 from lstmcalc.core.extras import (OUTPUT_ACTIVATIONS, OutputLayer, Reading, cell_path_slopes,
                                   derivative_arrays, forget_products, gate_slopes,
-                                  preactivation_terms, stochastic_reading)
+                                  log10_saturation, preactivation_terms, stochastic_reading)
 from lstmcalc.core.forward import outputs, step, unroll
 from lstmcalc.core.stacks import StackGrads, StackRun, stack_backward, stack_unroll
 from lstmcalc.core.types import F, G, GATES, I, O, Cell, Grads, Run, Step, Variant
@@ -22,4 +22,5 @@ __all__ = ["GATES", "F", "I", "G", "O", "Cell", "Variant", "Step", "Run", "Grads
            "outputs", "step", "backward", "loss_sum", "loss_mse", "loss_given", "sum_last",
            "mean_squared", "linear", "StackRun", "StackGrads", "stack_unroll", "stack_backward",
            "OUTPUT_ACTIVATIONS", "OutputLayer", "Reading", "stochastic_reading", "gate_slopes",
-           "forget_products", "derivative_arrays", "preactivation_terms", "cell_path_slopes"]
+           "forget_products", "derivative_arrays", "preactivation_terms", "cell_path_slopes",
+           "log10_saturation"]

@@ -143,3 +143,31 @@ def cell_path_slopes(step: Step) -> dict[str, np.ndarray]:
             slope_o = np.where(np.abs(step.z[..., O, :]) < v.clip, slope_o, 0.0)
         dh_dc = dh_dc + step.tanh_c * slope_o * v.peephole[2]
     return {"dc_dc_prev": f * through, "dh_dc": dh_dc}
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + e^x), for every finite x (no overflow, no cancellation)."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def log10_saturation(step: Step) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """In log space, right for every finite z (also where float64 underflows):
+    log10 of each gate's distance to its bound, 1 − |a| (..., 4, n); of each sigmoid gate's
+    value itself, for values near 0 (..., 4, n; the candidate's row is unused); and of
+    1 − |tanh C_t| (..., n). None unless the gates are sigmoid and the rest tanh."""
+    v = step.cell.variant
+    if (v.gate.name, v.candidate.name, v.cell.name) != ("sigmoid", "tanh", "tanh"):
+        return None
+    ln10 = np.log(10.0)
+    z = step.z.astype(np.float64)
+    gap = np.empty_like(z)
+    value = np.empty_like(z)
+    for k in (F, I, O):
+        gap[..., k, :] = -_softplus(z[..., k, :]) / ln10  # 1 − σ(z) = σ(−z)
+        value[..., k, :] = -_softplus(-z[..., k, :]) / ln10  # σ(z)
+    gap[..., G, :] = (np.log(2.0) - _softplus(2 * np.abs(z[..., G, :]))) / ln10
+    value[..., G, :] = np.nan
+    if v.coupled:  # f = 1 − i: its gap is i, its value 1 − i
+        gap[..., F, :], value[..., F, :] = value[..., I, :], gap[..., I, :]
+    c = np.abs(step.c.astype(np.float64))
+    return gap, value, (np.log(2.0) - _softplus(2 * c)) / ln10

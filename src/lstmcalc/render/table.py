@@ -12,7 +12,7 @@ from rich.text import Text
 
 from lstmcalc.core import GATES, Step
 from lstmcalc.render.fit import FitTable
-from lstmcalc.render.numbers import honest, percent, sci
+from lstmcalc.render.numbers import distance, honest, percent
 
 
 def _max_slope(cell, gate: str) -> float:
@@ -151,23 +151,32 @@ def concat_line(step: Step, precision: int, b: tuple) -> Text:
     )
 
 
-def _note(gate: str, unit: int, a: float, gap: float, slope: float, bound: float) -> str:
+def _note(gate: str, unit: int, a: float, gap: float, slope: float, bound: float,
+          log_gap: float | None = None, log_value: float | None = None) -> str:
+    share = percent(a, gap, log_gap, log_value)
     if gate == "forget":
-        note = f"keeps {percent(a, gap)} of C_{{t-1}}[{unit}]"
+        note = f"keeps {share} of C_{{t-1}}[{unit}]"
     elif gate == "input":
-        note = f"admits {percent(a, gap)} of g[{unit}]"
+        note = f"admits {share} of g[{unit}]"
     elif gate == "output":
-        note = f"passes {percent(a, gap)} of tanh(C_t[{unit}])"
+        note = f"passes {share} of tanh(C_t[{unit}])"
     else:
         note = f"proposes {a:+.3g} for C_t[{unit}]" if abs(a) < 0.9995 else \
-            f"proposes {'+' if a > 0 else '-'}1 (to {sci(gap)}) for C_t[{unit}]"
+            f"proposes {'+' if a > 0 else '-'}1 (to {distance(gap, log_gap)}) for C_t[{unit}]"
     if abs(slope) < SATURATED * bound:
         note += "; saturated"
     return note
 
 
+def _logs(logs, b: tuple, k: int, j: int) -> dict:
+    """The log10 distances of gate k, unit j (core.log10_saturation), as honest()'s keywords."""
+    if logs is None:
+        return {}
+    return {"log_gap": float(logs[0][b][k, j]), "log_value": float(logs[1][b][k, j])}
+
+
 def gate_table(step: Step, slopes_all: np.ndarray, peep_all: np.ndarray | None, gate: str,
-               precision: int, b: tuple) -> _Section:
+               precision: int, b: tuple, logs=None) -> _Section:
     k = GATES.index(gate)
     v = step.cell.variant
     fn = "tanh" if gate == "candidate" else "σ"
@@ -185,30 +194,36 @@ def gate_table(step: Step, slopes_all: np.ndarray, peep_all: np.ndarray | None, 
     bound = _max_slope(step.cell, gate)
     coupled = gate == "forget" and v.coupled
     for j in range(step.cell.hidden_size):
-        cells = ["—" if coupled else honest(z[j], precision), honest(a[j], precision, gap[j]),
-                 _note(gate, j + 1, float(a[j]), float(gap[j]), float(slopes[j]), bound)]
+        log = _logs(logs, b, k, j)
+        cells = ["—" if coupled else honest(z[j], precision),
+                 honest(a[j], precision, gap[j], **log),
+                 _note(gate, j + 1, float(a[j]), float(gap[j]), float(slopes[j]), bound,
+                       log.get("log_gap"), log.get("log_value"))]
         if peep is not None:
             cells.insert(0, honest(float(peep[j]), precision))
         table.add_row(str(j + 1), *cells)
     return table
 
 
-def cell_table(step: Step, precision: int, b: tuple) -> _Section:
+def cell_table(step: Step, precision: int, b: tuple, logs=None) -> _Section:
     table = _Section("cell", "C_{t-1}", "f", "f⊙C_{t-1}", "i", "g", "i⊙g", "C_t")
     a, gap = step.a[b], step.a_gap[b]
     for j in range(step.cell.hidden_size):
         table.add_row(
             str(j + 1), honest(step.c_prev[b][j], precision),
-            honest(a[0, j], precision, gap[0, j], tight=True), honest(step.fc[b][j], precision),
-            honest(a[1, j], precision, gap[1, j], tight=True),
-            honest(a[2, j], precision, gap[2, j], tight=True),
+            honest(a[0, j], precision, gap[0, j], tight=True, **_logs(logs, b, 0, j)),
+            honest(step.fc[b][j], precision),
+            honest(a[1, j], precision, gap[1, j], tight=True, **_logs(logs, b, 1, j)),
+            honest(a[2, j], precision, gap[2, j], tight=True, **_logs(logs, b, 2, j)),
             honest(step.ig[b][j], precision), honest(step.c[b][j], precision),
         )
     return table
 
 
-def output_table(step: Step, precision: int, b: tuple):
+def output_table(step: Step, precision: int, b: tuple, logs=None):
     a, gap = step.a[b], step.a_gap[b]
+    tanh_log = [{} if logs is None else {"log_gap": float(logs[2][b][j])}
+                for j in range(step.cell.hidden_size)]
     if step.m is not None:  # a projection: h_t = W_hr m_t is not element-wise
         table = _Section("projected", "o", "tanh(C_t)", "m = o⊙tanh(C_t)")
         for j in range(step.cell.hidden_size):
@@ -219,8 +234,10 @@ def output_table(step: Step, precision: int, b: tuple):
         return Group(table, Text(f"h_t = W_hr m = [{h}]   (p = {len(step.h[b])} entries)"))
     table = _Section("hidden", "o", "tanh(C_t)", "h_t")
     for j in range(step.cell.hidden_size):
-        table.add_row(str(j + 1), honest(a[3, j], precision, gap[3, j], tight=True),
-                      honest(step.tanh_c[b][j], precision, step.tanh_c_gap[b][j], tight=True),
+        table.add_row(str(j + 1),
+                      honest(a[3, j], precision, gap[3, j], tight=True, **_logs(logs, b, 3, j)),
+                      honest(step.tanh_c[b][j], precision, step.tanh_c_gap[b][j], tight=True,
+                             **tanh_log[j]),
                       honest(step.h[b][j], precision, step.h_gap[b][j], tight=True))
     return table
 
@@ -243,8 +260,9 @@ def step_view(report, precision: int = 4) -> RenderableType:
         if step.batch_shape:
             parts.append(Text(f"\nSequence {b[0] + 1} of {step.batch_shape[0]}", style="bold"))
         parts.append(concat_line(step, precision, b))
-        parts += [gate_table(step, slopes, peep, gate, precision, b) for gate in GATES]
-        parts += [cell_table(step, precision, b), output_table(step, precision, b)]
+        logs = report.saturation
+        parts += [gate_table(step, slopes, peep, gate, precision, b, logs) for gate in GATES]
+        parts += [cell_table(step, precision, b, logs), output_table(step, precision, b, logs)]
     parts.append(Text())
     parts.append(Text(
         "Units are numbered from 1. A value shown as 1 − ε is below 1 by ε, which floating-point "
