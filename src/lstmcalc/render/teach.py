@@ -188,7 +188,7 @@ def derivatives_view(step: Step, slopes: dict, b: tuple = ()) -> RenderableType:
             table.add_row(gate if j == 0 else "", str(j + 1),
                           "—" if coupled else honest(float(step.z[b][k, j]), 4),
                           f"{name} = {_slope(d)}",
-                          f"{frac:.1%}" if frac >= 0.001 else sci(frac), note,
+                          f"{frac:.1%}" if frac >= 0.001 else f"{sci(100 * frac)}%", note,
                           style="yellow" if note else None)
     path = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("unit", "∂C_t/∂C_{t-1}", "∂h_t/∂C_t" if v.projection is None else
