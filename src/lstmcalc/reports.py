@@ -96,13 +96,15 @@ class RunReport:
     output: tuple[np.ndarray, np.ndarray] | None = None  # (z_y, y), each (T, ..., q)
     readings: list[Reading] | None = None
     seed: int = 0
+    saturation: tuple | None = None  # log10 distances to the bounds: core.log10_saturation
 
 
 def run_report(source: str, run: Run, output_layer: OutputLayer | None = None,
                stochastic: bool = False, seed: int = 0) -> RunReport:
     output = None if output_layer is None else output_layer(run.h)
     drawn = readings(run, seed) if stochastic else None
-    return RunReport(source, run, output_layer, output, drawn, seed)  # type: ignore[arg-type]
+    return RunReport(source, run, output_layer, output, drawn, seed,  # type: ignore[arg-type]
+                     core.log10_saturation(run))
 
 
 @dataclass(frozen=True, eq=False)

@@ -150,7 +150,7 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
-def log10_saturation(step: Step) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def log10_saturation(step: Step | Run) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """In log space, right for every finite z (also where float64 underflows):
     log10 of each gate's distance to its bound, 1 − |a| (..., 4, n); of each sigmoid gate's
     value itself, for values near 0 (..., 4, n; the candidate's row is unused); and of

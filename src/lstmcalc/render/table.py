@@ -276,8 +276,9 @@ def step_view(report, precision: int = 4) -> RenderableType:
 MAX_UNITS = 8  # a vector longer than this shows its first and last units around a ⋮
 
 
-def _column(values, precision: int, gaps=None) -> Text:
-    """A vector as a column of numbers, one unit per line."""
+def _column(values, precision: int, gaps=None, log_gaps=None, log_values=None) -> Text:
+    """A vector as a column of numbers, one unit per line (log_gaps, log_values: their log10
+    distances, for what float64 cannot hold whole)."""
     n = len(values)
     keep = range(n) if n <= MAX_UNITS else [*range(MAX_UNITS - 3), None, n - 2, n - 1]
     lines = []
@@ -285,8 +286,11 @@ def _column(values, precision: int, gaps=None) -> Text:
         if j is None:
             lines.append("⋮")
             continue
+        logs = {} if log_gaps is None else {"log_gap": float(log_gaps[j])}
+        if log_values is not None:
+            logs["log_value"] = float(log_values[j])
         text = honest(float(values[j]), precision, None if gaps is None else float(gaps[j]),
-                      tight=True)
+                      tight=True, **logs)
         lines.append(text)
     return Text("\n".join(lines), justify="right",
                 style="cyan" if any("−" in ln for ln in lines) else "")
@@ -317,7 +321,7 @@ def left_out_caption(shown: list) -> str | None:
 
 
 def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
-             readings=None, seed: int = 0, ys=None):
+             readings=None, seed: int = 0, ys=None, saturation=None):
     """A sequence, step by step: x_t, the four gates, C_t and h_t (and y_t with an output
     layer), one unit per line."""
     cell = run.cell
@@ -354,10 +358,14 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
                 continue
             idx = (t, *b)
             z_gap, a = run.a_gap[idx], run.a[idx]
+            logs = [{} if saturation is None else
+                    {"log_gaps": saturation[0][idx][k],
+                     "log_values": None if k == 2 else saturation[1][idx][k]}
+                    for k in range(4)]
             table.add_row(
                 str(t + 1), _units_column(cell.hidden_size),
                 _column(run.x[idx], precision),
-                *(_column(a[k], precision, z_gap[k]) for k in range(4)),
+                *(_column(a[k], precision, z_gap[k], **logs[k]) for k in range(4)),
                 _column(run.c[idx], precision),
                 _column(run.h[idx], precision, run.h_gap[idx]),
             )

@@ -45,7 +45,8 @@ def _units(n: int):
     return list(range(n)) if n <= MAX_UNITS else [*range(MAX_UNITS - 2), None, n - 1]
 
 
-def explain_view(step: Step, terms, precision: int = 4, b: tuple = ()) -> RenderableType:
+def explain_view(step: Step, terms, precision: int = 4, b: tuple = (),
+                 saturation=None) -> RenderableType:
     """Each pre-activation as one works it by hand, then each Hadamard product by element.
     terms: (W v + b, the peephole term or None), core.preactivation_terms(step). A variant
     cell writes out what it adds: peephole terms, clips, f = 1 − i, its activations, the
@@ -64,8 +65,16 @@ def explain_view(step: Step, terms, precision: int = 4, b: tuple = ()) -> Render
     terms_note = f"   ({len(v)} terms)" if len(v) > MAX_TERMS else ""
     a, gap = step.a[b], step.a_gap[b]
 
+    def logs(k, j) -> dict:  # log10 distances (core.log10_saturation), where there are
+        if saturation is None:
+            return {}
+        out = {"log_gap": float(saturation[0][b][k, j])}
+        if k != 2:
+            out["log_value"] = float(saturation[1][b][k, j])
+        return out
+
     def val(k, j):
-        text = honest(float(a[k, j]), precision, float(gap[k, j]), tight=True)
+        text = honest(float(a[k, j]), precision, float(gap[k, j]), tight=True, **logs(k, j))
         return f"({text})" if "−" in text or text.startswith("-") else text
 
     for k, gate in enumerate(GATES):
@@ -113,7 +122,7 @@ def explain_view(step: Step, terms, precision: int = 4, b: tuple = ()) -> Render
             if var.clip is not None and abs(total) > var.clip:
                 lines.append(Text(f"     clipped to ±{var.clip:g} → {honest(z, precision)}"))
             lines.append(Text(f"     {s_}[{j + 1}] = {fn}({honest(z, precision)}) = "
-                              f"{honest(a_, precision, g_)}"))
+                              f"{honest(a_, precision, g_, **logs(k, j))}"))
     lines.append(Text("\ncell state, element by element: C_t = f ⊙ C_{t-1} + i ⊙ g"
                       + (f", clipped to ±{var.cell_clip:g}" if var.cell_clip is not None
                          else ""), style="bold"))

@@ -74,7 +74,8 @@ def step_table(report: StepReport, show: Show):
             seed, reading = report.stochastic
             parts.append(teach.stochastic_view(step, reading, seed, show.precision, b))
         if show.explain:
-            parts.append(teach.explain_view(step, report.terms, show.precision, b))
+            parts.append(teach.explain_view(step, report.terms, show.precision, b,
+                                            report.saturation))
         if show.diagram:
             from lstmcalc.render.diagram import diagram_notes, diagram_view
 
@@ -144,7 +145,8 @@ def run_table(report: RunReport, show: Show):
     from lstmcalc.render.table import run_view
 
     return run_view(report.run, show.precision, report.source, show.rows, report.readings,
-                    report.seed, None if report.output is None else report.output[1])
+                    report.seed, None if report.output is None else report.output[1],
+                    report.saturation)
 
 
 def final_text(report: FinalReport, fmt: Format) -> str:
