@@ -177,7 +177,8 @@ def _act_name(act) -> str:
     return {"sigmoid": "σ", "tanh": "tanh"}.get(act.name, repr(act))
 
 
-def derivatives_view(step: Step, slopes: dict, b: tuple = ()) -> RenderableType:
+def derivatives_view(step: Step, slopes: dict, b: tuple = (),
+                     precision: int = 4) -> RenderableType:
     """Each unit's slope against its bound, and the local derivatives along the cell path.
     slopes: core.derivative_arrays(step)."""
     cell = step.cell
@@ -195,8 +196,8 @@ def derivatives_view(step: Step, slopes: dict, b: tuple = ()) -> RenderableType:
             frac = abs(d) / bound
             note = "saturated" if frac < 0.01 else ""
             table.add_row(gate if j == 0 else "", str(j + 1),
-                          "—" if coupled else honest(float(step.z[b][k, j]), 4),
-                          f"{name} = {_slope(d)}",
+                          "—" if coupled else honest(float(step.z[b][k, j]), precision),
+                          f"{name} = {_slope(d, precision)}",
                           f"{frac:.1%}" if frac >= 0.001 else f"{sci(100 * frac)}%", note,
                           style="yellow" if note else None)
     path = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
@@ -204,9 +205,9 @@ def derivatives_view(step: Step, slopes: dict, b: tuple = ()) -> RenderableType:
                  "∂(o⊙act(C_t))/∂C_t"):
         path.add_column(name, justify="right")
     for j in range(cell.hidden_size):
-        dc = honest(float(step.a[b][0, j]), 4, float(step.a_gap[b][0, j])) \
-            if v.cell_clip is None else _slope(float(slopes["dc_dc_prev"][b][j]))
-        path.add_row(str(j + 1), dc, _slope(float(slopes["dh_dc"][b][j])))
+        dc = honest(float(step.a[b][0, j]), precision, float(step.a_gap[b][0, j])) \
+            if v.cell_clip is None else _slope(float(slopes["dc_dc_prev"][b][j]), precision)
+        path.add_row(str(j + 1), dc, _slope(float(slopes["dh_dc"][b][j]), precision))
     if v.is_standard:
         title = "Slopes (--derivatives)   σ' = σ(1 − σ) ≤ 0.25,   tanh' = 1 − tanh² ≤ 1"
         formula = "∂C_t/∂C_{t-1} = f_t,   ∂h_t/∂C_t = o_t·(1 − tanh²(C_t))"
@@ -235,8 +236,8 @@ def derivatives_view(step: Step, slopes: dict, b: tuple = ()) -> RenderableType:
         *(Text(note, style="dim") for note in notes))
 
 
-def _slope(d: float) -> str:
-    return plain(d, 4) if d >= 0.0005 or d == 0 else sci(d)
+def _slope(d: float, precision: int = 4) -> str:
+    return plain(d, precision) if abs(d) >= 0.5 * 10 ** -precision or d == 0 else sci(d)
 
 
 def stochastic_view(step: Step, reading, seed: int, precision: int = 4,

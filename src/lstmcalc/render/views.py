@@ -69,7 +69,7 @@ def step_table(report: StepReport, show: Show):
             parts.append(teach.output_view(report.output_layer, *report.output,
                                            show.precision, b))
         if report.derivatives is not None:
-            parts.append(teach.derivatives_view(step, report.derivatives, b))
+            parts.append(teach.derivatives_view(step, report.derivatives, b, show.precision))
         if report.stochastic is not None:
             seed, reading = report.stochastic
             parts.append(teach.stochastic_view(step, reading, seed, show.precision, b))
