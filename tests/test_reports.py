@@ -120,7 +120,10 @@ def test_grad_check_still_fails_a_wrong_gradient(monkeypatch):
     monkeypatch.setattr(finite_diff, "check", wrong)
     r = run("grad", "-f", "json", "--check")
     check = json.loads(r.stdout)["check"]
-    assert r.exit_code == 1 and not check["passed"] and check["worst"] == "W_candidate[1, 1]"
+    assert r.exit_code == 1 and not check["passed"] and check["worst"] == "W_candidate[0, 0]"
+    assert check["worst_at"] == {"parameter": "W_candidate", "index": [0, 0]}  # from 0, as JSON
+    table = runner.invoke(app, ["grad", "-f", "table", "--check"], env={"COLUMNS": "200"})
+    assert "(at W_candidate row 1, column 1)" in table.stdout  # from 1, as tables count
 
 
 def test_grad_in_float32_agrees_with_float64():

@@ -85,20 +85,30 @@ def check_cells(cells: Sequence[Cell], grads: Sequence[Grads],
     rel, worst_at, worst_abs = worst_failure if failed else worst
     return {"checked": int(index.size), "parameters": int(params.size),
             "max_relative_error": float(max(rel, 0.0)), "max_absolute_error": float(worst_abs),
-            "worst": _name(worst_at, groups, bounds, names), "bound": BOUND,
+            "worst": _name(_where(worst_at, groups, bounds, names)),
+            "worst_at": _where(worst_at, groups, bounds, names), "bound": BOUND,
             "absolute_floor": atol, "failed": failed, "passed": failed == 0}
 
 
-def _name(k: int | None, groups: list[Any], bounds: np.ndarray,
-          names: Sequence[str] | None) -> str:
+def _where(k: int | None, groups: list[Any], bounds: np.ndarray,
+           names: Sequence[str] | None) -> dict[str, Any] | None:
+    """Which parameter k is: {"parameter": "W_forget", "index": [row, column]} counting from
+    0 (as the JSON's arrays do), with the layer first in a stack."""
     if k is None:
-        return "-"
+        return None
     g = int(np.searchsorted(bounds, k, side="right")) - 1
     cell, name, arr, _ = groups[g]
-    idx = np.unravel_index(k - bounds[g], arr.shape)
+    idx = [int(i) for i in np.unravel_index(k - bounds[g], arr.shape)]
     where = f"{names[cell]} " if names else ""
     if name in ("W", "b"):
-        return f"{where}{name}_{GATES[idx[0]]}[{', '.join(str(i + 1) for i in idx[1:])}]"
+        return {"parameter": f"{where}{name}_{GATES[idx[0]]}", "index": idx[1:]}
     if name == "peephole":
-        return f"{where}p_{('forget', 'input', 'output')[idx[0]]}[{idx[1] + 1}]"
-    return f"{where}W_hr[{idx[0] + 1}, {idx[1] + 1}]"
+        return {"parameter": f"{where}p_{('forget', 'input', 'output')[idx[0]]}",
+                "index": idx[1:]}
+    return {"parameter": f"{where}W_hr", "index": idx}
+
+
+def _name(at: dict[str, Any] | None) -> str:
+    if at is None:
+        return "-"
+    return f"{at['parameter']}[{', '.join(map(str, at['index']))}]"

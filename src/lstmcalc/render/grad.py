@@ -272,10 +272,18 @@ def check_line(check: dict):
     return Text(
         f"Finite-difference check ({check['checked']} of {check['parameters']} parameters, "
         f"central differences in float64): largest relative error "
-        f"{sci(check['max_relative_error'])} (at {check['worst']}), " + (
+        f"{sci(check['max_relative_error'])} (at {_counting_from_1(check['worst_at'])}), " + (
             f"within the bound {sci(check['bound'])}"
             if check["max_relative_error"] < check["bound"] else
             f"over {sci(check['bound'])} only where the absolute error is under "
             f"{sci(check['absolute_floor'])}: passed" if check["passed"] else
             f"OVER the bound {sci(check['bound'])} at {check['failed']} parameters"),
         style="bold" if check["passed"] else "bold red")
+
+
+def _counting_from_1(at) -> str:
+    """The check's worst parameter as a person counts, from 1 (the JSON counts from 0)."""
+    if at is None:
+        return "-"
+    return f"{at['parameter']} row {', column '.join(str(i + 1) for i in at['index'])}" \
+        if len(at["index"]) == 2 else f"{at['parameter']} entry {at['index'][0] + 1}"
