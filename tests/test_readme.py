@@ -1,4 +1,5 @@
-"""The README stays true: its commands are the ones CI runs, its output is what lstmcalc prints."""
+"""The README and docs stay true: the commands are the ones CI runs, the output is what lstmcalc
+prints."""
 
 import io
 import pathlib
@@ -12,10 +13,12 @@ from lstmcalc.core import step
 
 ROOT = pathlib.Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
+# the README and every page of docs/, where the longer examples live
+DOCS = README + "".join(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))
 
 
-def shell_blocks():
-    return re.findall(r"```sh\n(.*?)```", README, re.S)
+def shell_blocks(text: str = README):
+    return re.findall(r"```sh\n(.*?)```", text, re.S)
 
 
 def test_readme_opens_with_the_two_setup_commands():
@@ -45,13 +48,13 @@ def test_readme_pipeline_prints_what_the_readme_says():
     import subprocess
     import sys
 
-    command = next(b for b in shell_blocks() if "printf" in b).strip()
+    command = next(b for b in shell_blocks(DOCS) if "printf" in b).strip()
     producer = command.rsplit("| jq", 1)[0].replace("lstmcalc", f"{sys.executable} -m lstmcalc")
     out = subprocess.run(["bash", "-c", producer], capture_output=True, text=True, cwd=ROOT,
                          env=os.environ, check=True).stdout
     got = [json.dumps([json.loads(ln)["t"], json.loads(ln)["h"]], separators=(",", ":"))
            for ln in out.splitlines()]
-    expected = README.split(command, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    expected = DOCS.split(command, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
     assert got == expected.splitlines()
 
 
@@ -61,7 +64,7 @@ def test_readme_diagram_is_the_real_one():
     spec = config.load_builtin()
     console = Console(file=io.StringIO(), width=80, color_system=None, force_terminal=False)
     console.print(diagram_view(step(spec.cell, spec.x, spec.h, spec.c)))
-    assert console.file.getvalue().strip("\n") in README
+    assert console.file.getvalue().strip("\n") in DOCS
 
 
 def test_readme_expect_example_agrees(tmp_path):
@@ -69,9 +72,15 @@ def test_readme_expect_example_agrees(tmp_path):
 
     from lstmcalc.cli import app
 
-    example = README.split("# mine.yaml\n", 1)[1].split("```", 1)[0]
+    example = DOCS.split("# mine.yaml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "mine.yaml").write_text(example)
     result = CliRunner().invoke(app, ["step", str(ROOT / "configs" / "founding.yaml"),
                                       "--expect", str(tmp_path / "mine.yaml"), "-f", "json"])
     assert result.exit_code == 0, result.stderr
     assert result.stderr.endswith("11 agree, 0 differ\n")
+
+
+def test_the_readme_is_short_and_links_the_docs():
+    assert len(README.splitlines()) < 300
+    for page in ("docs/guide.md", "docs/reference.md", "docs/design.md"):
+        assert f"({page}" in README and (ROOT / page).exists()
