@@ -11,6 +11,8 @@ import re
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import run_main
 from lstmcalc.config import builtin_text
@@ -87,3 +89,40 @@ def test_help_fits_80_columns_and_cuts_no_summary(command):
     assert not [line for line in lines if len(line) > 80], command
     commands = lines[lines.index("Commands:") + 1:] if "Commands:" in lines else []
     assert not [line for line in commands if line.rstrip().endswith("...")], commands
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(st.integers(1, 4), st.integers(1, 4), st.sampled_from(WIDTHS), st.integers(0, 8),
+       st.integers(0, 2**32 - 1))
+def test_every_number_in_a_table_is_a_computed_value_at_the_shown_precision(m, n, width,
+                                                                             precision, seed):
+    """Random cells, widths and precisions: each plain number a step table prints is one of
+    the step's values (its JSON) rounded to the precision, so none is cut or garbled."""
+    import io
+
+    from rich.console import Console
+
+    from lstmcalc import core, records, reports
+    from lstmcalc.choices import Format, Show
+    from lstmcalc.render.views import render
+
+    rng = np.random.default_rng(seed)
+    cell = core.Cell(rng.normal(0, 2, (4, n, m + n)), rng.normal(0, 1, (4, n)))
+    s = core.step(cell, rng.normal(0, 2, m), rng.normal(0, 1, n), rng.normal(0, 1, n))
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    console.print(render(reports.step_report("cfg", s), Format.table, Show(precision=precision)))
+    text = console.file.getvalue()
+    assert "…" not in text and max(map(len, text.splitlines())) <= width
+    values = np.abs(np.concatenate([np.ravel(a) for a in _leaves(records.step_dict(s))]))
+    table = text.split("Units are numbered")[0].split("╰")[-1]  # below the shapes panel
+    for token in re.findall(r"(?<![\w.e−-])-?\d+\.\d+(?![\w.%])", table):  # not a %
+        shown = abs(float(token))
+        assert np.any(np.abs(values - shown) <= 0.5 * 10 ** -precision * (1 + 1e-9)), token
+
+
+def _leaves(obj):
+    if isinstance(obj, dict):
+        for value in obj.values():
+            yield from _leaves(value)
+    elif isinstance(obj, list) and obj and not isinstance(obj[0], str):
+        yield np.asarray(obj, dtype=float)

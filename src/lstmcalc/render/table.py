@@ -12,7 +12,7 @@ from rich.text import Text
 
 from lstmcalc.core import GATES, Step
 from lstmcalc.render.fit import FitTable
-from lstmcalc.render.numbers import distance, honest, percent
+from lstmcalc.render.numbers import honest, percent
 
 
 def _max_slope(cell, gate: str) -> float:
@@ -152,7 +152,8 @@ def concat_line(step: Step, precision: int, b: tuple) -> Text:
 
 
 def _note(gate: str, unit: int, a: float, gap: float, slope: float, bound: float,
-          log_gap: float | None = None, log_value: float | None = None) -> str:
+          log_gap: float | None = None, log_value: float | None = None,
+          precision: int = 4) -> str:
     share = percent(a, gap, log_gap, log_value)
     if gate == "forget":
         note = f"keeps {share} of C_{{t-1}}[{unit}]"
@@ -161,8 +162,8 @@ def _note(gate: str, unit: int, a: float, gap: float, slope: float, bound: float
     elif gate == "output":
         note = f"passes {share} of tanh(C_t[{unit}])"
     else:
-        note = f"proposes {a:+.3g} for C_t[{unit}]" if abs(a) < 0.9995 else \
-            f"proposes {'+' if a > 0 else '-'}1 (to {distance(gap, log_gap)}) for C_t[{unit}]"
+        shown = honest(a, precision, gap, log_gap=log_gap)
+        note = f"proposes {'' if shown.startswith(('-', '−')) else '+'}{shown} for C_t[{unit}]"
     if abs(slope) < SATURATED * bound:
         note += "; saturated"
     return note
@@ -198,7 +199,7 @@ def gate_table(step: Step, slopes_all: np.ndarray, peep_all: np.ndarray | None, 
         cells = ["—" if coupled else honest(z[j], precision),
                  honest(a[j], precision, gap[j], **log),
                  _note(gate, j + 1, float(a[j]), float(gap[j]), float(slopes[j]), bound,
-                       log.get("log_gap"), log.get("log_value"))]
+                       log.get("log_gap"), log.get("log_value"), precision)]
         if peep is not None:
             cells.insert(0, honest(float(peep[j]), precision))
         table.add_row(str(j + 1), *cells)
