@@ -41,6 +41,14 @@ def _sum(weights, inputs, bias: float, precision: int) -> str:
     return out
 
 
+def _is(value: float, shown: str) -> str:
+    """'=' where the shown text is the value itself, '≈' where it was rounded."""
+    try:
+        return "=" if float(shown.replace("−", "-")) == value else "≈"
+    except ValueError:  # 1 − 1.1e-40: a distance shown to two digits
+        return "≈"
+
+
 def _units(n: int):
     return list(range(n)) if n <= MAX_UNITS else [*range(MAX_UNITS - 2), None, n - 1]
 
@@ -105,10 +113,11 @@ def explain_view(step: Step, terms, precision: int = 4, b: tuple = (),
             # W v + b as written out; where nothing is added to it, it is z itself
             lin = float(linear[b][k, j]) if with_peep or (
                 var.clip is not None and abs(float(linear[b][k, j])) > var.clip) else z
+            shown_z = honest(lin, precision)
             lines.append(Text(
                 f"  z_{LETTER[gate]}[{j + 1}] = "
-                f"{_sum(cell.W[k, j], v, float(cell.b[k, j]), precision)} = "
-                f"{honest(lin, precision)}{terms_note}"))
+                f"{_sum(cell.W[k, j], v, float(cell.b[k, j]), precision)} {_is(lin, shown_z)} "
+                f"{shown_z}{terms_note}"))
             total = lin
             if with_peep:
                 assert var.peephole is not None and peep is not None
@@ -121,8 +130,9 @@ def explain_view(step: Step, terms, precision: int = 4, b: tuple = (),
                                   f"{honest(total, precision)}"))
             if var.clip is not None and abs(total) > var.clip:
                 lines.append(Text(f"     clipped to ±{var.clip:g} → {honest(z, precision)}"))
-            lines.append(Text(f"     {s_}[{j + 1}] = {fn}({honest(z, precision)}) = "
-                              f"{honest(a_, precision, g_, **logs(k, j))}"))
+            shown_a = honest(a_, precision, g_, **logs(k, j))
+            lines.append(Text(f"     {s_}[{j + 1}] = {fn}({honest(z, precision)}) "
+                              f"{_is(a_, shown_a)} {shown_a}"))
     lines.append(Text("\ncell state, element by element: C_t = f ⊙ C_{t-1} + i ⊙ g"
                       + (f", clipped to ±{var.cell_clip:g}" if var.cell_clip is not None
                          else ""), style="bold"))
