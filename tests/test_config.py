@@ -267,3 +267,25 @@ def test_json_and_yaml_read_the_same_config(tmp_path):
     from_yaml = load_text(tmp_path, GOOD)
     np.testing.assert_array_equal(from_json.cell.W, from_yaml.cell.W)
     np.testing.assert_array_equal(from_json.x, from_yaml.x)
+
+
+def test_several_problems_are_reported_together_in_file_order(tmp_path):
+    from helpers import run_main
+
+    text = config.builtin_text().replace("x: [1, 2, 3]", "x: [1, 2, yes]").replace(
+        "[5, 6, 7, 8, 9, 10]", "[5, 6, 7, 8, 9]").replace("b: [1, 2, 3]", "b: [1, 2, ~]")
+    (tmp_path / "many.yaml").write_text(text)
+    result = run_main("step", str(tmp_path / "many.yaml"))
+    lines = result.stderr.decode().splitlines()
+    assert result.returncode == 65 and result.stdout == b""
+    import re
+
+    places = [tuple(map(int, re.search(r"many.yaml:(\d+):(\d+): ", line).groups()))
+              for line in lines]
+    assert len(places) == 3 and places == sorted(places)  # in file order
+    assert "x[3]: 'yes' is a boolean" in lines[0] and "row 2 has 5 columns" in lines[1]
+    assert "gates.forget.b[3]: '~' is null" in lines[2]
+    many = config.builtin_text().split("sequence:")[0] + "sequence:\n" + "  - [yes, 1, 2]\n" * 30
+    (tmp_path / "thirty.yaml").write_text(many)
+    lines = run_main("step", str(tmp_path / "thirty.yaml")).stderr.decode().splitlines()
+    assert len(lines) == 20  # at most 20

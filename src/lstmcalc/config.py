@@ -18,7 +18,7 @@ import numpy as np
 
 from lstmcalc.core import GATES, OUTPUT_ACTIVATIONS, Cell, OutputLayer
 from lstmcalc.document import MAX_BYTES, Map, Node, Seq, number, parse, decode, read_input
-from lstmcalc.errors import DataError
+from lstmcalc.errors import DataError, DataErrors
 from lstmcalc.layouts import Weights
 
 CELL_KEYS = ("concat", "gates", "forget_bias", "peepholes", "coupled", "clip", "cell_clip",
@@ -96,9 +96,33 @@ class _Checker:
 
     def __init__(self, source: str):
         self.source = source
+        self.found: list[DataError] = []  # problems noted to go on looking (bad numbers, rows)
 
     def fail(self, node: Node, message: str) -> NoReturn:
-        raise DataError(message, self.source, node.line, node.col)
+        """A problem past which nothing can be checked: with those noted before it."""
+        self.note(DataError(message, self.source, node.line, node.col))
+        raise self.problems()
+
+    def note(self, error: DataError) -> None:
+        """A problem after which checking goes on, so that one run names up to 20."""
+        self.found.append(error)
+        if len(self.found) >= DataErrors.MAX:
+            raise self.problems()
+
+    def problems(self) -> DataError:
+        return self.found[0] if len(self.found) == 1 else DataErrors(self.found)
+
+    def done(self) -> None:
+        """Raise what was noted, if anything."""
+        if self.found:
+            raise self.problems()
+
+    def number(self, node: Node, what: str) -> float:
+        try:
+            return number(node, what, self.source)
+        except DataError as e:
+            self.note(e)
+            return 0.0
 
     def mapping(self, node: Node, what: str, allowed, aliases=None) -> dict[str, tuple]:
         """{canonical key: (written key, value node)}; unknown and doubled keys refused."""
@@ -128,7 +152,7 @@ class _Checker:
                                                   if size else ""))
         if size is not None and len(node.items) != size:
             self.fail(node, f"{what} has {len(node.items)} entries, expected {size}{size_note}")
-        return [number(item, f"{what}[{k + 1}]", self.source) for k, item in enumerate(node.items)]
+        return [self.number(item, f"{what}[{k + 1}]") for k, item in enumerate(node.items)]
 
     def matrix(self, node: Node, what: str, rows: int | None, cols: int | None,
                rows_note: str = "", cols_note: str = ""):
@@ -144,10 +168,12 @@ class _Checker:
                 self.fail(row, f"{what} row {r} must be a list of numbers, found {row.kind}")
             if cols is None:
                 cols = len(row.items)
-            if len(row.items) != cols:
-                self.fail(row, f"{what} row {r} has {len(row.items)} columns, "
-                               f"expected {cols}{cols_note}")
-            out.append([number(v, f"{what} row {r} column {k}", self.source)
+            if len(row.items) != cols:  # noted; the row is read as zeros to go on
+                self.note(DataError(f"{what} row {r} has {len(row.items)} columns, expected "
+                                    f"{cols}{cols_note}", self.source, row.line, row.col))
+                out.append([0.0] * cols)
+                continue
+            out.append([self.number(v, f"{what} row {r} column {k}")
                         for k, v in enumerate(row.items, start=1)])
         return out
 
@@ -221,8 +247,9 @@ def parse_spec(text: str, source: str, json: bool = False) -> Spec:
         by = np.array(check.vector(layer["b"], "output_layer.b", q, f" (q = {q}, the rows of "
                                    "output_layer.W)")) if "b" in layer else np.zeros(q)
         output = OutputLayer(Wy, by, act.text)
-    return Spec(source, one.weights, optional("x", m, m_note), optional("h", r, r_note),
-                optional("c", n, n_note), sequence, output, one.names, one.split)
+    x, h, c = optional("x", m, m_note), optional("h", r, r_note), optional("c", n, n_note)
+    check.done()
+    return Spec(source, one.weights, x, h, c, sequence, output, one.names, one.split)
 
 
 def _parse_stack(root, top: dict, check: "_Checker", source: str) -> Spec:
@@ -288,6 +315,7 @@ def _parse_stack(root, top: dict, check: "_Checker", source: str) -> Spec:
     x = check.vector_or_batch(top["x"][1], "x", first_m, first_note) if "x" in top else None
     first = stack[0][0]
     directions: tuple = per_layer[0] if len(set(per_layer)) == 1 else tuple(per_layer)
+    check.done()
     return Spec(source, first, x, None, None, sequence, None, stack=stack,
                 directions=directions)
 
@@ -498,6 +526,7 @@ def load_state(path: str, n: int, max_bytes: int = MAX_BYTES,
         size = r if key == "h" else n
         note = f" (n = {n})" if size == n else f" (p = {r})"
         state.append(check.vector_or_batch(root.items[key][1], key, size, note))
+    check.done()
     return state[0], state[1]
 
 
@@ -527,6 +556,7 @@ def load_stack_state(path: str, sizes: list[tuple[int, int]], max_bytes: int = M
         state.append(np.stack(rows) if len({row.shape for row in rows}) == 1 else rows)
     if state[0][0].shape[:-1] != state[1][0].shape[:-1]:
         check.fail(root, "h and c have different batch sizes")
+    check.done()
     return state[0], state[1]
 
 
@@ -557,4 +587,5 @@ def load_upstream(path: str, h: np.ndarray, c_size: int | None, max_bytes: int):
             check.fail(root.items[items["dc"][0]][0], "dc: the loss of a stacked or "
                        "bidirectional LSTM reads its output only; give dh")
         dc = np.array(check.vector(items["dc"][1], "dc", c_size, f" (n = {c_size})"))
+    check.done()
     return dh, dc

@@ -4,6 +4,7 @@ Every layer (core, readers, reports, renderers) raises these; the CLI catches th
 prints one line. Nothing here imports anything of lstmcalc's."""
 
 import unicodedata
+from collections.abc import Sequence
 from enum import IntEnum
 
 
@@ -57,6 +58,10 @@ class LstmcalcError(Exception):
         text = f"{self.location}: {self.message}" if self.location else self.message
         return shown(text)  # one line, nothing raw from an input
 
+    def lines(self) -> list[str]:
+        """What the CLI prints: one line per problem."""
+        return [str(self)]
+
 
 class UsageError(LstmcalcError):
     status = ExitStatus.USAGE
@@ -105,3 +110,18 @@ class MissingExtra(LstmcalcError):
     def __init__(self, what: str, package: str, extra: str):
         super().__init__(f"{what} needs {package}, which is not installed: "
                          f"pip install 'lstmcalc[{extra}]'")
+
+
+class DataErrors(DataError):
+    """Several problems found in one input (up to MAX of them), in file order: each is its
+    own line on stderr."""
+
+    MAX = 20
+
+    def __init__(self, errors: Sequence[LstmcalcError]):
+        self.errors = sorted(errors, key=lambda e: (e.line or 0, e.col or 0))
+        first = self.errors[0]
+        super().__init__(first.message, first.source, first.line, first.col)
+
+    def lines(self) -> list[str]:
+        return [str(e) for e in self.errors]

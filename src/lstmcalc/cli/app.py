@@ -119,7 +119,7 @@ def reported():
     except LstmcalcError as e:
         if e.source == "<stdout>":
             _quiet_stdout()
-        _fail(e.status, f"error: {e}")
+        _fail(e.status, *(f"error: {line}" for line in e.lines()))
     except BrokenPipeError:
         # The reader went away (| head): stop quietly, and keep Python's exit-time flush of
         # stdout from complaining about the closed pipe.
@@ -136,10 +136,12 @@ def reported():
               + ("" if _debug else " (run with --debug to see the traceback)"))
 
 
-def _fail(status: int, message: str):
-    message = " ".join(message.split("\n"))  # one line, always
+def _fail(status: int, *messages: str):
+    """Each message as one line on stderr, then the exit status."""
     with contextlib.suppress(OSError, AttributeError):  # stderr closed: the status still says
-        sys.stderr.write(f"lstmcalc: {message}\n")
+        for message in messages:
+            message = " ".join(message.split("\n"))  # one line, always
+            sys.stderr.write(f"lstmcalc: {message}\n")
         sys.stderr.flush()
     raise typer.Exit(int(status)) from None
 
