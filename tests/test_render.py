@@ -137,3 +137,11 @@ def test_orjson_and_stdlib_write_the_same_numbers(monkeypatch, dtype):
     for line in slow:
         for value in json.loads(line)["h"] if "h" in json.loads(line) else []:
             assert dtype(value) == dtype(float(repr(value)))
+
+
+def test_precision_zero_rounds_and_keeps_the_epsilon_form_for_what_it_hides():
+    from lstmcalc.render.numbers import honest
+
+    assert honest(0.6351, 0, 0.3649) == "1"  # a rounding asked for, not "1 − 0.36"
+    assert honest(0.97, 0, 0.03) == "1 − 0.03"  # near the bound: still said
+    assert honest(0.99996, 4, 4e-5) == "1 − 4e-5"

@@ -61,6 +61,8 @@ def honest(value: float, precision: int, gap: float | None = None, tight: bool =
     if gap is not None and text in ("1", "-1"):
         if gap == 0 and (log_gap is None or not math.isfinite(log_gap)):
             return text
+        if precision == 0 and gap >= 0.05:
+            return text  # at 0 decimals, 0.6351 is 1: a rounding asked for, not a hidden gap
         away = distance(gap, log_gap)
         shown = f"1 − {away}" if text == "1" else f"−1 + {away}"
         return shown.replace(" ", "") if tight else shown
