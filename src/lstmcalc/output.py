@@ -93,7 +93,7 @@ def table_text(renderable, svg=None, html=None, title: str = "lstmcalc") -> str:
     term = terminal()
     buffer = io.StringIO()
     console = Console(file=buffer, highlight=False, record=bool(svg or html), width=term.width,
-                      color_system=term.color_system,  # type: ignore[arg-type]
+                      color_system=term.color_system,  # type: ignore[arg-type]  # Rich types it as a Literal
                       force_terminal=term.is_terminal, no_color=term.no_color,
                       legacy_windows=False)
     console.print(renderable)

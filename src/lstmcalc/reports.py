@@ -24,22 +24,19 @@ from lstmcalc.core import Cell, Grads, OutputLayer, Reading, Run, StackRun, Step
 from lstmcalc.errors import DataError, LstmcalcError, NonFiniteError
 
 
-def readings(step_like: Step | Run, seed: int) -> list[Reading] | Reading:
-    """The founding answer's stochastic reading: one uniform draw per sigmoid-gate unit, from
-    a generator seeded with `seed`, in step order. A Step gives one Reading, a Run one per
-    step (the same draws as its steps one after another)."""
+# The founding answer's stochastic reading: one uniform draw per sigmoid-gate unit, from a
+# generator seeded with the seed, in step order (a run draws what its steps one after another
+# would).
+
+def draw(step: Step, rng: np.random.Generator) -> Reading:
+    u = rng.random(step.batch_shape + (3, step.cell.hidden_size)).astype(step.a.dtype)
+    return core.stochastic_reading(step, u)
+
+
+def run_readings(run: Run, seed: int) -> list[Reading]:
     rng = np.random.default_rng(seed)
-    return draw(step_like, rng)
-
-
-def draw(step_like, rng: np.random.Generator):
-    n = step_like.cell.hidden_size
-    dtype = step_like.a.dtype
-    if isinstance(step_like, Run):
-        u = rng.random((step_like.T, *step_like.batch_shape, 3, n)).astype(dtype)
-        return [core.stochastic_reading(step_like.step(t), u[t]) for t in range(step_like.T)]
-    u = rng.random(step_like.batch_shape + (3, n)).astype(dtype)
-    return core.stochastic_reading(step_like, u)
+    u = rng.random((run.T, *run.batch_shape, 3, run.cell.hidden_size)).astype(run.a.dtype)
+    return [core.stochastic_reading(run.step(t), u[t]) for t in range(run.T)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,12 +58,12 @@ def step_report(source: str, step: Step, output_layer: OutputLayer | None = None
                 derivatives: bool = False, stochastic: bool = False,
                 seed: int = 0) -> StepReport:
     output = None if output_layer is None else output_layer(step.h)
-    reading = readings(step, seed) if stochastic else None
+    reading = draw(step, np.random.default_rng(seed)) if stochastic else None
     return StepReport(source, step, core.gate_slopes(step), core.preactivation_terms(step),
                       shapes_report(step.cell), core.log10_saturation(step), output_layer,
                       output,
                       core.derivative_arrays(step) if derivatives else None,
-                      None if reading is None else (seed, reading))  # type: ignore[arg-type]
+                      None if reading is None else (seed, reading))
 
 
 def extras_dict(report: StepReport, conv, stochastic: bool = True) -> dict:
@@ -102,9 +99,8 @@ class RunReport:
 def run_report(source: str, run: Run, output_layer: OutputLayer | None = None,
                stochastic: bool = False, seed: int = 0) -> RunReport:
     output = None if output_layer is None else output_layer(run.h)
-    drawn = readings(run, seed) if stochastic else None
-    return RunReport(source, run, output_layer, output, drawn, seed,  # type: ignore[arg-type]
-                     core.log10_saturation(run))
+    drawn = run_readings(run, seed) if stochastic else None
+    return RunReport(source, run, output_layer, output, drawn, seed, core.log10_saturation(run))
 
 
 @dataclass(frozen=True, eq=False)

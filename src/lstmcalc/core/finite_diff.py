@@ -21,6 +21,7 @@ def check(cell: Cell, xs: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | None,
           samples: int | None = None, seed: int = 0, dP: np.ndarray | None = None,
           dWp: np.ndarray | None = None) -> dict[str, Any]:
     """loss(run) -> L for one cell: see check_cells."""
+    # only the parameters' gradients are compared: the per-step ones are not needed here
     grads = Grads(dW, db, *(None,) * 6, dP, dWp)  # type: ignore[arg-type]
     return check_cells([cell], [grads], lambda cells: loss(unroll(cells[0], xs, h0, c0)),
                        samples, seed)
