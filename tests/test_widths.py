@@ -5,6 +5,7 @@ Every table re-flows where its columns do not fit (render/fit.py): these run eac
 wider than the terminal; and check that the numbers of a re-flowed gate table are the ones a
 wide terminal shows."""
 
+import io
 import json
 import re
 
@@ -79,6 +80,32 @@ def test_a_reflowed_table_shows_the_same_numbers(folder):
         return sorted(re.findall(r"-?\d+\.\d+(?:e-?\d+)?", out.stdout.decode()))
 
     assert numbers(40) == numbers(200)
+
+
+@pytest.mark.parametrize("width", range(34, 81))
+def test_prose_columns_wrap_at_spaces_and_never_split_a_word(width):
+    """Rich's own shrinking narrows the widest prose column first, below its longest word
+    ("concatenatio" / "n" in the 40-column shapes panel): a FitTable never does that."""
+    from rich import box
+    from rich.console import Console
+    from rich.text import Text
+
+    from lstmcalc.render.fit import FitTable
+
+    rows = [("v = [x_t, h_{t-1}]", "the concatenation every gate reads", "6×1"),
+            ("W_f, W_i, W_c, W_o", "one weight matrix per gate, n × (m + n)", "3×6"),
+            ("x_t", "input at time t (m entries)", "123456789.123456789")]
+    table = FitTable(box=box.SIMPLE_HEAD)
+    for name in ("variable", "meaning", "shape"):
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*map(Text, row))
+    console = Console(width=width, file=io.StringIO(), color_system=None, legacy_windows=False)
+    console.print(table)
+    out = console.file.getvalue()
+    words = set(out.split())
+    assert {w for row in rows for cell in row for w in cell.split()} <= words, out
+    assert max(map(len, out.splitlines())) <= width
 
 
 @pytest.mark.parametrize("command", ["", "step", "unroll", "grad", "shapes", "init", "convert"])

@@ -56,7 +56,11 @@ class FitTable(Table):
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         if self._minimum(console, options, self.columns) <= width:
-            yield from super().__rich_console__(console, options)
+            part = self._sized(console, options, self.columns, True, True)
+            if part is None:
+                yield from super().__rich_console__(console, options)
+            else:
+                yield part
             return
         keys, rest = self.columns[:self.keys], self.columns[self.keys:]
         groups: list[list[Column]] = []
@@ -70,7 +74,46 @@ class FitTable(Table):
         for k, group in enumerate(groups):
             if k:
                 yield ""
-            yield self._part(keys + group, first=k == 0, last=k == len(groups) - 1)
+            first, last = k == 0, k == len(groups) - 1
+            yield (self._sized(console, options, keys + group, first, last)
+                   or self._part(keys + group, first, last))
+
+    def _sized(self, console: Console, options: ConsoleOptions, columns: list[Column],
+               first: bool, last: bool) -> Table | None:
+        """These columns as one table that fits the width, or None where they fit as they
+        are. Where they must shrink, every column starts at its narrowest (a number whole, a
+        prose column its longest word) and the prose columns share what is left in proportion
+        to what more they would take: Rich's own shrinking narrows the widest prose column
+        first and can fold a word."""
+        part = self._part(columns, first, last)
+        ranges = self._ranges(console, options, part)
+        spare = options.max_width - part._extra_width - sum(lo for lo, _ in ranges)
+        want = [hi - lo for lo, hi in ranges]
+        if spare >= sum(want):
+            return None
+        prose = [k for k, column in enumerate(part.columns) if not column.no_wrap]
+        shares = {k: spare * want[k] // sum(want) for k in prose}
+        if prose:  # what the rounding down left goes to the column that wants most
+            shares[max(prose, key=lambda k: want[k])] += spare - sum(shares.values())
+        for k in prose:
+            part.columns[k].width = ranges[k][0] + shares[k] - part._get_padding_width(k)
+        return part
+
+    @staticmethod
+    def _ranges(console: Console, options: ConsoleOptions,
+                part: Table) -> list[tuple[int, int]]:
+        """Each column's narrowest and natural width, padding included: a number column is
+        as wide as its widest cell (Rich measures it by its longest word), a prose column at
+        least its longest word."""
+        ranges = []
+        for k, column in enumerate(part.columns):
+            cells = (column.header, *column._cells)
+            sizes = [Measurement.get(console, options, cell) for cell in cells]
+            hi = max(m.maximum for m in sizes)
+            lo = hi if column.no_wrap else max(m.minimum for m in sizes)
+            pad = part._get_padding_width(k)
+            ranges.append((lo + pad, hi + pad))
+        return ranges
 
     def _minimum(self, console: Console, options: ConsoleOptions,
                  columns: list[Column]) -> int:
@@ -78,13 +121,7 @@ class FitTable(Table):
         as its widest cell (Rich measures it by its longest word), a prose column as its
         longest word."""
         part = self._part(columns, True, True)
-        total = part._extra_width
-        for k, column in enumerate(part.columns):
-            cells = [column.header, *column._cells]
-            sizes = [Measurement.get(console, options, cell) for cell in cells]
-            widest = max(m.maximum if column.no_wrap else m.minimum for m in sizes)
-            total += widest + part._get_padding_width(k)
-        return total
+        return part._extra_width + sum(lo for lo, _ in self._ranges(console, options, part))
 
 
 class NeedsWidth:
