@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from lstmcalc.core import GATES, Step
+from lstmcalc.core import GATES, Step, precise_gaps
 
 
 def numbers(arr: np.ndarray) -> list:
@@ -36,6 +36,15 @@ def _header(cell, batch_shape: tuple) -> dict:
     return out
 
 
+def _gap(step: Step, k: int, gate: str) -> np.ndarray:
+    """Gate k's saturation gaps as written: for a standard cell's sigmoid and tanh gates at
+    most one float from the correctly rounded value (core.precise_gaps; the loops' own, up to
+    two), a variant's as its loop computed them."""
+    if not step.cell.variant.is_standard:
+        return step.a_gap[..., k, :]
+    return precise_gaps(step.z[..., k, :], "tanh" if gate == "candidate" else "sigmoid")
+
+
 def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
     """The step object. fields: keep only these keys (and the header). numbers: how arrays are
     written into it (lists by default)."""
@@ -47,7 +56,7 @@ def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
             out[key] = numbers(arr)
     gates = {gate: {"preactivation": numbers(step.z[..., k, :]),
                     "activation": numbers(step.a[..., k, :]),
-                    "saturation_gap": numbers(step.a_gap[..., k, :])}
+                    "saturation_gap": numbers(_gap(step, k, gate))}
              for k, gate in enumerate(GATES) if keep(gate) or keep("gates")}
     if gates:
         out["gates"] = gates

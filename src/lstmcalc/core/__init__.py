@@ -9,6 +9,7 @@
     finite_diff  central differences against backward's gradients
 """
 
+from lstmcalc.core.activations import precise_gaps
 from lstmcalc.core.backward import (backward, linear, loss_given, loss_mse, loss_sum, mean_squared,
                                     sum_last)
 from lstmcalc.core.extras import (OUTPUT_ACTIVATIONS, OutputLayer, Reading, cell_path_slopes,
@@ -23,4 +24,4 @@ __all__ = ["GATES", "F", "I", "G", "O", "Cell", "Variant", "Step", "Run", "Grads
            "mean_squared", "linear", "StackRun", "StackGrads", "stack_unroll", "stack_backward",
            "OUTPUT_ACTIVATIONS", "OutputLayer", "Reading", "stochastic_reading", "gate_slopes",
            "forget_products", "derivative_arrays", "preactivation_terms", "cell_path_slopes",
-           "log10_saturation"]
+           "log10_saturation", "precise_gaps"]
