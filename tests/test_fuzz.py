@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "fuzz"))
 
 from targets import (SEED_FILES, SEED_TEXT, binary_target, config_target,  # noqa: E402
-                     mutate, mutate_bytes, sequence_target)
+                     mutate, sequence_target)
 
 from lstmcalc.cli import app  # noqa: E402
 
@@ -67,4 +67,4 @@ BYTE_EDITS = st.lists(st.tuples(st.integers(0, 100_000), st.integers(0, 8),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(sorted(SEED_FILES)), BYTE_EDITS)
 def test_mutated_binary_files_load_or_raise_our_errors(tmp_path, kind, edits):
-    binary_target(kind, mutate_bytes(SEED_FILES[kind], edits), tmp_path)
+    binary_target(kind, mutate(SEED_FILES[kind], edits), tmp_path)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.reporting import with_reporter  # noqa: E402
 
 from targets import (SEED_FILES, SEED_TEXT, binary_target, config_target,  # noqa: E402
-                     mutate, mutate_bytes, sequence_target)
+                     mutate, sequence_target)
 
 TOKENS = st.sampled_from(["[", "]", "{", "}", ":", ",", "-", " ", "\n", "\t", "1e3", ".nan",
                           "&a", "*a", "!!float", "~", "yes", "'2'", "W:", "Wx:", "b:", "x:",
@@ -47,7 +47,7 @@ def run(minutes: float, only: str | None = None):
     cases = [
         ("binary files", given(st.sampled_from(sorted(SEED_FILES)), byte_edits)(SETTINGS(
             lambda kind, e: timed("binary files", binary_target)(
-                kind, mutate_bytes(SEED_FILES[kind], e), folder)))),
+                kind, mutate(SEED_FILES[kind], e), folder)))),
         ("mutated yaml", given(EDITS)(SETTINGS(lambda e: timed("mutated yaml", config_target)(
             mutate(SEED_TEXT, e))))),
         ("random yaml", given(st.text(max_size=300))(SETTINGS(

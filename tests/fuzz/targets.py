@@ -5,6 +5,8 @@ Used by tests/test_fuzz.py (a few hundred examples per run, in CI) and by
 tests/fuzz/run.py (for minutes, outside CI).
 """
 
+from typing import AnyStr
+
 import numpy as np
 
 from lstmcalc import config, sequences
@@ -17,8 +19,8 @@ ALLOWED = (LstmcalcError, NonFiniteError, ShapeError)
 SEED_TEXT = builtin_text()
 
 
-def mutate(text: str, edits: list[tuple[int, int, str]]) -> str:
-    """Apply (position, deleted length, inserted text) edits to text."""
+def mutate(text: AnyStr, edits: list[tuple[int, int, AnyStr]]) -> AnyStr:
+    """Apply (position, deleted length, inserted text) edits to text (str or bytes)."""
     for pos, length, insert in edits:
         pos %= max(len(text), 1)
         text = text[:pos] + insert + text[pos + length:]
@@ -88,13 +90,6 @@ def _seed_files() -> dict[str, bytes]:
 
 
 SEED_FILES = _seed_files()
-
-
-def mutate_bytes(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
-    for pos, length, insert in edits:
-        pos %= max(len(data), 1)
-        data = data[:pos] + insert + data[pos + length:]
-    return data
 
 
 def binary_target(kind: str, data: bytes, folder) -> None:
