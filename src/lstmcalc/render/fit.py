@@ -55,12 +55,12 @@ class FitTable(Table):
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
-        if self._minimum(console, options, self.columns) <= width:
-            part = self._sized(console, options, self.columns, True, True)
-            if part is None:
-                yield from super().__rich_console__(console, options)
-            else:
+        part, ranges = self._measured(console, options, self.columns, True, True)
+        if part._extra_width + sum(lo for lo, _ in ranges) <= width:
+            if self._sized(part, ranges, width):
                 yield part
+            else:
+                yield from super().__rich_console__(console, options)
             return
         keys, rest = self.columns[:self.keys], self.columns[self.keys:]
         groups: list[list[Column]] = []
@@ -74,37 +74,36 @@ class FitTable(Table):
         for k, group in enumerate(groups):
             if k:
                 yield ""
-            first, last = k == 0, k == len(groups) - 1
-            yield (self._sized(console, options, keys + group, first, last)
-                   or self._part(keys + group, first, last))
+            part, ranges = self._measured(console, options, keys + group, k == 0,
+                                          k == len(groups) - 1)
+            self._sized(part, ranges, width)
+            yield part
 
-    def _sized(self, console: Console, options: ConsoleOptions, columns: list[Column],
-               first: bool, last: bool) -> Table | None:
-        """These columns as one table that fits the width, or None where they fit as they
-        are. Where they must shrink, every column starts at its narrowest (a number whole, a
+    @staticmethod
+    def _sized(part: Table, ranges: list[tuple[int, int]], width: int) -> bool:
+        """Fit a part (its columns' ranges measured) to the width; False where it fits as it
+        is. Where it must shrink, every column starts at its narrowest (a number whole, a
         prose column its longest word) and the prose columns share what is left in proportion
         to what more they would take: Rich's own shrinking narrows the widest prose column
         first and can fold a word."""
-        part = self._part(columns, first, last)
-        ranges = self._ranges(console, options, part)
-        spare = options.max_width - part._extra_width - sum(lo for lo, _ in ranges)
+        spare = width - part._extra_width - sum(lo for lo, _ in ranges)
         want = [hi - lo for lo, hi in ranges]
         if spare >= sum(want):
-            return None
+            return False
         prose = [k for k, column in enumerate(part.columns) if not column.no_wrap]
         shares = {k: spare * want[k] // sum(want) for k in prose}
         if prose:  # what the rounding down left goes to the column that wants most
             shares[max(prose, key=lambda k: want[k])] += spare - sum(shares.values())
         for k in prose:
             part.columns[k].width = ranges[k][0] + shares[k] - part._get_padding_width(k)
-        return part
+        return True
 
-    @staticmethod
-    def _ranges(console: Console, options: ConsoleOptions,
-                part: Table) -> list[tuple[int, int]]:
-        """Each column's narrowest and natural width, padding included: a number column is
-        as wide as its widest cell (Rich measures it by its longest word), a prose column at
-        least its longest word."""
+    def _measured(self, console: Console, options: ConsoleOptions, columns: list[Column],
+                  first: bool, last: bool) -> tuple[Table, list[tuple[int, int]]]:
+        """These columns as a table, and each column's narrowest and natural width, padding
+        included: a number column is as wide as its widest cell (Rich measures it by its
+        longest word), a prose column at least its longest word."""
+        part = self._part(columns, first, last)
         ranges = []
         for k, column in enumerate(part.columns):
             cells = (column.header, *column._cells)
@@ -113,15 +112,13 @@ class FitTable(Table):
             lo = hi if column.no_wrap else max(m.minimum for m in sizes)
             pad = part._get_padding_width(k)
             ranges.append((lo + pad, hi + pad))
-        return ranges
+        return part, ranges
 
     def _minimum(self, console: Console, options: ConsoleOptions,
                  columns: list[Column]) -> int:
-        """The narrowest these columns can be with no number cut: a number column is as wide
-        as its widest cell (Rich measures it by its longest word), a prose column as its
-        longest word."""
-        part = self._part(columns, True, True)
-        return part._extra_width + sum(lo for lo, _ in self._ranges(console, options, part))
+        """The narrowest these columns can be with no number cut."""
+        part, ranges = self._measured(console, options, columns, True, True)
+        return part._extra_width + sum(lo for lo, _ in ranges)
 
 
 class NeedsWidth:
