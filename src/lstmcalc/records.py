@@ -70,7 +70,7 @@ def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
 
 
 def reading_dict(seed: int, reading, numbers=numbers) -> dict:
-    """The stochastic reading of a step (see cell.stochastic_reading), for machine output."""
+    """The stochastic reading of a step (see core.stochastic_reading), for machine output."""
     return {"seed": seed, "note": "non-standard: a gate unit is on when u < its value",
             **{gate: {"u": numbers(reading.u[..., k, :]), "on": numbers(reading.on[..., k, :])}
                for k, gate in enumerate(("forget", "input", "output"))},
