@@ -124,7 +124,6 @@ def emit(report, fmt: Format, show: Show = Show(), svg=None, html=None) -> None:
         write_out(table_text(rendered, svg, html, show.title))
 
 
-
 def emit_checks(checks) -> None:
     """The check of hand-worked values on stderr, for formats whose stdout holds the data."""
     from lstmcalc.render.views import checks_text
