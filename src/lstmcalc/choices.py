@@ -8,6 +8,9 @@ import enum
 FIELDS = ("x", "h_prev", "c_prev", "concatenated", "gates", "forget", "input", "candidate",
           "output", "forget_times_c_prev", "input_times_candidate", "c", "tanh_c", "h", "y")
 
+# grad refuses CSV, before any work (the CLI) and in the renderer (reports used from Python)
+GRAD_FORMATS = "grad writes table, json or yaml (its gradients are nested)"
+
 
 class Format(str, enum.Enum):
     auto = "auto"

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from lstmcalc import output
-from lstmcalc.choices import DType, Format, Loss, Show, View
+from lstmcalc.choices import GRAD_FORMATS, DType, Format, Loss, Show, View
 from lstmcalc.cli.app import (
     ActivationsOpt,
     BatchFirstOpt,
@@ -93,7 +93,7 @@ def grad(
         if check_samples is not None and not check:
             raise UsageError("--check-samples goes with --check")
         if fmt is Format.csv:
-            raise UsageError("grad writes table, json or yaml (its gradients are nested)")
+            raise UsageError(GRAD_FORMATS)
 
         spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
         the_cell = spec.cell.astype(dtype.value)

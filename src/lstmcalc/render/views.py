@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmcalc.choices import Format, Show, View
+from lstmcalc.choices import GRAD_FORMATS, Format, Show, View
 from lstmcalc.errors import UsageError
 from lstmcalc import records
 from lstmcalc.render import machine
@@ -302,7 +302,7 @@ def grad_text(report: GradReport, fmt: Format) -> str:
     from lstmcalc.render import grad
 
     if fmt is Format.csv:
-        raise UsageError("grad writes table, json or yaml (its gradients are nested)")
+        raise UsageError(GRAD_FORMATS)
     return machine.document(
         lambda numbers: grad.grad_dict(report.run, report.grads, report.loss, report.gate_names,
                                        report.split, report.products, report.dc_norm,
@@ -326,7 +326,7 @@ def stack_grad_text(report: StackGradReport, fmt: Format) -> str:
     from lstmcalc.render import grad
 
     if fmt is Format.csv:
-        raise UsageError("grad writes table, json or yaml (its gradients are nested)")
+        raise UsageError(GRAD_FORMATS)
     return machine.document(lambda numbers: grad.stack_grad_dict(report, numbers),
                             yaml=fmt is Format.yaml)
 
