@@ -254,3 +254,29 @@ def test_the_step_table_shows_saturation_past_float64():
     assert "1 − 3.7e-348" in out and "keeps ≈100% of C_{t-1}[1]" in out  # σ(800)
     assert "5.1e-435" in out and "admits ≈0% of g[1]" in out  # σ(−1000)
     assert "1 − 1.5e-323" in out and "2e-323" not in out  # tanh(372): a subnormal's digits
+
+
+@pytest.mark.parametrize("name", sorted(FOUNDING_VARIANTS))
+def test_written_gaps_of_every_variant_are_the_correctly_rounded_ones(tmp_path, name):
+    """A sigmoid or tanh gate's saturation_gap is the correctly rounded 1 − |act(z)| of the z
+    written beside it (60-digit decimals); other activations and the coupled forget gate keep
+    the loop's 1 − |a|."""
+    from helpers import d_sigmoid, d_tanh_gap
+
+    got = json.loads(runner.invoke(app, ["step", variant_config(tmp_path, name), "-f",
+                                         "json"]).stdout)
+    acts = {"gate": "sigmoid", "candidate": "tanh"}
+    if name == "activations":
+        keys = VARIANT_KEYS[name]["activations"]
+        acts = {"gate": keys["gates"], "candidate": keys["candidate"]}
+    checked = 0
+    for gate, values in got["gates"].items():
+        act = acts["candidate" if gate == "candidate" else "gate"]
+        for z, a, gap in zip(values["preactivation"], values["activation"],
+                             values["saturation_gap"]):
+            if (name == "coupled" and gate == "forget") or act not in ("sigmoid", "tanh"):
+                assert gap == 1 - abs(a)
+            else:
+                assert gap == float(d_sigmoid(-z) if act == "sigmoid" else d_tanh_gap(z))
+                checked += 1
+    assert checked >= (0 if name == "activations" else 3)

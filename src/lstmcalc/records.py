@@ -37,12 +37,14 @@ def _header(cell, batch_shape: tuple) -> dict:
 
 
 def _gap(step: Step, k: int, gate: str) -> np.ndarray:
-    """Gate k's saturation gaps as written: for a standard cell's sigmoid and tanh gates at
-    most one float from the correctly rounded value (core.precise_gaps; the loops' own, up to
-    two), a variant's as its loop computed them."""
-    if not step.cell.variant.is_standard:
+    """Gate k's saturation gaps as written: correctly rounded (core.precise_gaps) wherever the
+    gate is a sigmoid or tanh of its stored pre-activation (the loops' own gaps are up to two
+    floats off); a coupled forget gate's and other activations' as the loop computed them."""
+    v = step.cell.variant
+    act = v.candidate if gate == "candidate" else v.gate
+    if (v.coupled and gate == "forget") or act.name not in ("sigmoid", "tanh"):
         return step.a_gap[..., k, :]
-    return precise_gaps(step.z[..., k, :], "tanh" if gate == "candidate" else "sigmoid")
+    return precise_gaps(step.z[..., k, :], act.name)
 
 
 def step_dict(step: Step, fields=None, numbers=numbers) -> dict:

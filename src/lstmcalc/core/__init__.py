@@ -2,6 +2,7 @@
 
     types        Cell (weights, Variant), Step, Run, Grads
     activations  stable sigmoid/tanh, their distances to saturation and slopes; Activation
+    precise      the same distances correctly rounded, for the numbers written out
     forward      unroll (every intermediate), outputs (h and the final C), step
     backward     backpropagation through time; the losses
     stacks       layers and directions
@@ -9,7 +10,7 @@
     finite_diff  central differences against backward's gradients
 """
 
-from lstmcalc.core.activations import precise_gaps
+from lstmcalc.core.precise import precise_gaps
 from lstmcalc.core.backward import (backward, linear, loss_given, loss_mse, loss_sum, mean_squared,
                                     sum_last)
 from lstmcalc.core.extras import (OUTPUT_ACTIVATIONS, OutputLayer, Reading, cell_path_slopes,

@@ -50,46 +50,6 @@ def tanh_gap(z: ArrayLike) -> np.ndarray:
         return 2 * sigmoid(-2 * np.abs(z))
 
 
-def _ratio(numerator: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """numerator / (1 + e) for 0 <= e <= 1 in float64, with the rounding of 1 + e and of the
-    division corrected (Dekker's error-free product, no FMA needed): only e's own error is
-    left."""
-    s = 1 + e
-    s_err = e - (s - 1)  # 1 + e = s + s_err exactly (Fast2Sum, 1 >= e)
-    q = numerator / s
-    split = 134217729.0 * q  # 2^27 + 1: q = q_hi + q_lo, each half fits 26 bits
-    q_hi = split - (split - q)
-    q_lo = q - q_hi
-    split = 134217729.0 * s
-    s_hi = split - (split - s)
-    s_lo = s - s_hi
-    p = q * s
-    p_err = ((q_hi * s_hi - p) + q_hi * s_lo + q_lo * s_hi) + q_lo * s_lo  # q s = p + p_err
-    with np.errstate(invalid="ignore"):
-        return q + (((numerator - p) - p_err) - q * s_err) / s
-
-
-def precise_gaps(z: ArrayLike, kind: str) -> np.ndarray:
-    """1 - sigmoid(z) (kind "sigmoid") or 1 - |tanh(z)| (kind "tanh") for the numbers
-    lstmcalc writes: at most one float from the correctly rounded value (1.02 ulps from the
-    true one at worst, tests/test_activations.py); the fast forms above are up to two floats
-    away. About four times slower, so only the writers use it, never the loops. Any float
-    dtype: computed in float64, rounded once to z's dtype."""
-    z = np.asarray(z)
-    dtype = z.dtype if z.dtype.kind == "f" else np.dtype(np.float64)
-    w = z.astype(np.float64)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        if kind == "tanh":
-            w = 2 * np.abs(w)  # past 1e308 inf, whose gap is 0
-        e = np.exp(-np.abs(w))  # in [0, 1]: 1 + e never overflows
-        # 1 - sigmoid(w) = 1 / (1 + e^w): e / (1 + e) for w >= 0, 1 / (1 + e) for w < 0
-        out = _ratio(np.where(w >= 0, e, 1.0), e)
-        out = np.where(np.isnan(w), w, out)
-    if kind == "tanh":
-        out = 2 * out
-    return out.astype(dtype)
-
-
 def sigmoid_derivative(z: ArrayLike) -> np.ndarray:
     """sigma'(z) = sigma(z) (1 - sigma(z)), at most 0.25 (at z = 0)."""
     return sigmoid(z) * sigmoid_complement(z)

@@ -1,0 +1,164 @@
+"""Correctly rounded distances to saturation for the numbers lstmcalc writes.
+
+1 - sigmoid(z) and 1 - |tanh(z)| computed in double-double arithmetic (a value is an unevaluated
+sum hi + lo of two float64s, about 106 bits): e^-a by Cody-Waite reduction, a Taylor series and
+eight squarings, then one division, then a single rounding to float64 (subnormals rounded on
+their own grid, not twice). The relative error before that rounding is below 1e-28, so the
+float64 written is the correctly rounded one except where the true value lies within 1e-28 of a
+rounding boundary; tests/test_activations.py checks it against 60-digit decimals.
+
+Where long double is x87 extended precision, a first pass in it settles all but the values that
+lie near a midpoint between two float64s (about 3%), and only those go through double-double:
+about ten times the loops' cost, where double-double alone is seventy. Only the writers call
+it (once per written gap), never the loops. Error-free transformations after Dekker and Knuth
+(no FMA needed).
+"""
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+Pair = tuple[np.ndarray, np.ndarray]
+
+_SPLIT = 134217729.0  # 2^27 + 1
+# ln 2 = _LN2_HI + _LN2_MID + _LN2_LO; _LN2_HI has 32 significant bits, so k * _LN2_HI is
+# exact for every |k| < 2^21
+_LN2_HI = float.fromhex("0x1.62e42fee00000p-1")
+_LN2_MID = 1.9082149292705877e-10
+_LN2_LO = 1.1612227229362532e-26
+_SQUARINGS = 8
+_TERMS = 11  # |y| <= ln2 / 2^9 after reduction: y^12 / 12! < 1e-40
+
+
+def _fast_two_sum(a: np.ndarray, b: np.ndarray) -> Pair:
+    s = a + b
+    return s, b - (s - a)
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> Pair:
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _two_prod(a: np.ndarray, b: np.ndarray) -> Pair:
+    p = a * b
+    t = _SPLIT * a
+    a_hi = t - (t - a)
+    a_lo = a - a_hi
+    t = _SPLIT * b
+    b_hi = t - (t - b)
+    b_lo = b - b_hi
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def _add(a: Pair, b: Pair) -> Pair:
+    s, e = _two_sum(a[0], b[0])
+    t, f = _two_sum(a[1], b[1])
+    s, e = _fast_two_sum(s, e + t)
+    return _fast_two_sum(s, e + f)
+
+
+def _mul(a: Pair, b: Pair) -> Pair:
+    p, e = _two_prod(a[0], b[0])
+    return _fast_two_sum(p, e + (a[0] * b[1] + a[1] * b[0]))
+
+
+def _div(a: Pair, b: Pair) -> Pair:
+    q1 = a[0] / b[0]
+    r = _add(a, _neg(_mul((q1, np.zeros_like(q1)), b)))
+    q2 = r[0] / b[0]
+    r = _add(r, _neg(_mul((q2, np.zeros_like(q2)), b)))
+    q3 = r[0] / b[0]
+    q1, q2 = _fast_two_sum(q1, q2)
+    return _add((q1, q2), (q3, np.zeros_like(q3)))
+
+
+def _neg(a: Pair) -> Pair:
+    return -a[0], -a[1]
+
+
+def _exp_neg(a: np.ndarray) -> tuple[Pair, np.ndarray]:
+    """e^-a for finite 0 <= a <= 2000 as (m, k): e^-a = (m_hi + m_lo) * 2^-k, m near 1."""
+    k = np.rint(a / np.log(2))
+    s, e = _two_sum(a, -k * _LN2_HI)  # exact: k * _LN2_HI has at most 43 bits
+    r = _add((s, e), _neg(_two_prod(k, np.full_like(k, _LN2_MID))))
+    r = _add(r, (-k * _LN2_LO, np.zeros_like(k)))  # r = a - k ln2, |r| <= ln2 / 2
+    y = (-r[0] / 2**_SQUARINGS, -r[1] / 2**_SQUARINGS)  # exact scaling
+    one = (np.ones_like(a), np.zeros_like(a))
+    m = one
+    for j in range(_TERMS, 0, -1):  # Horner: 1 + y (1 + y/2 (1 + y/3 (...)))
+        m = _add(one, _mul(m, _div(y, (np.full_like(a, float(j)), np.zeros_like(a)))))
+    for _ in range(_SQUARINGS):
+        m = _mul(m, m)
+    return m, k
+
+
+def _round_scaled(r: Pair, scale: np.ndarray) -> np.ndarray:
+    """(r_hi + r_lo) * 2^scale rounded once to float64, subnormals included."""
+    out = np.ldexp(r[0], scale.astype(np.int64))
+    tiny = np.abs(out) < np.finfo(np.float64).tiny
+    if tiny.any():
+        shift = (scale[tiny] + 1074).astype(np.int64)
+        t_hi, t_lo = np.ldexp(r[0][tiny], shift), np.ldexp(r[1][tiny], shift)  # in 2^-1074
+        n = np.rint(t_hi)
+        frac = (t_hi - n) + t_lo
+        out[tiny] = np.ldexp(n + (frac > 0.5) - (frac < -0.5), -1074)
+    return out
+
+
+def _dd_gaps(w: np.ndarray, kind: str) -> np.ndarray:
+    """precise_gaps in double-double for float64 w (kind "tanh": w = 2|z|), no NaN."""
+    a = np.minimum(np.abs(w), 2000.0)  # past 745.2, e^-a is 0 in float64
+    m, k = _exp_neg(a)
+    e = (np.ldexp(m[0], (-k).astype(np.int64)), np.ldexp(m[1], (-k).astype(np.int64)))
+    denominator = _add((np.ones_like(a), np.zeros_like(a)), e)  # 1 + e^-a
+    # 1 - sigmoid(w) = e^-w / (1 + e^-w) for w >= 0, 1 / (1 + e^-|w|) for w < 0
+    positive = w >= 0
+    numerator = (np.where(positive, m[0], 1.0), np.where(positive, m[1], 0.0))
+    scale = np.where(positive, -k, 0.0) + (1 if kind == "tanh" else 0)
+    return _round_scaled(_div(numerator, denominator), scale)
+
+
+# x87 extended precision (64-bit significand, most x86-64 builds): a first pass in it settles
+# nearly every value; elsewhere (long double = double, or quad in software) double-double only
+_EXTENDED = np.finfo(np.longdouble).nmant == 63
+_DOUBT = 2.0**-58  # relative: far above the extended pass's error (a few units of 2^-64)
+
+
+def _extended_gaps(w: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """The gaps from long double arithmetic rounded to float64, and where that rounding is in
+    doubt (the long double value within _DOUBT of a midpoint between two float64s)."""
+    wl = w.astype(np.longdouble)
+    e = np.exp(-np.abs(wl))
+    v = np.where(w >= 0, e, 1) / (1 + e)
+    if kind == "tanh":
+        v = 2 * v
+    out = v.astype(np.float64)
+    up = np.nextafter(out, np.inf).astype(np.longdouble)
+    down = np.nextafter(out, -np.inf).astype(np.longdouble)
+    here = out.astype(np.longdouble)
+    margin = _DOUBT * v
+    doubt = (np.abs(v - (here + up) / 2) <= margin) | (np.abs(v - (here + down) / 2) <= margin)
+    return out, doubt
+
+
+def precise_gaps(z: ArrayLike, kind: str) -> np.ndarray:
+    """1 - sigmoid(z) (kind "sigmoid") or 1 - |tanh(z)| (kind "tanh"), correctly rounded (see
+    the module's docstring). Any float dtype: computed for z's value, rounded to float64 once
+    and then to z's dtype (float32 within 1 ulp); NaN stays NaN, the infinities give 0 or 1."""
+    z = np.asarray(z)
+    dtype = z.dtype if z.dtype.kind == "f" else np.dtype(np.float64)
+    w = z.astype(np.float64)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if kind == "tanh":
+            w = 2 * np.abs(w)  # 1 - tanh(|z|) = 2 (1 - sigmoid(2|z|)); doubling is exact
+        nan = np.isnan(w)
+        w = np.where(nan, 0.0, w)
+        if _EXTENDED:
+            out, doubt = _extended_gaps(w, kind)
+            if doubt.any():
+                out[doubt] = _dd_gaps(w[doubt], kind)
+        else:
+            out = _dd_gaps(w, kind)
+        out = np.where(nan, np.nan, out)
+    return out.astype(dtype)
