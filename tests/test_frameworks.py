@@ -610,3 +610,18 @@ def test_committed_onnx_runtime_outputs(tmp_path):
     T, D, B, n = io["y"].shape
     ours = np.array(json.loads(r.stdout)["output"]).reshape(T, B, D, n).transpose(0, 2, 1, 3)
     np.testing.assert_allclose(ours, io["y"], rtol=1e-5, atol=1e-5)
+
+
+def test_one_bidirectional_layer_is_one_layer_in_words(tmp_path):
+    pytest.importorskip("onnx")
+    io = _arrays(FIX / "onnx_variants_io.npz")
+    np.save(tmp_path / "x.npy", io["x"])
+    for command in ("unroll", "grad"):
+        r = runner.invoke(app, [command, str(FIX / "onnx_variants.onnx"), "-i",
+                                str(tmp_path / "x.npy"), "-f", "table"],
+                           env={"COLUMNS": "300"})
+        assert r.exit_code == 0, r.stderr
+        assert "(1 layer, forward, reverse" in r.stdout and "layers" not in r.stdout.split("\n")[0]
+    r = runner.invoke(app, ["shapes", str(FIX / "onnx_variants.onnx"), "-f", "table"],
+                      env={"COLUMNS": "300"})
+    assert "1 layer, forward, reverse;" in r.stdout

@@ -291,12 +291,12 @@ def stack_to_arrays(layout: str, stack: list, directions: tuple) -> dict:
     inverse of stack_from_arrays. A layout that cannot hold the stack is refused by name:
     PyTorch holds layers run forward or in both directions; ONNX one LSTM node (one layer,
     forward, reverse or both); Keras and TF1 one forward cell."""
-    from lstmcalc.records import directions_text
+    from lstmcalc.records import layers_text
 
     L = len(stack)
     if L == 1 and directions == ("forward",):
         return to_arrays(layout, stack[0][0])
-    shape = f"{L} layer{'s' if L > 1 else ''}, {directions_text(directions)}"
+    shape = layers_text(L, directions)
     if layout == "pytorch":
         if directions == ("reverse",):
             raise LayoutError("the pytorch layout cannot hold a reverse-only LSTM (nn.LSTM runs "

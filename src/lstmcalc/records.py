@@ -85,6 +85,11 @@ def directions_json(directions: tuple) -> list:
     return [d if isinstance(d, str) else list(d) for d in directions]
 
 
+def layers_text(count: int, directions: tuple) -> str:
+    """For people: "1 layer, forward, reverse", "2 layers, forward"."""
+    return f"{count} layer{'s' if count != 1 else ''}, {directions_text(directions)}"
+
+
 def directions_text(directions: tuple) -> str:
     """For people: "forward, reverse", or each layer's ("forward+reverse / forward")."""
     if all(isinstance(d, str) for d in directions):

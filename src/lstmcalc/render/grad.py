@@ -238,7 +238,7 @@ def stack_grad_view(report, precision: int = 4, rows: int = 20):
     loss = report.loss
     parts: list[RenderableType] = [Text.assemble(
         ("lstmcalc grad", "bold"), "  ", report.source,
-        f"  ({len(sr.runs)} layers, {records.directions_text(sr.directions)}; T = {first.T}; "
+        f"  ({records.layers_text(len(sr.runs), sr.directions)}; T = {first.T}; "
         f"loss: {loss['kind']} = {num(loss['value'])})")]
     for k, (runs, grads) in enumerate(zip(sr.runs, sg.grads)):
         for run, g, direction in zip(runs, grads, sr.layer_directions[k]):

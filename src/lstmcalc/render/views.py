@@ -280,8 +280,7 @@ def stack_table(report: StackReport, show: Show):
 
     sr = report.stack
     parts: list = [Text.assemble(("lstmcalc unroll", "bold"), "  ", report.source,
-                                 f"  ({len(sr.runs)} layers, "
-                                 f"{records.directions_text(sr.directions)})")]
+                                 f"  ({records.layers_text(len(sr.runs), sr.directions)})")]
     for k, layer in enumerate(sr.runs):
         for run, direction in zip(layer, sr.layer_directions[k]):
             note = "" if direction == "forward" else \
@@ -411,8 +410,8 @@ def shapes_table(report: ShapesReport | StackShapesReport):
     from rich.console import Group
     from rich.text import Text
 
-    parts: list = [Text(f"{report.source or ''}: {len({k for k, _, _ in report.layers})} "
-                        f"layers, {records.directions_text(report.directions)}; "
+    layers = records.layers_text(len({k for k, _, _ in report.layers}), report.directions)
+    parts: list = [Text(f"{report.source or ''}: {layers}; "
                         f"{report.total} parameters",
                         style="bold")]
     for k, d, shapes in report.layers:
