@@ -105,8 +105,10 @@ def test_weights_file_errors(tmp_path):
     r = runner.invoke(app, ["unroll", src, "-i", "-"], input="1,2,3\n")
     assert r.exit_code == 65 and "cannot tell the layout from the array names (alpha)" in r.stderr
     r = runner.invoke(app, ["step", "--layout", "keras"])
-    assert r.exit_code == 2 and "--layout, --forget-bias and --activations are for framework" \
-        in r.stderr
+    assert r.exit_code == 2 and "--layout is for framework weight files (.npz" in r.stderr
+    r = runner.invoke(app, ["step", "--name", "enc", "--activations", "tanh,tanh,tanh"])
+    assert r.exit_code == 2 and r.stderr.startswith(
+        "lstmcalc: error: --activations, --name are for framework weight files")
     good = save_npz(tmp_path / "k.npz",
                     layouts.to_arrays("keras", random_weights(two_biases=False)))
     r = runner.invoke(app, ["step", good])

@@ -1,4 +1,4 @@
-"""Arrays from binary files (.npy, .npz), checked before they are built.
+"""Arrays from binary files (.npy, .npz, .safetensors), checked before they are built.
 
 A header says a shape and a dtype: both are checked (numbers only; the size against the input
 cap) before a byte of the array is allocated, so a small file cannot claim gigabytes. Every
@@ -7,6 +7,7 @@ numbers, strings or objects), finite, as float64.
 """
 
 import io
+import json
 import math
 import zipfile
 
@@ -101,3 +102,59 @@ def load_npz(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
             return {k: f[k] for k in f.files}
     except _UNREADABLE as e:
         raise DataError(f"not a readable .npz file: {e}", source) from None
+
+
+_SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8",
+                       "I32": "<i4", "I16": "<i2", "I8": "i1", "U64": "<u8", "U32": "<u4",
+                       "U16": "<u2", "U8": "u1", "BOOL": "?"}
+
+
+def load_safetensors(data: bytes, source: str,
+                     max_bytes: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The tensors of a .safetensors file by name, and each one's stored dtype (bfloat16 is
+    widened to float32 exactly). The format (an 8-byte header length, a JSON header of names,
+    dtypes, shapes and byte offsets, then the bytes) is read here, every entry checked against
+    the buffer before an array is built; no package needed."""
+    def bad(why: str) -> DataError:
+        return DataError(f"not a readable .safetensors file: {why}", source)
+
+    if len(data) < 8:
+        raise bad("shorter than its 8-byte header length")
+    size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8:
+        raise bad(f"its header claims {size:,} bytes; the file has {len(data) - 8:,} after it")
+    try:
+        header = json.loads(data[8:8 + size].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise bad(f"its header is not JSON ({e})") from None
+    if not isinstance(header, dict):
+        raise bad("its header is not a JSON object")
+    buffer = memoryview(data)[8 + size:]
+    out, dtypes = {}, {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not (isinstance(entry, dict) and isinstance(entry.get("dtype"), str)
+                and isinstance(entry.get("shape"), list)
+                and isinstance(entry.get("data_offsets"), list)
+                and len(entry["data_offsets"]) == 2
+                and all(type(v) is int and v >= 0
+                        for v in [*entry["shape"], *entry["data_offsets"]])):
+            raise bad(f"the entry {name!r} is not {{dtype, shape, data_offsets}}")
+        stored = entry["dtype"]
+        if stored not in _SAFETENSORS_DTYPES:
+            raise DataError(f"{name} is stored as {stored}, which lstmcalc does not read "
+                            f"({', '.join(_SAFETENSORS_DTYPES)})", source)
+        dtype = np.dtype(_SAFETENSORS_DTYPES[stored])
+        shape = tuple(entry["shape"])
+        begin, end = entry["data_offsets"]
+        check_size(name, shape, dtype.itemsize, source, max_bytes)
+        if not begin <= end <= len(buffer) or end - begin != math.prod(shape) * dtype.itemsize:
+            raise bad(f"the bytes of {name!r} ({begin}..{end}) do not hold its shape "
+                      f"{list(shape)} of {stored} within the file")
+        value = np.frombuffer(buffer[begin:end], dtype=dtype).reshape(shape)
+        if stored == "BF16":  # the high half of a float32: widening is exact
+            value = (value.astype(np.uint32) << 16).view(np.float32)
+        out[name] = value
+        dtypes[name] = "bfloat16" if stored == "BF16" else str(value.dtype)
+    return out, dtypes

@@ -20,7 +20,8 @@ from typing import NoReturn
 from lstmcalc.errors import DataError, InputMissingError, shown
 
 MAX_BYTES = 16 * 1024 * 1024
-WEIGHT_SUFFIXES = (".npz", ".pt", ".pth", ".onnx")  # framework weight files, read by frameworks
+# framework weight files, read by frameworks
+WEIGHT_SUFFIXES = (".npz", ".pt", ".pth", ".onnx", ".safetensors")
 MAX_DEPTH = 32
 STDIN = "-"
 

@@ -1,5 +1,6 @@
-"""Reading and writing framework weight files: .npz (any layout), PyTorch state dicts (.pt,
-.pth) and ONNX models (.onnx). torch and onnx are optional extras, imported only here and
+"""Reading and writing framework weight files: .npz and .safetensors (any layout), PyTorch
+state dicts and checkpoints (.pt, .pth) and ONNX models (.onnx); a file may hold several LSTMs
+(models.py tells them apart). torch and onnx are optional extras, imported only here and
 only when such a file is read or written."""
 
 import io
@@ -9,26 +10,16 @@ import warnings
 
 import numpy as np
 
-from lstmcalc import arrays, layouts
+from lstmcalc import arrays, layouts, models
 from lstmcalc.document import read_input
 from lstmcalc.errors import DataError, LayoutError, MissingExtra, UsageError
 
-def _strip_prefix(arrays: dict) -> dict:
-    """'model.lstm.weight_ih_l0' -> 'weight_ih_l0', when every LSTM key shares one prefix."""
-    keys = [k for k in arrays if re.search(r"(weight|bias)_(ih|hh|hr)_l\d", k)]
-    prefixes = {k[: k.rfind(".") + 1] for k in keys}
-    if len(prefixes) == 1 and prefixes != {""}:
-        prefix = prefixes.pop()
-        return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-    return arrays
-
-
 def _npz(data: bytes, source: str, max_bytes: int) -> dict:
-    return {k: arrays.numeric(k, v, source)
-            for k, v in arrays.load_npz(data, source, max_bytes).items()}
+    return arrays.load_npz(data, source, max_bytes)
 
 
 def _torch(data: bytes, source: str, max_bytes: int) -> dict:
+    """Every tensor of a state dict or checkpoint, by its flattened (dotted) name."""
     try:
         import torch
     except ImportError:
@@ -50,25 +41,33 @@ def _torch(data: bytes, source: str, max_bytes: int) -> dict:
         state = state.state_dict()
     if not isinstance(state, dict):
         raise DataError("a .pt file must hold a state dict (name -> tensor)", source)
-    out = {}
     for key, value in state.items():
-        if not isinstance(key, str):
+        if not isinstance(key, str) and isinstance(value, torch.Tensor):
             raise DataError(f"the state dict has a key that is not a name: {key!r}", source)
-        if not isinstance(value, torch.Tensor):
-            continue  # not a tensor: not weights (a step count, a config)
-        if value.layout != torch.strided or value.is_meta or value.is_quantized:
-            kind = "meta" if value.is_meta else "quantized" if value.is_quantized else \
-                str(value.layout).replace("torch.", "")
-            raise DataError(f"{key} is a {kind} tensor; lstmcalc reads dense ones", source)
-        if value.is_complex() or value.dtype == torch.bool:
-            raise DataError(f"{key} holds {str(value.dtype).replace('torch.', '')} values, "
-                            "not real weights", source)
-        # a view may claim far more entries than its storage holds: check before building it
-        arrays.check_size(key, tuple(value.shape), 8, source, max_bytes)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out[key] = arrays.numeric(key, value.detach().to(torch.float64).numpy(), source)
-    return _strip_prefix(out)
+    return {k: v for k, v in models.flatten(state).items() if isinstance(v, torch.Tensor)}
+
+
+def _torch_array(key: str, value, source: str, max_bytes: int) -> np.ndarray:
+    """One tensor as a checked float64 array."""
+    import torch
+
+    if value.layout != torch.strided or value.is_meta or value.is_quantized:
+        kind = "meta" if value.is_meta else "quantized" if value.is_quantized else \
+            str(value.layout).replace("torch.", "")
+        raise DataError(f"{key} is a {kind} tensor; lstmcalc reads dense ones", source)
+    if value.is_complex() or value.dtype == torch.bool:
+        raise DataError(f"{key} holds {str(value.dtype).replace('torch.', '')} values, "
+                        "not real weights", source)
+    # a view may claim far more entries than its storage holds: check before building it
+    arrays.check_size(key, tuple(value.shape), 8, source, max_bytes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return arrays.numeric(key, value.detach().to(torch.float64).numpy(), source)
+
+
+def dtype_name(value) -> str:
+    """float32, float64, bfloat16, ... of a NumPy array or a torch tensor."""
+    return str(value.dtype).replace("torch.", "")
 
 
 def _external_path(t, folder: str | None, source: str) -> tuple[str, int, int]:
@@ -159,24 +158,65 @@ def onnx_data_files(path: str) -> list[str]:
     return out
 
 
-def _onnx(data: bytes, source: str, max_bytes: int,
-          folder: str | None = None) -> tuple[dict, dict]:
-    """The LSTM node's inputs (W, R, B, P, initial_h, initial_c) as arrays, and its attributes."""
+def _onnx_graphs(graph):
+    """The graph and every subgraph in it (the bodies of Loop, If, Scan), outer first."""
+    import onnx
+
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield from _onnx_graphs(attr.g)
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                for g in attr.graphs:
+                    yield from _onnx_graphs(g)
+
+
+def _onnx_nodes(data: bytes, source: str):
+    """(the model, its LSTM nodes by name in any graph, the other nodes as "OpType name").
+    A node without a name is called #1, #2, ... in graph order."""
     try:
         import onnx
-        from onnx import numpy_helper
     except ImportError:
         raise MissingExtra("reading a .onnx file", "onnx", "onnx") from None
     try:
         model = onnx.load_from_string(data)
     except Exception as e:  # noqa: BLE001
         raise DataError(f"not a readable ONNX model: {e}", source) from None
-    nodes = [node for node in model.graph.node if node.op_type == "LSTM"]
-    if len(nodes) != 1:
-        raise DataError(f"the model has {len(nodes)} LSTM nodes; lstmcalc reads exactly one",
-                        source)
-    node = nodes[0]
-    initializers = {t.name: t for t in model.graph.initializer}
+    nodes: dict = {}
+    other: list[str] = []
+    for graph in _onnx_graphs(model.graph):
+        for node in graph.node:
+            if node.op_type == "LSTM":
+                nodes[node.name or f"#{len(nodes) + 1}"] = node
+            else:
+                other.append(f"{node.op_type} {node.name}".strip())
+    if not nodes:
+        raise DataError("the model has no LSTM node", source)
+    return model, nodes, other
+
+
+def _onnx_constants(model) -> dict:
+    """Every initializer and Constant node's value in any graph, by name (TensorProto)."""
+    out = {}
+    for graph in _onnx_graphs(model.graph):
+        out.update({t.name: t for t in graph.initializer})
+        for node in graph.node:
+            if node.op_type == "Constant" and node.output:
+                value = [a.t for a in node.attribute if a.name == "value"]
+                if value:
+                    out[node.output[0]] = value[0]
+    return out
+
+
+def _onnx_node(node, model, source: str, max_bytes: int,
+               folder: str | None = None) -> tuple[dict, dict]:
+    """An LSTM node's inputs (W, R, B, P, initial_h, initial_c) as arrays, and its
+    attributes."""
+    import onnx
+    from onnx import numpy_helper
+
+    constants = _onnx_constants(model)
     names = ["X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"]
     out = {}
     for name, given in zip(names, node.input):
@@ -185,9 +225,11 @@ def _onnx(data: bytes, source: str, max_bytes: int,
         if name == "sequence_lens":
             raise DataError("the LSTM node has sequence_lens, which lstmcalc does not read yet "
                             "(ONNX Runtime stops each sequence at its length)", source)
-        if given not in initializers:
-            raise DataError(f"the LSTM node's {name} ({given}) is not an initializer", source)
-        t = initializers[given]
+        if given not in constants:
+            raise DataError(f"the LSTM node's {name} ({given}) is not an initializer or a "
+                            "constant; lstmcalc runs the node on weights stored in the file",
+                            source)
+        t = constants[given]
         if any(d < 0 for d in t.dims):
             raise DataError(f"{name} ({given}) has negative dimensions {list(t.dims)}", source)
         arrays.check_size(f"{name} ({given})", tuple(t.dims), 8, source, max_bytes)
@@ -258,31 +300,90 @@ def _onnx_variant(attrs: dict, source: str, directions: int):
     return out
 
 
-def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: int):
+def _common_prefix(names: list[str]) -> dict:
+    """{name without the prefix every name shares (up to a '.' or '/'): name}."""
+    prefixes = {re.sub(r"[^./]*$", "", k) for k in names}
+    prefix = prefixes.pop() if len(prefixes) == 1 else ""
+    return {k[len(prefix):]: k for k in names}
+
+
+class Held:
+    """What a weight file holds: its LSTMs by name (each {the framework's own name: key}),
+    what else (keys or graph nodes), and how to build a key's array."""
+
+    def __init__(self, path: str, max_bytes: int):
+        self.path, self.max_bytes = path, max_bytes
+        self.source, data = read_input(path, max_bytes)
+        lower = path.lower()
+        self.fixed: str | None = None
+        if lower.endswith(".onnx"):
+            import os
+
+            self.folder = None if path == "-" else os.path.dirname(os.path.realpath(path))
+            self.fixed, self.kind = "onnx", "ONNX model"
+            self.model, self.nodes, self.other = _onnx_nodes(data, self.source)
+            self.lstms: dict[str, dict[str, str]] = {k: {} for k in self.nodes}
+            return
+        if lower.endswith((".pt", ".pth")):
+            self.raw = _torch(data, self.source, max_bytes)
+            self.fixed, self.kind = "pytorch", "PyTorch state dict"
+        elif lower.endswith(".safetensors"):
+            self.raw, self.stored = arrays.load_safetensors(data, self.source, max_bytes)
+            self.kind = "safetensors file"
+        else:
+            self.raw = _npz(data, self.source, max_bytes)
+            self.kind = ".npz file"
+        self.lstms, self.other = models.group(self.raw)
+        if not self.lstms:  # names lstmcalc does not know: --layout may say what they are
+            self.lstms, self.other = {"": _common_prefix(list(self.raw))}, []
+
+    def dtype(self, name: str) -> str:
+        if self.fixed == "onnx":
+            return "float32"  # refined by the node's own tensors in arrays()
+        stored = getattr(self, "stored", {})
+        kinds = {stored.get(k) or dtype_name(self.raw[k]) for k in self.lstms[name].values()}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
+    def arrays(self, name: str) -> tuple[dict, dict]:
+        """(the LSTM's arrays by the framework's names, an ONNX node's attributes)."""
+        if self.fixed == "onnx":
+            return _onnx_node(self.nodes[name], self.model, self.source, self.max_bytes,
+                              self.folder)
+        if self.fixed == "pytorch":
+            return {base: _torch_array(key, self.raw[key], self.source, self.max_bytes)
+                    for base, key in self.lstms[name].items()}, {}
+        return {base: arrays.numeric(key, self.raw[key], self.source)
+                for base, key in self.lstms[name].items()}, {}
+
+
+def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: int,
+         name: str | None = None):
     """(stack, directions, layout, how the layout was chosen, initial (h, c) or (None, None)).
 
     stack[k][d] is the Weights of layer k, direction directions[d]; one standard cell is
     [[weights]] with ("forward",). Initial states come as (L D, ..., n), PyTorch's order.
-    forget_bias: TF1's constant; None takes the file's own (as convert writes it) or 1.0."""
-    source, data = read_input(path, max_bytes)
-    lower = path.lower()
-    initial = (None, None)
-    if lower.endswith((".pt", ".pth")):
-        found, fixed = _torch(data, source, max_bytes), "pytorch"
-    elif lower.endswith(".onnx"):
-        import os
+    forget_bias: TF1's constant; None takes the file's own (as convert writes it) or 1.0.
+    name: which LSTM of several (models.choose)."""
+    held = Held(path, max_bytes)
+    chosen = models.choose(held.lstms, name, held.source)
+    stack, directions, layout, how, initial = build(held, chosen, layout, forget_bias)
+    if chosen:
+        how = f"{how}, {chosen}"
+    return stack, directions, layout, how, initial
 
-        folder = None if path == "-" else os.path.dirname(os.path.realpath(path))
-        found, attrs = _onnx(data, source, max_bytes, folder)
-        fixed = "onnx"
+
+def build(held: Held, chosen: str, layout: str | None, forget_bias: float | None):
+    """One LSTM of a file as load() returns it."""
+    source, fixed = held.source, held.fixed
+    found, attrs = held.arrays(chosen)
+    initial = (None, None)
+    if fixed == "onnx":
         h0, c0 = found.pop("initial_h", None), found.pop("initial_c", None)
         initial = (h0, c0)
         onnx_direction = attrs.get("direction", b"forward")
         onnx_direction = onnx_direction.decode("utf-8", "replace") \
             if isinstance(onnx_direction, bytes) \
             else onnx_direction
-    else:
-        found, fixed = _npz(data, source, max_bytes), None
     detected = layouts.detect(found)
     if layout is None:
         layout = fixed or detected
@@ -293,7 +394,7 @@ def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: in
         how = f"detected from the names ({layout})" if fixed is None else f"{layout} file"
     else:
         if fixed and layout != fixed:
-            raise UsageError(f"{path} is a {fixed} file; --layout {layout} does not fit it")
+            raise UsageError(f"{held.path} is a {fixed} file; --layout {layout} does not fit it")
         how = f"--layout {layout}"
     if forget_bias is not None and layout != "tf1":
         raise UsageError(f"--forget-bias goes with the tf1 layout; this file is {layout}")

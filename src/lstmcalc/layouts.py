@@ -102,7 +102,9 @@ def detect(names) -> str | None:
     found = []
     if {"weight_ih_l0", "weight_hh_l0"} <= names:
         found.append("pytorch")
-    if {"kernel", "recurrent_kernel"} <= names or {"arr_0", "arr_1", "arr_2"} <= names:
+    # np.savez(f, *layer.get_weights()): kernel, recurrent kernel and (use_bias) the bias
+    if {"kernel", "recurrent_kernel"} <= names or ({"arr_0", "arr_1"} <= names
+                                                   and "arr_3" not in names):
         found.append("keras")
     if {"W", "R"} <= names:
         found.append("onnx")

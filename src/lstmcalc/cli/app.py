@@ -74,6 +74,10 @@ ActivationsOpt = Annotated[str | None, typer.Option(
     "--activations", metavar="GATES,CANDIDATE,CELL", show_default=False,
     help="For a framework weight file (whose activations the file does not record): e.g. "
          "hard_sigmoid_keras,tanh,tanh for an older Keras LSTM.")]
+NameOpt = Annotated[str | None, typer.Option(
+    "--name", metavar="NAME", show_default=False,
+    help="Which LSTM of a weight file that holds several: a module path (encoder, "
+         "model.encoder), a layer name or an ONNX node name; `lstmcalc inspect FILE` lists them.")]
 ForgetBiasOpt = Annotated[float | None, typer.Option(
     "--forget-bias", metavar="X", show_default=False,
     help="TF1's constant added to the forget gate (default 1.0, as TF1).")]
@@ -154,23 +158,26 @@ def _quiet_stdout() -> None:
 
 
 def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float | None = None,
-              activations: str | None = None):
+              activations: str | None = None, name: str | None = None):
     """The spec of a config (YAML or JSON), or of a framework's weight file."""
     from lstmcalc import config
     from lstmcalc.document import WEIGHT_SUFFIXES, is_weights_file
 
     if path is None or not is_weights_file(path):
-        if layout is not None or forget_bias is not None or activations is not None:
-            raise UsageError("--layout, --forget-bias and --activations are for framework "
-                             f"weight files ({', '.join(WEIGHT_SUFFIXES)}); a config says "
-                             "them itself")
+        given = [option for option, value in (("--layout", layout), ("--forget-bias", forget_bias),
+                                              ("--activations", activations), ("--name", name))
+                 if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for "
+                             f"framework weight files ({', '.join(WEIGHT_SUFFIXES)}); a config "
+                             "says what it needs itself")
         return config.load_builtin() if path is None else config.load(path, max_bytes)
     from lstmcalc import frameworks
 
     if forget_bias is not None and (layout or None) not in (None, Layout.tf1):
         raise UsageError("--forget-bias goes with the tf1 layout")
     stack, directions, chosen, how, (h0, c0) = frameworks.load(
-        path, layout.value if layout else None, forget_bias, max_bytes)
+        path, layout.value if layout else None, forget_bias, max_bytes, name)
     if activations is not None:
         stack = [[with_activations(w, activations) for w in layer] for layer in stack]
     weights = stack[0][0]

@@ -16,6 +16,7 @@ from lstmcalc.cli.app import (
     InputFormatOpt,
     InputsOpt,
     LayoutOpt,
+    NameOpt,
     MaxBytesOpt,
     PrecisionOpt,
     RowsOpt,
@@ -73,6 +74,7 @@ def grad(
     layout: LayoutOpt = None,
     forget_bias: ForgetBiasOpt = None,
     activations: ActivationsOpt = None,
+    name: NameOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Backpropagate through one step or a whole sequence: dL/d of every weight, input and
@@ -95,7 +97,7 @@ def grad(
         if fmt is Format.csv:
             raise UsageError(GRAD_FORMATS)
 
-        spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
+        spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations, name)
         the_cell = spec.cell.astype(dtype.value)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c

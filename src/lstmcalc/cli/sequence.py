@@ -18,6 +18,7 @@ from lstmcalc.cli.app import (
     InputFormatOpt,
     InputsOpt,
     LayoutOpt,
+    NameOpt,
     MaxBytesOpt,
     PrecisionOpt,
     RowsOpt,
@@ -82,6 +83,7 @@ def unroll(
     layout: LayoutOpt = None,
     forget_bias: ForgetBiasOpt = None,
     activations: ActivationsOpt = None,
+    name: NameOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Run a sequence x_1..x_T through the cell, carrying h and C from step to step."""
@@ -102,7 +104,7 @@ def unroll(
             output.require_plot()
         out = files.prepare({"state": state_out, "plot": plot, "svg": svg, "html": html},
                             [config_path, inputs, state])
-        spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
+        spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations, name)
         the_cell = spec.cell.astype(dtype.value)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c

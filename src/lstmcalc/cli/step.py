@@ -14,6 +14,7 @@ from lstmcalc.cli.app import (
     FormatOpt,
     HtmlOpt,
     LayoutOpt,
+    NameOpt,
     MaxBytesOpt,
     PrecisionOpt,
     SeedOpt,
@@ -74,6 +75,7 @@ def step(
     layout: LayoutOpt = None,
     forget_bias: ForgetBiasOpt = None,
     activations: ActivationsOpt = None,
+    name: NameOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Run one LSTM cell step and show every gate: pre-activation, activation, meaning."""
@@ -90,7 +92,7 @@ def step(
         stdin_once(**{"CONFIG": config_path, "--state": state, "--expect": expect,
                        "--inputs": inputs})
         out = files.prepare({"svg": svg, "html": html}, [config_path, state, expect, inputs])
-        spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
+        spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations, name)
         x = spec.x
         if inputs is not None:
             from lstmcalc import sequences

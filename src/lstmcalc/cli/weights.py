@@ -13,6 +13,7 @@ from lstmcalc.cli.app import (
     ForgetBiasOpt,
     FormatOpt,
     LayoutOpt,
+    NameOpt,
     MaxBytesOpt,
     app,
     load_spec,
@@ -42,6 +43,7 @@ def shapes(
     layout: LayoutOpt = None,
     forget_bias: ForgetBiasOpt = None,
     activations: ActivationsOpt = None,
+    name: NameOpt = None,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """The size of every variable, the parameter count, and whether C_t and h_t match."""
@@ -56,7 +58,7 @@ def shapes(
         if sizes_given:
             report = reports.shapes_report(m=input_size, n=hidden_size)
         else:
-            spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations)
+            spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations, name)
             if spec.is_stack:
                 report = reports.stack_shapes_report(spec.stack_cells("float64"),
                                                      spec.directions, spec.source)
@@ -138,6 +140,7 @@ def convert(
         help="The layout of SRC when its names do not tell (a weight file only).")] = None,
     forget_bias: ForgetBiasOpt = None,
     activations: ActivationsOpt = None,
+    name: NameOpt = None,
     target: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE", show_default=False,
         help="Write here (atomically); text formats go to stdout without it.")] = None,
@@ -153,7 +156,7 @@ def convert(
         data_files = frameworks.onnx_data_files(source) if source.lower().endswith(".onnx") \
             else []
         out = files.prepare({"out": target}, [source, *data_files])
-        spec = load_spec(source, max_input_bytes, from_, forget_bias, activations)
+        spec = load_spec(source, max_input_bytes, from_, forget_bias, activations, name)
         stack = spec.stack if spec.stack is not None else [[spec.weights]]
         directions = spec.directions
         data: str | bytes

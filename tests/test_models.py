@@ -1,0 +1,210 @@
+"""Weight files as people save them: checkpoints, module prefixes, several LSTMs in one file,
+safetensors, ONNX graphs with other nodes; --name chooses, refusals name every LSTM. Each
+model's numbers are checked against the framework's own forward pass."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import run_main
+from lstmcalc import models
+
+
+def test_group_finds_each_lstm_by_its_prefix_in_file_order():
+    names = ["model.encoder.weight_ih_l0", "model.encoder.weight_hh_l0",
+             "model.encoder.bias_ih_l0", "model.encoder.bias_hh_l0", "model.fc.weight",
+             "dec/lstm/kernel:0", "dec/lstm/recurrent_kernel:0", "dec/lstm/bias:0",
+             "rnn/lstm_cell/kernel", "rnn/lstm_cell/bias", "rnn/lstm_cell/projection/kernel",
+             "epoch_tensor"]
+    groups, other = models.group(names)
+    assert list(groups) == ["model.encoder", "dec/lstm", "rnn/lstm_cell"]
+    assert groups["dec/lstm"] == {"kernel": "dec/lstm/kernel:0",
+                                  "recurrent_kernel": "dec/lstm/recurrent_kernel:0",
+                                  "bias": "dec/lstm/bias:0"}
+    assert groups["rnn/lstm_cell"]["projection/kernel"] == "rnn/lstm_cell/projection/kernel"
+    assert other == ["model.fc.weight", "epoch_tensor"]
+    # names without a prefix: one LSTM when their layout is known
+    assert models.group(["W", "R", "B"]) == ({"": {"W": "W", "R": "R", "B": "B"}}, [])
+    assert models.group(["arr_0", "arr_1"])[0] == {"": {"arr_0": "arr_0", "arr_1": "arr_1"}}
+
+
+def test_choose_by_full_name_or_its_last_parts():
+    groups = {"model.encoder": {}, "model.decoder": {}, "aux.decoder": {}}
+    assert models.choose(groups, "encoder", "f.pt") == "model.encoder"
+    assert models.choose(groups, "model.decoder", "f.pt") == "model.decoder"
+    assert models.choose({"only": {}}, None, "f.pt") == "only"
+    from lstmcalc.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"f.pt holds 3 LSTMs \(model.encoder, model.decoder, "
+                                         r"aux.decoder\); choose one with --name"):
+        models.choose(groups, None, "f.pt")
+    with pytest.raises(UsageError, match=r"--name decoder fits 2 LSTMs in f.pt \(model.decoder, "
+                                         r"aux.decoder\); give more of the name"):
+        models.choose(groups, "decoder", "f.pt")
+    with pytest.raises(UsageError, match=r"--name coder: f.pt holds no LSTM of that name"):
+        models.choose(groups, "coder", "f.pt")
+
+
+@pytest.fixture(scope="module")
+def net():
+    """Two LSTMs and a linear layer, trained one Adam step; its checkpoint as people save it."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = torch.nn.LSTM(3, 4).double()
+            self.decoder = torch.nn.LSTM(4, 2, num_layers=2, bidirectional=True).double()
+            self.fc = torch.nn.Linear(4, 1).double()
+
+    model = Net()
+    optimizer = torch.optim.Adam(model.parameters())
+    x = torch.randn(5, 3, dtype=torch.float64)
+    y, _ = model.decoder(model.encoder(x)[0])
+    model.fc(y).sum().backward()
+    optimizer.step()
+    with torch.no_grad():
+        encoded = model.encoder(x)[0]
+        decoded = model.decoder(encoded)[0]
+    return {"model": model, "optimizer": optimizer, "x": x.numpy(),
+            "encoded": encoded.numpy(), "decoded": decoded.numpy()}
+
+
+def _outputs(path, name, x, tmp_path):
+    np.save(tmp_path / "x.npy", x)
+    r = run_main("unroll", str(path), "--name", name, "-i", str(tmp_path / "x.npy"), "-f",
+                 "json")
+    assert r.returncode == 0, r.stderr.decode()
+    out = json.loads(r.stdout)
+    if "output" in out:  # a stack: the top layer's output, both directions
+        return np.array(out["output"])
+    return np.array([s["h"] for s in out["steps"]])
+
+
+def _check_both(path, net, tmp_path, rtol=1e-12):
+    np.testing.assert_allclose(_outputs(path, "encoder", net["x"], tmp_path), net["encoded"],
+                               rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(_outputs(path, "decoder", net["encoded"], tmp_path),
+                               net["decoded"], rtol=rtol, atol=rtol)
+
+
+def test_a_training_checkpoint_with_two_lstms(tmp_path, net):
+    import torch
+
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"epoch": 3, "model_state_dict": net["model"].state_dict(),
+                "optimizer_state_dict": net["optimizer"].state_dict(), "loss": 0.25}, path)
+    r = run_main("step", str(path))
+    assert r.returncode == 2
+    assert r.stderr.decode() == (f"lstmcalc: error: {path} holds 2 LSTMs "
+                                 "(model_state_dict.encoder, model_state_dict.decoder); choose "
+                                 "one with --name\n")
+    _check_both(path, net, tmp_path)
+    r = run_main("shapes", str(path), "--name", "model_state_dict.decoder", "-f", "json")
+    assert json.loads(r.stdout)["num_layers"] == 2
+    r = run_main("step", str(path), "--name", "fc")
+    assert r.returncode == 2 and b"holds no LSTM of that name" in r.stderr
+
+
+def test_a_state_dict_with_module_prefixes_in_npz_and_pt(tmp_path, net):
+    import torch
+
+    state = net["model"].state_dict()
+    torch.save(state, tmp_path / "state.pt")
+    np.savez(tmp_path / "state.npz", **{k: v.numpy() for k, v in state.items()})
+    for name in ("state.pt", "state.npz"):
+        _check_both(tmp_path / name, net, tmp_path)
+
+
+def test_safetensors_read_without_the_package(tmp_path, net):
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    path = tmp_path / "model.safetensors"
+    safetensors_torch.save_file(net["model"].state_dict(), str(path))
+    _check_both(path, net, tmp_path)
+    # float32 and bfloat16 as stored: the numbers of the rounded weights
+    import torch
+
+    for dtype in (torch.float32, torch.bfloat16):
+        rounded = {k: v.to(dtype) for k, v in net["model"].encoder.state_dict().items()}
+        safetensors_torch.save_file(rounded, str(path))
+        lstm = torch.nn.LSTM(3, 4).double()
+        lstm.load_state_dict({k: v.double() for k, v in rounded.items()})
+        with torch.no_grad():
+            want = lstm(torch.from_numpy(net["x"]))[0].numpy()
+        np.save(tmp_path / "x.npy", net["x"])
+        r = run_main("unroll", str(path), "-i", str(tmp_path / "x.npy"), "-f", "json")
+        got = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda b: b[:4], "shorter than its 8-byte header length"),
+    (lambda b: (10**9).to_bytes(8, "little") + b[8:], "its header claims 1,000,000,000 bytes"),
+    (lambda b: b[:8] + b"x" + b[9:], "its header is not JSON"),
+    (lambda b: b[:-8], "do not hold its shape"),
+])
+def test_damaged_safetensors_are_data_errors(tmp_path, damage, message):
+    header = json.dumps({"weight_ih_l0": {"dtype": "F64", "shape": [8, 1],
+                                          "data_offsets": [0, 64]}}).encode()
+    good = len(header).to_bytes(8, "little") + header + bytes(64)
+    (tmp_path / "w.safetensors").write_bytes(damage(good))
+    r = run_main("step", str(tmp_path / "w.safetensors"))
+    assert r.returncode == 65 and message in r.stderr.decode(), r.stderr
+
+
+def test_keras_weights_without_a_bias_saved_with_savez(tmp_path):
+    """np.savez(f, *layer.get_weights()) of a use_bias=False layer: two arrays."""
+    rng = np.random.default_rng(3)
+    kernel, recurrent = rng.normal(size=(3, 8)), rng.normal(size=(2, 8))
+    np.savez(tmp_path / "k.npz", kernel, recurrent)
+    np.savez(tmp_path / "full.npz", kernel, recurrent, np.zeros(8))
+    x = rng.normal(size=(4, 3))
+    np.save(tmp_path / "x.npy", x)
+    outs = [run_main("unroll", str(tmp_path / f), "-i", str(tmp_path / "x.npy"), "-f", "json")
+            for f in ("k.npz", "full.npz")]
+    assert outs[0].returncode == 0, outs[0].stderr
+    assert outs[0].stdout == outs[1].stdout
+
+
+def test_onnx_graph_with_two_lstm_nodes_and_other_nodes(tmp_path):
+    """Two LSTM nodes in one graph, with a Gemm and Squeeze nodes around them and one node's
+    weights given as Constant nodes: each chosen by its node name agrees with ONNX Runtime."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(11)
+    m, n1, n2, T, B = 3, 4, 2, 6, 1
+
+    def weights(prefix, m, n):
+        return {f"{prefix}_W": rng.normal(size=(1, 4 * n, m)).astype(np.float32),
+                f"{prefix}_R": rng.normal(size=(1, 4 * n, n)).astype(np.float32),
+                f"{prefix}_B": rng.normal(size=(1, 8 * n)).astype(np.float32)}
+
+    first, second = weights("enc", m, n1), weights("dec", n1, n2)
+    inits = [numpy_helper.from_array(v, k) for k, v in first.items()]
+    constants = [helper.make_node("Constant", [], [k], value=numpy_helper.from_array(v, k + "_v"))
+                 for k, v in second.items()]
+    axes = numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")
+    nodes = [*constants,
+             helper.make_node("LSTM", ["X", "enc_W", "enc_R", "enc_B"], ["Y1"],
+                              hidden_size=n1, name="encoder"),
+             helper.make_node("Squeeze", ["Y1", "axes"], ["Y1s"], name="squeeze"),
+             helper.make_node("LSTM", ["Y1s", "dec_W", "dec_R", "dec_B"], ["Y2"],
+                              hidden_size=n2, name="decoder")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [T, B, m])],
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT, None) for k in ("Y1", "Y2")],
+        [*inits, axes])
+    path = tmp_path / "two.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), path)
+    x = rng.normal(size=(T, B, m)).astype(np.float32)
+    y1, y2 = ort.InferenceSession(str(path)).run(["Y1", "Y2"], {"X": x})
+    r = run_main("step", str(path))
+    assert r.returncode == 2 and b"holds 2 LSTMs (encoder, decoder)" in r.stderr
+    np.testing.assert_allclose(_outputs(path, "encoder", x[:, 0], tmp_path), y1[:, 0, 0],
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_outputs(path, "decoder", y1[:, 0, 0], tmp_path), y2[:, 0, 0],
+                               rtol=1e-5, atol=1e-5)
