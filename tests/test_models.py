@@ -208,3 +208,47 @@ def test_onnx_graph_with_two_lstm_nodes_and_other_nodes(tmp_path):
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(_outputs(path, "decoder", y1[:, 0, 0], tmp_path), y2[:, 0, 0],
                                rtol=1e-5, atol=1e-5)
+
+
+def test_inspect_lists_every_lstm_and_what_else_the_file_holds(tmp_path, net):
+    import torch
+
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"epoch": 3, "model_state_dict": net["model"].state_dict(),
+                "optimizer_state_dict": net["optimizer"].state_dict()}, path)
+    r = run_main("inspect", str(path), "-f", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [
+        {"name": "model_state_dict.encoder", "layout": "pytorch", "input_size": 3,
+         "hidden_size": 4, "num_layers": 1, "directions": ["forward"], "projection_size": None,
+         "variants": [], "dtype": "float64"},
+        {"name": "model_state_dict.decoder", "layout": "pytorch", "input_size": 4,
+         "hidden_size": 2, "num_layers": 2, "directions": ["forward", "reverse"],
+         "projection_size": None, "variants": [], "dtype": "float64"}]
+    table = run_main("inspect", str(path), "-f", "table", env={"COLUMNS": "300"})
+    text = table.stdout.decode()
+    assert f"{path}: a PyTorch checkpoint with 2 LSTMs" in text
+    assert "  pytorch layout, m = 4, n = 2, 2 layers, forward, reverse; float64; standard cell" \
+        in text
+    assert "Also in the file: model_state_dict.fc.weight, model_state_dict.fc.bias, " \
+           "optimizer_state_dict.* (" in text and "epoch" in text
+
+
+def test_inspect_an_onnx_model_and_refuse_a_config(tmp_path):
+    pytest.importorskip("onnx")
+    from helpers import onnx_lstm
+
+    rng = np.random.default_rng(2)
+    onnx_lstm(tmp_path / "m.onnx", {"W": rng.normal(size=(2, 8, 3)),
+                                    "R": rng.normal(size=(2, 8, 2))},
+              rng.normal(size=(4, 1, 3)), direction="bidirectional", clip=3.0)
+    r = run_main("inspect", str(tmp_path / "m.onnx"), "-f", "json")
+    assert json.loads(r.stdout) == [
+        {"name": "#1", "layout": "onnx", "input_size": 3, "hidden_size": 2, "num_layers": 1,
+         "directions": ["forward", "reverse"], "projection_size": None,
+         "variants": ["pre-activations clipped to ±3"], "dtype": "float32"}]
+    (tmp_path / "c.yaml").write_text("x: [1]\n")
+    r = run_main("inspect", str(tmp_path / "c.yaml"))
+    assert r.returncode == 2 and b"inspect reads weight files" in r.stderr
+    lines = run_main("inspect", str(tmp_path / "m.onnx"), "-f", "jsonl").stdout.splitlines()
+    assert [json.loads(line)["name"] for line in lines] == ["#1"]

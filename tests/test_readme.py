@@ -84,3 +84,28 @@ def test_the_readme_is_short_and_links_the_docs():
     assert len(README.splitlines()) < 300
     for page in ("docs/guide.md", "docs/reference.md", "docs/design.md"):
         assert f"({page}" in README and (ROOT / page).exists()
+
+
+def test_the_guides_checkpoint_example_runs(tmp_path):
+    """save.py as the guide writes it, then its two commands, in real processes."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    pytest.importorskip("torch")
+    code = "# save.py" + DOCS.split("```python\n# save.py", 1)[1].split("```", 1)[0]
+    (tmp_path / "save.py").write_text(code)
+    subprocess.run([sys.executable, "save.py"], cwd=tmp_path, check=True,
+                   env={**os.environ, "OPENBLAS_THREAD_TIMEOUT": "4"})
+    block = next(b for b in shell_blocks(DOCS) if "inspect checkpoint.pt" in b
+                 and "--name encoder" in b and "echo" in b)
+    lstmcalc = f"{sys.executable} -m lstmcalc"
+    outs = [subprocess.run(["bash", "-c", line.replace("lstmcalc", lstmcalc)], cwd=tmp_path,
+                           capture_output=True, text=True) for line in block.strip().splitlines()]
+    assert [o.returncode for o in outs] == [0, 0], [o.stderr for o in outs]
+    assert [entry["name"] for entry in json.loads(outs[0].stdout)] == [
+        "model_state_dict.encoder", "model_state_dict.decoder"]
+    assert json.loads(outs[1].stdout)["hidden_size"] == 4

@@ -7,6 +7,7 @@ wide terminal shows."""
 
 import io
 import json
+import pathlib
 import re
 
 import numpy as np
@@ -57,7 +58,7 @@ VIEWS = [
     ["step", "{projection}", "--explain"], ["unroll", "-i", "{xs}"],
     ["unroll", "--view", "heatmap"], ["unroll", "{stack}"], ["unroll", "--final"],
     ["grad"], ["grad", "--view", "heatmap"], ["grad", "{stack}"], ["shapes"],
-    ["shapes", "{stack}"], ["step", "--expect", "{expect}"],
+    ["shapes", "{stack}"], ["step", "--expect", "{expect}"], ["inspect", "{stack_npz}"],
 ]
 
 
@@ -65,6 +66,8 @@ VIEWS = [
 def test_no_view_cuts_a_number_or_overflows(folder, width):
     names = {p.stem: str(p) for p in folder.iterdir()}
     names["xs"] = str(folder / "xs.csv")
+    names["stack_npz"] = str(pathlib.Path(__file__).parent / "fixtures" / "frameworks" /
+                             "pytorch_stack.npz")
     for view in VIEWS:
         args = [a.format(**names) for a in view]
         result = run_main(*args, "-f", "table", env={"COLUMNS": str(width)})
@@ -108,7 +111,8 @@ def test_prose_columns_wrap_at_spaces_and_never_split_a_word(width):
     assert max(map(len, out.splitlines())) <= width
 
 
-@pytest.mark.parametrize("command", ["", "step", "unroll", "grad", "shapes", "init", "convert"])
+@pytest.mark.parametrize("command", ["", "step", "unroll", "grad", "shapes", "inspect", "init",
+                                     "convert"])
 def test_help_fits_80_columns_and_cuts_no_summary(command):
     result = run_main(*([command] if command else []), "--help", env={"COLUMNS": "80"})
     lines = result.stdout.decode().splitlines()

@@ -19,7 +19,7 @@ def _npz(data: bytes, source: str, max_bytes: int) -> dict:
 
 
 def _torch(data: bytes, source: str, max_bytes: int) -> dict:
-    """Every tensor of a state dict or checkpoint, by its flattened (dotted) name."""
+    """Every value of a state dict or checkpoint, by its flattened (dotted) name."""
     try:
         import torch
     except ImportError:
@@ -44,7 +44,7 @@ def _torch(data: bytes, source: str, max_bytes: int) -> dict:
     for key, value in state.items():
         if not isinstance(key, str) and isinstance(value, torch.Tensor):
             raise DataError(f"the state dict has a key that is not a name: {key!r}", source)
-    return {k: v for k, v in models.flatten(state).items() if isinstance(v, torch.Tensor)}
+    return models.flatten(state)
 
 
 def _torch_array(key: str, value, source: str, max_bytes: int) -> np.ndarray:
@@ -325,8 +325,13 @@ class Held:
             self.lstms: dict[str, dict[str, str]] = {k: {} for k in self.nodes}
             return
         if lower.endswith((".pt", ".pth")):
-            self.raw = _torch(data, self.source, max_bytes)
+            import torch
+
+            values = _torch(data, self.source, max_bytes)
+            self.raw: dict = {k: v for k, v in values.items() if isinstance(v, torch.Tensor)}
             self.fixed, self.kind = "pytorch", "PyTorch state dict"
+            if len(self.raw) < len(values):
+                self.kind = "PyTorch checkpoint"
         elif lower.endswith(".safetensors"):
             self.raw, self.stored = arrays.load_safetensors(data, self.source, max_bytes)
             self.kind = "safetensors file"
@@ -336,10 +341,17 @@ class Held:
         self.lstms, self.other = models.group(self.raw)
         if not self.lstms:  # names lstmcalc does not know: --layout may say what they are
             self.lstms, self.other = {"": _common_prefix(list(self.raw))}, []
+        if self.fixed == "pytorch":  # a checkpoint's epoch, loss, ...: not tensors
+            self.other += [k for k in values if k not in self.raw]
 
     def dtype(self, name: str) -> str:
-        if self.fixed == "onnx":
-            return "float32"  # refined by the node's own tensors in arrays()
+        if self.fixed == "onnx":  # as W is stored
+            import onnx
+
+            node = self.nodes[name]
+            w = _onnx_constants(self.model).get(node.input[1]) if len(node.input) > 1 else None
+            return "unknown" if w is None else \
+                str(onnx.helper.tensor_dtype_to_np_dtype(w.data_type))
         stored = getattr(self, "stored", {})
         kinds = {stored.get(k) or dtype_name(self.raw[k]) for k in self.lstms[name].values()}
         return kinds.pop() if len(kinds) == 1 else "mixed"
@@ -664,3 +676,38 @@ def onnx_bytes(stack: list, directions: tuple) -> bytes:
           ("Y_c", [len(directions), "B", n]))], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     return model.SerializeToString()
+
+
+def inspect(path: str, max_bytes: int) -> tuple[str, str, list[dict], list[str]]:
+    """(source, what kind of file, one summary per LSTM in file order, everything else).
+
+    A summary holds name, layout, input_size, hidden_size, num_layers, directions,
+    projection_size (or None), variants (what each cell adds to the standard equations, for
+    people) and dtype (as stored); an LSTM that cannot be built has its problem instead."""
+    from lstmcalc.errors import LstmcalcError
+    from lstmcalc.records import directions_json
+
+    held = Held(path, max_bytes)
+    found = []
+    for name in held.lstms:
+        entry: dict = {"name": name}
+        try:
+            stack, directions, layout, _, _ = build(held, name, None, None)
+        except LstmcalcError as e:
+            entry["problem"] = e.message
+            found.append(entry)
+            continue
+        first = stack[0][0]
+        m, n = first.sizes
+        projection = first.variant.projection
+        variants = sorted({phrase for layer in stack for w in layer
+                           for phrase in w.variant.describe()})
+        if first.forget_bias:
+            variants.append(f"forget bias +{first.forget_bias:g}")
+        dtype = held.dtype(name)
+        entry.update({"layout": layout, "input_size": m, "hidden_size": n,
+                      "num_layers": len(stack), "directions": directions_json(directions),
+                      "projection_size": None if projection is None else projection.shape[0],
+                      "variants": variants, "dtype": dtype})
+        found.append(entry)
+    return held.source, held.kind, found, list(held.other)

@@ -362,3 +362,13 @@ def stack_shapes_report(cells: list, directions: tuple, source: str | None = Non
                                        zip(cells, per_layer(directions, len(cells))))
                                    for cell, d in zip(layer, dirs)),
                              tuple(directions), source)
+
+
+@dataclass(frozen=True)
+class InspectReport:
+    """What a weight file holds: each LSTM's summary (frameworks.inspect) and the rest."""
+
+    source: str
+    kind: str
+    lstms: tuple[dict, ...]
+    other: tuple[str, ...]

@@ -5,7 +5,7 @@ from lstmcalc.cli import gradients, sequence, step, weights  # noqa: F401 - regi
 from lstmcalc.cli.app import app, main
 
 # --help lists the commands in the order a newcomer meets them
-_ORDER = ("step", "unroll", "grad", "shapes", "init", "convert")
+_ORDER = ("step", "unroll", "grad", "shapes", "inspect", "init", "convert")
 app.registered_commands.sort(
     key=lambda command: _ORDER.index(getattr(command.callback, "__name__", "")))
 

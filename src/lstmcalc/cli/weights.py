@@ -1,4 +1,4 @@
-"""lstmcalc shapes, init and convert: sizes, templates and framework weights."""
+"""lstmcalc shapes, inspect, init and convert: sizes, templates and framework weights."""
 
 import sys
 from typing import Annotated
@@ -65,6 +65,33 @@ def shapes(
             else:
                 report = reports.shapes_report(spec.cell, output_layer=spec.output,
                                                source=spec.source)
+        output.emit(report, output.resolve(fmt))
+
+
+@app.command(short_help="Every LSTM in a weight file, and what else it holds.",
+             epilog="""\b
+Examples:
+  lstmcalc inspect checkpoint.pt       each LSTM's name (for --name), sizes
+  lstmcalc inspect model.onnx -f json  a list of objects, one per LSTM""")
+def inspect(
+    source: Annotated[str, typer.Argument(
+        metavar="FILE", help="A weight file (.pt, .pth, .npz, .safetensors, .onnx).",
+        show_default=False)],
+    fmt: FormatOpt = Format.auto,
+    max_input_bytes: MaxBytesOpt = MAX_BYTES,
+):
+    """Every LSTM a weight file holds: its name (for --name), layout, input_size, hidden_size,
+    layers, directions, projection, variants and dtype; and the file's other contents."""
+    with reported():
+        from lstmcalc import frameworks, reports
+        from lstmcalc.document import WEIGHT_SUFFIXES, is_weights_file
+
+        if not is_weights_file(source):
+            raise UsageError(f"{shown(source)}: inspect reads weight files "
+                             f"({', '.join(WEIGHT_SUFFIXES)}); `lstmcalc shapes` shows a "
+                             "config's sizes")
+        found = frameworks.inspect(source, max_input_bytes)
+        report = reports.InspectReport(found[0], found[1], tuple(found[2]), tuple(found[3]))
         output.emit(report, output.resolve(fmt))
 
 

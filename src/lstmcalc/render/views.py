@@ -14,9 +14,9 @@ from lstmcalc.choices import GRAD_FORMATS, Format, Show, View
 from lstmcalc.errors import UsageError
 from lstmcalc import records
 from lstmcalc.render import machine
-from lstmcalc.reports import (FinalReport, GradReport, RunReport, ShapesReport, StackGradReport,
-                              StackReport, StackShapesReport, StepReport, StreamReport,
-                              extras_dict)
+from lstmcalc.reports import (FinalReport, GradReport, InspectReport, RunReport, ShapesReport,
+                              StackGradReport, StackReport, StackShapesReport, StepReport,
+                              StreamReport, extras_dict)
 
 Rendered = Any  # str | Iterator[str] | a Rich renderable
 
@@ -40,6 +40,8 @@ def render(report, fmt: Format, show: Show) -> Rendered:
             stack_grad_text(report, fmt)
     if isinstance(report, ShapesReport | StackShapesReport):
         return shapes_table(report) if fmt is Format.table else shapes_text(report, fmt)
+    if isinstance(report, InspectReport):
+        return inspect_table(report) if fmt is Format.table else inspect_text(report, fmt)
     raise TypeError(f"no renderer for {type(report).__name__}")
 
 
@@ -416,4 +418,85 @@ def shapes_table(report: ShapesReport | StackShapesReport):
                         style="bold")]
     for k, d, shapes in report.layers:
         parts += [Text(), Text(f"Layer {k}, {d}", style="bold"), shapes_view(shapes)]
+    return Group(*parts)
+
+
+# Inspect -----------------------------------------------------------------------------------
+
+INSPECT_KEYS = ("name", "layout", "input_size", "hidden_size", "num_layers", "directions",
+                "projection_size", "variants", "dtype")
+_OTHER_SHOWN = 12  # the table names this many of the file's other keys or nodes
+
+
+def inspect_text(report: InspectReport, fmt: Format) -> str:
+    """A list of objects, one per LSTM (INSPECT_KEYS, or name and problem)."""
+    rows = [dict(entry) for entry in report.lstms]
+    if fmt is Format.jsonl:
+        return "".join(machine.dumps(row) + "\n" for row in rows)
+    if fmt is Format.yaml:
+        return machine.yaml_text(rows)
+    if fmt is Format.csv:
+        return machine.csv_text([list(INSPECT_KEYS) + ["problem"]] + [
+            [_cell(entry.get(k)) for k in (*INSPECT_KEYS, "problem")] for entry in rows])
+    return machine.dumps(rows) + "\n"
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(_cell(v) for v in value)
+    return str(value)
+
+
+def _summary(names) -> list[str]:
+    """Names that share a first part with more than three others as one `part.* (count)`:
+    an optimizer's state, say, in one entry."""
+    import re
+    from collections import Counter
+
+    heads = [re.split(r"[./]", name, maxsplit=1)[0] for name in names]
+    counts = Counter(head for head, name in zip(heads, names) if head != name)
+    out: list[str] = []
+    for head, name in zip(heads, names):
+        if counts[head] > 3:
+            entry = f"{head}.* ({counts[head]})"
+            if entry not in out:
+                out.append(entry)
+        else:
+            out.append(name)
+    return out
+
+
+def inspect_table(report: InspectReport):
+    """One paragraph per LSTM (its name, then what it is), wrapping at spaces at any width."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    count = len(report.lstms)
+    parts: list = [Text(f"{report.source}: a {report.kind} with {count} "
+                        f"LSTM{'s' if count != 1 else ''}", style="bold"), Text()]
+    for entry in report.lstms:
+        parts.append(Text(entry["name"] or "(top level: no name)", style="bold"))
+        if "problem" in entry:
+            about = f"cannot be read: {entry['problem']}"
+        else:
+            p = entry["projection_size"]
+            about = (f"{entry['layout']} layout, m = {entry['input_size']}, "
+                     f"n = {entry['hidden_size']}"
+                     + ("" if p is None else f", p = {p} (projection)") + ", "
+                     + records.layers_text(entry["num_layers"], tuple(
+                         d if isinstance(d, str) else tuple(d) for d in entry["directions"]))
+                     + f"; {entry['dtype']}; "
+                     + ("; ".join(entry["variants"]) or "standard cell"))
+        parts.append(Padding(Text(about), (0, 0, 0, 2)))
+    if report.other:
+        listed = _summary(report.other)
+        more = len(listed) - _OTHER_SHOWN
+        parts += [Text(), Text("Also in the file: " + ", ".join(listed[:_OTHER_SHOWN])
+                               + (f", and {more} more" if more > 0 else ""))]
+    if count > 1:
+        parts += [Text(), Text("Choose one with --name NAME (the name, or its last parts).",
+                               style="dim")]
     return Group(*parts)
