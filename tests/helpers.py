@@ -167,3 +167,14 @@ VARIANT_KEYS = {
     "activations": {"activations": {"gates": "hard_sigmoid", "candidate": "relu",
                                     "cell": "softsign"}},
 }
+
+
+# A cell with a projection (p = 2, n = 4): PyTorch's proj_size, TF1's num_proj
+PROJECTED = {
+    "x": [0.5, -1.0, 2.0], "c": [0.1, -0.2, 0.3, 0.0],
+    "sequence": [[0.5, -1.0, 2.0], [0.0, 0.3, -0.2], [1.0, 1.0, -1.0]],
+    "gates": {g: {"W": np.round(np.random.default_rng(k).normal(0, 0.5, (4, 5)), 3).tolist(),
+                  "b": [0.1, -0.1, 0.2, 0.0]}
+              for k, g in enumerate(("forget", "input", "candidate", "output"))},
+    "projection": {"W": [[0.5, -0.25, 1.0, 0.0], [0.1, 0.2, -0.3, 0.4]]},
+}

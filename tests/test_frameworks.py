@@ -627,3 +627,58 @@ def test_one_bidirectional_layer_is_one_layer_in_words(tmp_path):
     r = runner.invoke(app, ["shapes", str(FIX / "onnx_variants.onnx"), "-f", "table"],
                       env={"COLUMNS": "300"})
     assert "1 layer, forward, reverse;" in r.stdout
+
+
+@pytest.mark.parametrize("variant", ["standard", "peepholes", "clip", "coupled", "activations",
+                                     "bidirectional"])
+def test_written_onnx_passes_the_checker_and_runs_in_onnx_runtime(tmp_path, variant):
+    """convert --to onnx: float64 exact, float32 what ONNX Runtime's LSTM runs; both pass
+    onnx.checker's full check, and ONNX Runtime on the float32 file gives lstmcalc's numbers
+    for that file (zero initial state) to 1e-5."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import yaml
+
+    from helpers import VARIANT_KEYS
+    from lstmcalc.config import builtin_text
+
+    doc = yaml.safe_load(builtin_text())
+    if variant == "bidirectional":
+        cell = {"gates": doc["gates"]}
+        doc = {"x": doc["x"], "direction": "bidirectional", "layers": [
+            {"forward": cell, "reverse": {"gates": {k: {"W": (np.array(v["W"]) * 0.5).tolist()}
+                                                    for k, v in doc["gates"].items()}}}]}
+    elif variant == "coupled":
+        doc["coupled"] = True
+        del doc["gates"]["forget"]
+    elif variant != "standard":
+        doc.update(VARIANT_KEYS[variant])
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    x = np.random.default_rng(4).normal(size=(5, 1, 3))
+    np.save(tmp_path / "x.npy", x[:, 0])
+    for dtype in ("float64", "float32"):
+        path = tmp_path / f"{dtype}.onnx"
+        r = runner.invoke(app, ["convert", str(tmp_path / "c.json"), "--to", "onnx", "--dtype",
+                                dtype, "-o", str(path)])
+        assert r.exit_code == 0, r.stderr
+        onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    (y,) = ort.InferenceSession(str(tmp_path / "float32.onnx")).run(
+        ["Y"], {"X": x.astype(np.float32)})
+    r = runner.invoke(app, ["unroll", str(tmp_path / "float32.onnx"), "-i",
+                            str(tmp_path / "x.npy"), "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    if "output" in out:
+        ours = np.array(out["output"]).reshape(5, 2, 3)  # directions side by side
+    else:
+        ours = np.array([s["h"] for s in out["steps"]]).reshape(5, 1, 3)
+    np.testing.assert_allclose(ours, y[:, :, 0], rtol=1e-5, atol=1e-5)
+
+
+def test_what_onnx_cannot_hold_is_refused_by_name(tmp_path, projected):
+    pytest.importorskip("onnx")
+    r = runner.invoke(app, ["convert", projected, "--to", "onnx", "-o", str(tmp_path / "p.onnx")])
+    assert r.exit_code == 65 and "ONNX's LSTM has no projection" in r.stderr
+    assert not (tmp_path / "p.onnx").exists()
+    r = runner.invoke(app, ["convert", projected, "--to", "yaml", "--dtype", "float32"])
+    assert r.exit_code == 2 and "--dtype is for .npz, .pt and .onnx" in r.stderr

@@ -8,27 +8,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from helpers import VARIANT_KEYS
+from helpers import PROJECTED, VARIANT_KEYS
 from lstmcalc.cli import app
 
 runner = CliRunner()
-
-PROJECTED = {
-    "x": [0.5, -1.0, 2.0], "c": [0.1, -0.2, 0.3, 0.0],
-    "sequence": [[0.5, -1.0, 2.0], [0.0, 0.3, -0.2], [1.0, 1.0, -1.0]],
-    "gates": {g: {"W": np.round(np.random.default_rng(k).normal(0, 0.5, (4, 5)), 3).tolist(),
-                  "b": [0.1, -0.1, 0.2, 0.0]}
-              for k, g in enumerate(("forget", "input", "candidate", "output"))},
-    "projection": {"W": [[0.5, -0.25, 1.0, 0.0], [0.1, 0.2, -0.3, 0.4]]},
-}
-
-
-@pytest.fixture
-def projected(tmp_path):
-    path = tmp_path / "proj.json"
-    path.write_text(json.dumps(PROJECTED))
-    return str(path)
-
 
 def run(*args, input=None):
     r = runner.invoke(app, list(args), input=input)

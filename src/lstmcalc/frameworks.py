@@ -445,9 +445,11 @@ def _with_variant(weights: layouts.Weights, variant) -> layouts.Weights:
     return replace(weights, variant=joined)
 
 
-def save_npz(layout: str, stack: list, directions: tuple) -> bytes:
-    """The layout's arrays as .npz bytes (TF1's forget_bias kept as a 0-d array beside them)."""
-    named = layouts.stack_to_arrays(layout, stack, directions)
+def save_npz(layout: str, stack: list, directions: tuple, dtype: str = "float64") -> bytes:
+    """The layout's arrays as .npz bytes (TF1's forget_bias kept as a 0-d array beside them),
+    each rounded once to dtype."""
+    named = {k: v.astype(dtype) for k, v in
+             layouts.stack_to_arrays(layout, stack, directions).items()}
     if layout == "tf1":
         named["forget_bias"] = np.array(stack[0][0].forget_bias)
     buffer = io.BytesIO()
@@ -598,23 +600,24 @@ def config_text(stack: list, directions: tuple, source: str, as_json: bool) -> s
     return "\n".join(lines) + "\n"
 
 
-def pt_bytes(stack: list, directions: tuple) -> bytes:
+def pt_bytes(stack: list, directions: tuple, dtype: str = "float64") -> bytes:
     """A PyTorch state dict of nn.LSTM(m, n, num_layers, bidirectional) names, as torch.save
-    writes it."""
+    writes it, in dtype."""
     try:
         import torch
     except ImportError:
         raise MissingExtra("writing a .pt file", "PyTorch", "torch") from None
-    state = {k: torch.from_numpy(np.ascontiguousarray(v))
+    state = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=dtype))
              for k, v in layouts.stack_to_arrays("pytorch", stack, directions).items()}
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getvalue()
 
 
-def onnx_bytes(stack: list, directions: tuple) -> bytes:
-    """An ONNX model with one LSTM node (X: (T, B, m) float64 -> Y, Y_h, Y_c): one layer,
-    forward, reverse or bidirectional."""
+def onnx_bytes(stack: list, directions: tuple, dtype: str = "float64") -> bytes:
+    """An ONNX model with one LSTM node (X: (T, B, m) -> Y, Y_h, Y_c, every tensor in dtype):
+    one layer, forward, reverse or bidirectional. It passes onnx.checker's full check; ONNX
+    Runtime's LSTM runs float32 models only."""
     try:
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
@@ -637,8 +640,8 @@ def onnx_bytes(stack: list, directions: tuple) -> bytes:
                               "directions differ")
     v = variants[0]
     if v.cell_clip is not None:
-        raise UsageError("ONNX's LSTM has no cell-state clip: this cell cannot be written "
-                         "as .onnx")
+        raise LayoutError("ONNX's LSTM has no cell-state clip: this cell cannot be written "
+                          "as .onnx")
     if any(u.projection is not None for u in variants):
         raise LayoutError("ONNX's LSTM has no projection: this cell cannot be written as "
                           ".onnx (write it as pytorch, or as a yaml or json config)")
@@ -666,12 +669,13 @@ def onnx_bytes(stack: list, directions: tuple) -> bytes:
                                          for a in with_params]
             attrs["activation_beta"] = [float(a.beta) if a.name != "identity" else 0.0
                                         for a in with_params]
-    inits = [numpy_helper.from_array(np.ascontiguousarray(named[k]), k) for k in names]
+    inits = [numpy_helper.from_array(np.ascontiguousarray(named[k], dtype=dtype), k)
+             for k in names]
+    elem = TensorProto.FLOAT if dtype == "float32" else TensorProto.DOUBLE
     node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], **attrs)
     graph = helper.make_graph(
-        [node], "lstmcalc", [helper.make_tensor_value_info("X", TensorProto.DOUBLE,
-                                                           ["T", "B", m])],
-        [helper.make_tensor_value_info(name, TensorProto.DOUBLE, shape) for name, shape in
+        [node], "lstmcalc", [helper.make_tensor_value_info("X", elem, ["T", "B", m])],
+        [helper.make_tensor_value_info(name, elem, shape) for name, shape in
          (("Y", ["T", len(directions), "B", n]), ("Y_h", [len(directions), "B", n]),
           ("Y_c", [len(directions), "B", n]))], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from lstmcalc import output
-from lstmcalc.choices import Format, Layout
+from lstmcalc.choices import DType, Format, Layout
 from lstmcalc.cli.app import (
     ActivationsOpt,
     ConfigArg,
@@ -168,6 +168,10 @@ def convert(
     forget_bias: ForgetBiasOpt = None,
     activations: ActivationsOpt = None,
     name: NameOpt = None,
+    dtype: Annotated[DType, typer.Option(
+        "--dtype", help="The stored type of a .npz, .pt or .onnx: float64 keeps every weight "
+                        "exactly; float32 rounds each once (ONNX Runtime's LSTM runs float32 "
+                        "only).")] = DType.float64,
     target: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE", show_default=False,
         help="Write here (atomically); text formats go to stdout without it.")] = None,
@@ -188,16 +192,19 @@ def convert(
         directions = spec.directions
         data: str | bytes
         if to in ("yaml", "json"):
+            if dtype is not DType.float64:
+                raise UsageError(f"--dtype is for .npz, .pt and .onnx; a {to} config holds "
+                                 "the weights as decimals, each exact")
             data = frameworks.config_text(stack, directions, shown(source),
                                           as_json=to == "json")
         else:
             suffix = (target or "").lower()
             if to == "pytorch" and suffix.endswith((".pt", ".pth")):
-                data = frameworks.pt_bytes(stack, directions)
+                data = frameworks.pt_bytes(stack, directions, dtype.value)
             elif to == "onnx" and suffix.endswith(".onnx"):
-                data = frameworks.onnx_bytes(stack, directions)
+                data = frameworks.onnx_bytes(stack, directions, dtype.value)
             elif target is None or suffix.endswith(".npz"):
-                data = frameworks.save_npz(to, stack, directions)
+                data = frameworks.save_npz(to, stack, directions, dtype.value)
                 if target is None and output.stdout_is_terminal():
                     raise UsageError("a .npz is binary: give -o FILE.npz (or pipe stdout)")
             else:
