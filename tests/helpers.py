@@ -178,3 +178,25 @@ PROJECTED = {
               for k, g in enumerate(("forget", "input", "candidate", "output"))},
     "projection": {"W": [[0.5, -0.25, 1.0, 0.0], [0.1, 0.2, -0.3, 0.4]]},
 }
+
+
+def run_keras(code: str, paths: list):
+    """Run code after a Keras prelude (torch backend, float64) in its own process, with the
+    paths as sys.argv[1:]; skip the test where Keras is not installed."""
+    prelude = """\
+import os, sys
+os.environ["KERAS_BACKEND"] = "torch"
+import numpy as np, keras
+keras.config.set_floatx("float64")
+"""
+    import subprocess
+    import sys
+
+    import pytest
+
+    pytest.importorskip("torch")
+    result = subprocess.run([sys.executable, "-c", prelude + code, *paths], capture_output=True,
+                            env={**os.environ, "KERAS_BACKEND": "torch"})
+    if result.returncode and b"No module named 'keras'" in result.stderr:
+        pytest.skip("keras is not installed")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]

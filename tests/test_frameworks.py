@@ -2,7 +2,6 @@
 Runtime, Keras and (by its documented equations) TF1 compute with the same weights."""
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from helpers import onnx_lstm
+from helpers import onnx_lstm, run_keras
 from lstmcalc import layouts
 from lstmcalc.core import unroll
 from lstmcalc.cli import app
@@ -159,23 +158,6 @@ def test_onnx_model_against_onnx_runtime(tmp_path):
         assert r.exit_code == 0, r.stderr
         h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])  # initial_h, c from model
         np.testing.assert_allclose(h, y[:, 0], rtol=tol, atol=tol)
-
-
-def run_keras(code: str, paths: list):
-    """Run code after a Keras prelude (torch backend, float64) in its own process, with the
-    paths as sys.argv[1:]; skip the test where Keras is not installed."""
-    prelude = """\
-import os, sys
-os.environ["KERAS_BACKEND"] = "torch"
-import numpy as np, keras
-keras.config.set_floatx("float64")
-"""
-    pytest.importorskip("torch")
-    result = subprocess.run([sys.executable, "-c", prelude + code, *paths], capture_output=True,
-                            env={**os.environ, "KERAS_BACKEND": "torch"})
-    if result.returncode and b"No module named 'keras'" in result.stderr:
-        pytest.skip("keras is not installed")
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
 
 
 def test_keras_weights_against_keras(tmp_path):

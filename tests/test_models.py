@@ -252,3 +252,95 @@ def test_inspect_an_onnx_model_and_refuse_a_config(tmp_path):
     assert r.returncode == 2 and b"inspect reads weight files" in r.stderr
     lines = run_main("inspect", str(tmp_path / "m.onnx"), "-f", "jsonl").stdout.splitlines()
     assert [json.loads(line)["name"] for line in lines] == ["#1"]
+
+
+def test_keras_model_files_every_lstm_layer_against_keras(tmp_path):
+    """A Keras 3 model with an LSTM (relu activation, hard_sigmoid gates), a Bidirectional
+    LSTM, a go_backwards LSTM without bias and a Dense head, saved as .keras and
+    .weights.h5: each LSTM by its layer name agrees with Keras's own outputs to 1e-12."""
+    pytest.importorskip("h5py")
+    from helpers import run_keras
+
+    run_keras("""
+inp = keras.Input((None, 3))
+a = keras.layers.LSTM(4, return_sequences=True, name="enc", activation="relu",
+                      recurrent_activation="hard_sigmoid")(inp)
+b = keras.layers.Bidirectional(keras.layers.LSTM(2, return_sequences=True), name="bi")(a)
+c = keras.layers.LSTM(2, go_backwards=True, use_bias=False, return_sequences=True,
+                      name="back")(b)
+model = keras.Model(inp, keras.layers.Dense(1, name="head")(c))
+model.save(sys.argv[1] + "/m.keras")
+model.save_weights(sys.argv[1] + "/m.weights.h5")
+x = np.random.default_rng(0).normal(size=(1, 6, 3))
+ya = keras.Model(inp, a)(x).detach().numpy()
+yb = keras.Model(inp, b)(x).detach().numpy()
+yc = keras.Model(inp, c)(x).detach().numpy()
+np.savez(sys.argv[1] + "/io.npz", x=x[0], a=ya[0], b=yb[0], c=yc[0])
+""", [str(tmp_path)])
+    io = np.load(tmp_path / "io.npz")
+    path = tmp_path / "m.keras"
+    r = run_main("inspect", str(path), "-f", "json")
+    assert [(e["name"], e["directions"], e["variants"]) for e in json.loads(r.stdout)] == [
+        ("enc", ["forward"], ["activations hard_sigmoid_tf2 / relu / relu"]),
+        ("bi", ["forward", "reverse"], []), ("back", ["reverse"], [])]
+    np.testing.assert_allclose(_outputs(path, "enc", io["x"], tmp_path), io["a"], rtol=1e-12,
+                               atol=1e-12)
+    np.testing.assert_allclose(_outputs(path, "bi", io["a"], tmp_path), io["b"], rtol=1e-12,
+                               atol=1e-12)
+    # go_backwards: Keras returns the outputs in the order it made them (last input first);
+    # lstmcalc aligns each output with its input, as PyTorch does for a reverse direction
+    np.testing.assert_allclose(_outputs(path, "back", io["b"], tmp_path), io["c"][::-1],
+                               rtol=1e-12, atol=1e-12)
+    # the weights file records no activations: standard ones, unless --activations says
+    weights = tmp_path / "m.weights.h5"
+    np.save(tmp_path / "x.npy", io["x"])
+    r = run_main("unroll", str(weights), "--name", "enc", "-i", str(tmp_path / "x.npy"),
+                 "--activations", "hard_sigmoid_tf2,relu,relu", "-f", "json")
+    got = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])
+    np.testing.assert_allclose(got, io["a"], rtol=1e-12, atol=1e-12)
+    r = run_main("inspect", str(weights), "-f", "table", env={"COLUMNS": "200"})
+    assert "a Keras weights file (which records no activations or go_backwards)" in \
+        r.stdout.decode()
+
+
+def test_keras_2_h5_names_and_damaged_keras_files(tmp_path, monkeypatch):
+    """A Keras 2 / TF .h5 names its arrays (`lstm/lstm_cell/kernel:0`): read by name, like the
+    same arrays in an .npz. A .keras without its weights, a damaged one, and a missing h5py
+    are one-line errors (65, 65, 69)."""
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.default_rng(8)
+    named = {"kernel": rng.normal(size=(3, 8)), "recurrent_kernel": rng.normal(size=(2, 8)),
+             "bias": rng.normal(size=8)}
+    with h5py.File(tmp_path / "old.h5", "w") as f:
+        for k, v in named.items():
+            f[f"model_weights/lstm/lstm/lstm_cell/{k}:0"] = v
+        f["model_weights/dense/dense/kernel:0"] = np.zeros((2, 1))
+    np.savez(tmp_path / "same.npz", **named)
+    outs = [run_main("step", str(tmp_path / name), "-i", "-", "-f", "json", input="1,2,3\n")
+            for name in ("old.h5", "same.npz")]
+    assert outs[0].returncode == 0, outs[0].stderr
+    assert json.loads(outs[0].stdout)["h"] == json.loads(outs[1].stdout)["h"]
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "empty.keras", "w") as z:
+        z.writestr("config.json", "{}")
+    r = run_main("step", str(tmp_path / "empty.keras"))
+    assert r.returncode == 65 and b"a .keras file holds config.json and model.weights.h5; " \
+                                  b"this one holds config.json" in r.stderr
+    (tmp_path / "bad.h5").write_bytes(b"\x89HDF\r\n\x1a\nnot really")
+    r = run_main("step", str(tmp_path / "bad.h5"))
+    assert r.returncode == 65 and b"not a readable HDF5 file" in r.stderr
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_h5py(name, *args, **kwargs):
+        if name == "h5py":
+            raise ImportError("No module named 'h5py'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_h5py)
+    r = run_main("step", str(tmp_path / "old.h5"))
+    assert r.returncode == 69 and r.stderr.decode().endswith(
+        "reading a Keras .keras or .h5 file needs h5py, which is not installed: "
+        "pip install 'lstmcalc[keras]'\n")

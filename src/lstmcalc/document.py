@@ -21,7 +21,7 @@ from lstmcalc.errors import DataError, InputMissingError, shown
 
 MAX_BYTES = 16 * 1024 * 1024
 # framework weight files, read by frameworks
-WEIGHT_SUFFIXES = (".npz", ".pt", ".pth", ".onnx", ".safetensors")
+WEIGHT_SUFFIXES = (".npz", ".pt", ".pth", ".onnx", ".safetensors", ".keras", ".h5")
 MAX_DEPTH = 32
 STDIN = "-"
 

@@ -316,6 +316,7 @@ class Held:
         self.source, data = read_input(path, max_bytes)
         lower = path.lower()
         self.fixed: str | None = None
+        self.raw: dict = {}
         if lower.endswith(".onnx"):
             import os
 
@@ -324,18 +325,32 @@ class Held:
             self.model, self.nodes, self.other = _onnx_nodes(data, self.source)
             self.lstms: dict[str, dict[str, str]] = {k: {} for k in self.nodes}
             return
-        if lower.endswith((".pt", ".pth")):
+        if lower.endswith((".keras", ".h5")):
+            from lstmcalc import kerasfile
+
+            self.keras, other, flat = kerasfile.read(data, self.source, max_bytes)
+            if flat is None:
+                self.fixed = "keras"
+                has_config = kerasfile.is_keras_zip(data)
+                self.kind = "Keras model" if has_config else \
+                    "Keras weights file (which records no activations or go_backwards)"
+                self.lstms, self.other = {k: {} for k in self.keras}, other
+                if not self.lstms:
+                    raise DataError("the Keras file holds no LSTM layer", self.source)
+                return
+            self.raw, self.kind = flat, "HDF5 weights file"  # Keras 2 / TF names
+        elif lower.endswith((".pt", ".pth")):
             import torch
 
             values = _torch(data, self.source, max_bytes)
-            self.raw: dict = {k: v for k, v in values.items() if isinstance(v, torch.Tensor)}
+            self.raw = {k: v for k, v in values.items() if isinstance(v, torch.Tensor)}
             self.fixed, self.kind = "pytorch", "PyTorch state dict"
             if len(self.raw) < len(values):
                 self.kind = "PyTorch checkpoint"
         elif lower.endswith(".safetensors"):
             self.raw, self.stored = arrays.load_safetensors(data, self.source, max_bytes)
             self.kind = "safetensors file"
-        else:
+        elif not lower.endswith((".keras", ".h5")):
             self.raw = _npz(data, self.source, max_bytes)
             self.kind = ".npz file"
         self.lstms, self.other = models.group(self.raw)
@@ -352,6 +367,9 @@ class Held:
             w = _onnx_constants(self.model).get(node.input[1]) if len(node.input) > 1 else None
             return "unknown" if w is None else \
                 str(onnx.helper.tensor_dtype_to_np_dtype(w.data_type))
+        if self.fixed == "keras":
+            kinds = {str(a.dtype) for cell in self.keras[name].cells for a in cell.values()}
+            return kinds.pop() if len(kinds) == 1 else "mixed"
         stored = getattr(self, "stored", {})
         kinds = {stored.get(k) or dtype_name(self.raw[k]) for k in self.lstms[name].values()}
         return kinds.pop() if len(kinds) == 1 else "mixed"
@@ -387,6 +405,13 @@ def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: in
 def build(held: Held, chosen: str, layout: str | None, forget_bias: float | None):
     """One LSTM of a file as load() returns it."""
     source, fixed = held.source, held.fixed
+    if fixed == "keras":
+        if layout not in (None, "keras"):
+            raise UsageError(f"{held.path} is a keras file; --layout {layout} does not fit it")
+        if forget_bias is not None:
+            raise UsageError("--forget-bias goes with the tf1 layout; this file is keras")
+        stack, directions, how = _keras_stack(held.keras[chosen], held.kind, source)
+        return stack, directions, "keras", how, (None, None)
     found, attrs = held.arrays(chosen)
     initial = (None, None)
     if fixed == "onnx":
@@ -435,6 +460,58 @@ def build(held: Held, chosen: str, layout: str | None, forget_bias: float | None
         stack = [[_with_variant(w, v) for w, v in zip(layer, _onnx_variant(
             attrs, source, len(layer)))] for layer in stack]
     return stack, directions, layout, how, initial
+
+
+# Keras 3's activation names -> lstmcalc's (hard_sigmoid is relu6(x + 3) / 6 in Keras 3)
+_KERAS_ACTIVATIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "linear": "identity",
+                      "softsign": "softsign", "hard_sigmoid": "hard_sigmoid_tf2"}
+
+
+def _keras_activation(config: dict, key: str, source: str):
+    from lstmcalc.core.activations import Activation
+
+    name = config.get(key)
+    if isinstance(name, dict):  # a serialized function: {"class_name": ..., "config": name}
+        name = name.get("config") if isinstance(name.get("config"), str) else \
+            name.get("class_name")
+    if name not in _KERAS_ACTIVATIONS:
+        raise DataError(f"the layer's {key} {name!r} is not one lstmcalc computes "
+                        f"({', '.join(_KERAS_ACTIVATIONS)})", source)
+    return Activation(_KERAS_ACTIVATIONS[name])
+
+
+def _keras_stack(lstm, kind: str, source: str):
+    """([[Weights per direction]], directions, how) of one Keras LSTM layer."""
+    from dataclasses import replace
+
+    configs = [lstm.config] * len(lstm.cells)
+    if lstm.bidirectional:
+        merge = lstm.bidirectional.get("merge_mode", "concat")
+        if merge != "concat":
+            raise DataError(f"the Bidirectional layer merges its directions by {merge!r}; "
+                            "lstmcalc shows them side by side (merge_mode 'concat')", source)
+        backward = (lstm.bidirectional.get("backward_layer") or {}).get("config")
+        configs = [lstm.config, backward or lstm.config]
+    per = []
+    for cell, config in zip(lstm.cells, configs):
+        try:
+            w = layouts.from_arrays("keras", cell)
+        except LayoutError as e:
+            raise DataError(str(e), source) from None
+        if config is not None:
+            v = replace(w.variant, gate=_keras_activation(config, "recurrent_activation", source),
+                        candidate=_keras_activation(config, "activation", source),
+                        cell=_keras_activation(config, "activation", source))
+            w = replace(w, variant=v)
+        per.append(w)
+    if len(per) == 2:
+        directions: tuple = ("forward", "reverse")
+    else:
+        backwards = bool(lstm.config and lstm.config.get("go_backwards"))
+        directions = ("reverse",) if backwards else ("forward",)
+    how = f"{kind}" if lstm.config is not None else (
+        f"{kind}: no config, so sigmoid/tanh and forward assumed (--activations to change)")
+    return [per], directions, how
 
 
 def _with_variant(weights: layouts.Weights, variant) -> layouts.Weights:

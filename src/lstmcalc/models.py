@@ -35,9 +35,10 @@ def flatten(tree, prefix: str = "", out: dict | None = None) -> dict:
 def group(names) -> tuple[dict[str, dict[str, str]], list[str]]:
     """({LSTM name: {the framework's own name: the key in the file}}, the keys of no LSTM).
 
-    PyTorch's names (weight_ih_l0, ...), Keras's (kernel, recurrent_kernel, bias, also TF2's
-    `:0` forms) and TF1's (kernel without recurrent_kernel, bias, w_f_diag, ...,
-    projection/kernel) are found under any prefix; names without a prefix are one LSTM when
+    PyTorch's names (weight_ih_l0, ...) and Keras's (kernel, recurrent_kernel, bias, also
+    TF2's `:0` forms) are found under any prefix, TF1's (kernel without recurrent_kernel, bias,
+    w_f_diag, ..., projection/kernel) under one that says "lstm" (a Dense layer has a kernel
+    and a bias too); names without a prefix are one LSTM when
     layouts.detect() tells their layout (ONNX's W, R, B; np.savez's arr_0, ...)."""
     names = list(names)
     groups: dict[str, dict[str, str]] = {}
@@ -45,8 +46,11 @@ def group(names) -> tuple[dict[str, dict[str, str]], list[str]]:
                       and m.group("base").startswith("weight_ih_l")}
     keras_prefixes = {m.group("prefix") for k in names if (m := _KERAS.fullmatch(k))
                       and m.group("base") == "recurrent_kernel"} - torch_prefixes
+    # a kernel alone is also a Dense layer's: under a prefix, TF1's cell says "lstm" in it
     tf1_prefixes = {m.group("prefix") for k in names if (m := _TF1.fullmatch(k))
-                    and m.group("base") == "kernel"} - torch_prefixes - keras_prefixes
+                    and m.group("base") == "kernel"
+                    and (m.group("prefix") == "" or "lstm" in m.group("prefix").lower())}
+    tf1_prefixes -= torch_prefixes | keras_prefixes
     for k in names:
         for pattern, prefixes in ((_TORCH, torch_prefixes), (_KERAS, keras_prefixes),
                                   (_TF1, tf1_prefixes)):

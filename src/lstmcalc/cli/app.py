@@ -68,7 +68,7 @@ RowsOpt = Annotated[int, typer.Option(
     help="Steps shown in a table; a longer sequence shows its first and last N/2.")]
 LayoutOpt = Annotated[Layout | None, typer.Option(
     "--layout", show_default=False,
-    help="The layout of a framework weight file (.npz, .pt, .onnx) given as CONFIG; by "
+    help="The layout of a framework weight file (.npz, .pt, .h5, ...) given as CONFIG; by "
          "default detected from its names.")]
 ActivationsOpt = Annotated[str | None, typer.Option(
     "--activations", metavar="GATES,CANDIDATE,CELL", show_default=False,

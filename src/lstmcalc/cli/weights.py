@@ -75,7 +75,7 @@ Examples:
   lstmcalc inspect model.onnx -f json  a list of objects, one per LSTM""")
 def inspect(
     source: Annotated[str, typer.Argument(
-        metavar="FILE", help="A weight file (.pt, .pth, .npz, .safetensors, .onnx).",
+        metavar="FILE", help="A weight file (.pt, .pth, .npz, .safetensors, .keras, .h5, .onnx).",
         show_default=False)],
     fmt: FormatOpt = Format.auto,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
@@ -156,8 +156,8 @@ Examples:
       -o torch.npz""")
 def convert(
     source: Annotated[str, typer.Argument(
-        metavar="SRC", help="A framework weight file (.npz, .pt, .onnx) or a config (YAML, "
-                            "JSON).", show_default=False)],
+        metavar="SRC", help="A framework weight file (.pt, .npz, .safetensors, .keras, .h5, "
+                            ".onnx) or a config (YAML, JSON).", show_default=False)],
     to: Annotated[str, typer.Option(
         "--to", metavar="LAYOUT|yaml|json",
         help="pytorch, keras, onnx or tf1 (written as .npz with that framework's names, or as "
