@@ -59,6 +59,7 @@ VIEWS = [
     ["unroll", "--view", "heatmap"], ["unroll", "{stack}"], ["unroll", "--final"],
     ["grad"], ["grad", "--view", "heatmap"], ["grad", "{stack}"], ["shapes"],
     ["shapes", "{stack}"], ["step", "--expect", "{expect}"], ["inspect", "{stack_npz}"],
+    ["compare", "{founding}", "{peepholes}"], ["compare", "{stack_npz}", "{stack_npz}"],
 ]
 
 
@@ -111,8 +112,8 @@ def test_prose_columns_wrap_at_spaces_and_never_split_a_word(width):
     assert max(map(len, out.splitlines())) <= width
 
 
-@pytest.mark.parametrize("command", ["", "step", "unroll", "grad", "shapes", "inspect", "init",
-                                     "convert"])
+@pytest.mark.parametrize("command", ["", "step", "unroll", "grad", "shapes", "inspect", "compare",
+                                     "init", "convert"])
 def test_help_fits_80_columns_and_cuts_no_summary(command):
     result = run_main(*([command] if command else []), "--help", env={"COLUMNS": "80"})
     lines = result.stdout.decode().splitlines()

@@ -49,6 +49,7 @@ class Spec:
     split: tuple = (False, False, False, False)  # gave Wx and Wh instead of W, GATES order
     stack: list | None = None  # [[Weights per direction] per layer], for more than one cell
     directions: tuple = ("forward",)
+    layout: str | None = None  # a weight file's layout (pytorch, keras, onnx, tf1)
 
     @cached_property
     def cell(self) -> Cell:

@@ -24,7 +24,7 @@ def shown(text: str) -> str:
 
 class ExitStatus(IntEnum):
     OK = 0
-    DIFFERENCES = 1  # --expect found values that differ
+    DIFFERENCES = 1  # --expect found values that differ; compare's two LSTMs disagree
     USAGE = 2  # bad option or argument
     DATA = 65  # invalid input data (EX_DATAERR)
     NO_INPUT = 66  # input file missing or unreadable (EX_NOINPUT)

@@ -12,10 +12,13 @@ never disagree and every cell the core computes reaches every view. Nothing here
     StreamReport  steps computed as rows arrive
     GradReport    backpropagation through a run
     ShapesReport  the size of every variable
+    InspectReport every LSTM a weight file holds
+    CompareReport two LSTMs on the same inputs, and which porting mistake parts them
 """
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -372,3 +375,15 @@ class InspectReport:
     kind: str
     lstms: tuple[dict, ...]
     other: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CompareReport:
+    """Two LSTMs on the same inputs (porting.agreement) and what explains where they part
+    (porting.diagnose, per pair of cells)."""
+
+    a_source: str
+    b_source: str
+    inputs: str  # for people: where the inputs came from
+    agreement: Any  # porting.Agreement
+    findings: tuple  # ((cell label or "", porting.Finding), ...)

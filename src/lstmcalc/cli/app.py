@@ -187,7 +187,7 @@ def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float 
     return config.Spec(f"{path} ({how}{layers}{dirs})", weights, None,
                        None if h0 is None else (h0[0] if single else h0),
                        None if c0 is None else (c0[0] if single else c0), None, None,
-                       stack=stack, directions=directions)
+                       stack=stack, directions=directions, layout=chosen)
 
 
 def with_activations(weights, text: str):

@@ -14,7 +14,8 @@ from lstmcalc.choices import GRAD_FORMATS, Format, Show, View
 from lstmcalc.errors import UsageError
 from lstmcalc import records
 from lstmcalc.render import machine
-from lstmcalc.reports import (FinalReport, GradReport, InspectReport, RunReport, ShapesReport,
+from lstmcalc.reports import (CompareReport, FinalReport, GradReport, InspectReport, RunReport,
+                              ShapesReport,
                               StackGradReport, StackReport, StackShapesReport, StepReport,
                               StreamReport, extras_dict)
 
@@ -42,6 +43,8 @@ def render(report, fmt: Format, show: Show) -> Rendered:
         return shapes_table(report) if fmt is Format.table else shapes_text(report, fmt)
     if isinstance(report, InspectReport):
         return inspect_table(report) if fmt is Format.table else inspect_text(report, fmt)
+    if isinstance(report, CompareReport):
+        return compare_table(report) if fmt is Format.table else compare_text(report, fmt)
     raise TypeError(f"no renderer for {type(report).__name__}")
 
 
@@ -499,4 +502,88 @@ def inspect_table(report: InspectReport):
     if count > 1:
         parts += [Text(), Text("Choose one with --name NAME (the name, or its last parts).",
                                style="dim")]
+    return Group(*parts)
+
+
+# Compare -----------------------------------------------------------------------------------
+
+def compare_dict(report: CompareReport) -> dict:
+    ag = report.agreement
+    t, j = ag.where
+    obj: dict = {"agree": ag.agree, "tolerance": ag.tolerance, "steps": int(ag.a_output.shape[0]),
+                 "largest_difference": {"h": ag.largest, "c": ag.c_difference},
+                 "largest_at": {"step": t + 1, "unit": j + 1},
+                 "first_parting_step": None if ag.parting_step is None else ag.parting_step + 1}
+    if ag.gates is not None:
+        obj["gates"] = {gate: {"preactivation": dz, "activation": da}
+                        for gate, (dz, da) in ag.gates.items()}
+    obj["diagnosis"] = [{"cell": cell or None, "mistake": f.mistake, "explanation": f.explanation,
+                         "residual": f.residual if np.isfinite(f.residual) else None}
+                        for cell, f in report.findings]
+    return obj
+
+
+def compare_text(report: CompareReport, fmt: Format) -> str:
+    obj = compare_dict(report)
+    if fmt is Format.yaml:
+        return machine.yaml_text(obj)
+    if fmt is Format.csv:
+        raise UsageError("compare writes json, jsonl or yaml (or a table), not csv")
+    return machine.dumps(obj) + "\n"
+
+
+def compare_table(report: CompareReport):
+    from rich import box
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from lstmcalc.render.fit import FitTable
+    from lstmcalc.render.numbers import plain
+
+    ag = report.agreement
+    parts: list = [Text("lstmcalc compare", style="bold"), Text(f"A: {report.a_source}"),
+                   Text(f"B: {report.b_source}"),
+                   Text(f"{report.inputs}; tolerance {ag.tolerance:g}", style="dim"), Text()]
+    t, j = ag.where
+    if ag.agree:
+        parts.append(Text(f"They agree: every output within {ag.tolerance:g} (largest "
+                          f"difference {ag.largest:.3g}, at step {t + 1}, unit {j + 1}).",
+                          style="bold green"))
+    else:
+        parting = "" if ag.parting_step is None else \
+            f"; they part at step {ag.parting_step + 1}"
+        parts.append(Text(f"They differ: largest |h_A − h_B| = {ag.largest:.3g} at step "
+                          f"{t + 1}, unit {j + 1}{parting}; final C differs by "
+                          f"{ag.c_difference:.3g}.", style="bold red"))
+    if ag.gates is not None:
+        table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        for name in ("gate", "largest |Δz|", "largest |Δ activation|"):
+            table.add_column(name, justify="left" if name == "gate" else "right")
+        for gate, (dz, da) in ag.gates.items():
+            table.add_row(gate, f"{dz:.3g}", f"{da:.3g}")
+        parts += [Text(), table]
+    steps = ag.difference.max(axis=1)
+    shown = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("step", "largest |Δh|", "A's h (that unit)", "B's h"):
+        shown.add_column(name, justify="right")
+    units = ag.difference.argmax(axis=1)
+    for step in range(min(len(steps), 12)):
+        u = int(units[step])
+        shown.add_row(str(step + 1), f"{steps[step]:.3g}", plain(float(ag.a_output[step, u]), 6),
+                      plain(float(ag.b_output[step, u]), 6))
+    parts += [Text(), shown]
+    if len(steps) > 12:
+        parts.append(Text(f"({len(steps) - 12} more steps in -f json)", style="dim"))
+    if not ag.agree:
+        parts.append(Text())
+        if report.findings:
+            parts.append(Text("Diagnosis (each tested on the weights):", style="bold"))
+            for cell, finding in report.findings:
+                where = f"{cell}: " if cell else ""
+                parts.append(Padding(Text(f"• {where}{finding.explanation}."), (0, 0, 0, 2)))
+        else:
+            parts.append(Text("No single usual porting mistake (gate order, transposed kernel, "
+                              "missing or doubled bias, forget bias, [h, x] order, direction, "
+                              "float32 rounding) turns B's weights into A's.", style="bold"))
     return Group(*parts)
