@@ -137,3 +137,36 @@ def test_precise_gaps_keep_the_dtype_and_pass_nan_and_infinities():
     assert s.dtype == t.dtype == np.float32
     assert np.isnan(s[0]) and np.isnan(t[0])
     assert s[1:].tolist() == [0.0, 1.0, 0.5] and t[1:].tolist() == [0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("name", act.Activation.NAMES)
+def test_every_activation_slope_against_central_differences(name):
+    """f'(z) against (f(z + e) - f(z - e)) / 2e, away from the kinks (0, ±1, ±3, 6, alpha
+    and the hard sigmoids' corners), and max_slope bounds every slope."""
+    f = act.Activation(name)
+    z = np.linspace(-7.3, 7.3, 147)
+    kinks = np.array([0.0, 1.0, -1.0, 3.0, -3.0, 6.0, f.alpha, -f.beta / f.alpha
+                      if f.alpha else 0.0, (1 - f.beta) / f.alpha if f.alpha else 0.0])
+    z = z[np.min(np.abs(z[:, None] - kinks[None, :]), axis=1) > 1e-3]
+    eps = 1e-6
+    numeric = (f(z + eps) - f(z - eps)) / (2 * eps)
+    np.testing.assert_allclose(f.derivative(z), numeric, rtol=1e-6, atol=1e-6 * max(
+        1.0, float(np.max(np.abs(numeric)))))
+    assert np.all(np.abs(f.derivative(np.linspace(-20, 20, 40001))) <= f.max_slope * (1 + 1e-12))
+
+
+def test_keras_and_onnx_activations_against_pytorch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    z = np.linspace(-8, 8, 321)
+    t = torch.from_numpy(z)
+    peers = {"elu": F.elu(t), "selu": F.selu(t), "gelu": F.gelu(t), "silu": F.silu(t),
+             "softplus": F.softplus(t, threshold=50), "relu6": F.relu6(t),
+             "leaky_relu": F.leaky_relu(t, 0.2), "hard_silu": F.hardswish(t), "mish": F.mish(t),
+             "hard_tanh": F.hardtanh(t), "exponential": torch.exp(t)}
+    for name, want in peers.items():
+        np.testing.assert_allclose(act.Activation(name)(z), want.numpy(), rtol=1e-15,
+                                   atol=1e-15, err_msg=name)
+    np.testing.assert_allclose(act.Activation("thresholded_relu", 0.5)(z),
+                               np.where(z >= 0.5, z, 0.0))
+    np.testing.assert_allclose(act.Activation("scaled_tanh", 2.0, 0.5)(z), 2 * np.tanh(0.5 * z))

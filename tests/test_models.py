@@ -344,3 +344,64 @@ def test_keras_2_h5_names_and_damaged_keras_files(tmp_path, monkeypatch):
     assert r.returncode == 69 and r.stderr.decode().endswith(
         "reading a Keras .keras or .h5 file needs h5py, which is not installed: "
         "pip install 'lstmcalc[keras]'\n")
+
+
+@pytest.mark.parametrize("activations, params", [
+    (["HardSigmoid", "LeakyRelu", "Elu"], {}),
+    (["Sigmoid", "Softplus", "Tanh"], {}),
+    (["Sigmoid", "ScaledTanh", "ThresholdedRelu"], {}),
+    (["Affine", "Tanh", "Tanh"], {}),
+    (["Sigmoid", "ScaledTanh", "ThresholdedRelu"],
+     {"activation_alpha": [0.7, 0.1], "activation_beta": [1.3]}),
+    (["HardSigmoid", "LeakyRelu", "Elu"],
+     {"activation_alpha": [0.3, 0.05, 0.8], "activation_beta": [0.4]}),
+])
+def test_onnx_activations_and_their_defaults_against_onnx_runtime(tmp_path, activations,
+                                                                  params):
+    """Every activation the ONNX LSTM defines, with alpha and beta given or left out (ONNX
+    Runtime's values then: float32 0.2 and 0.01, and 0 where the spec has no default)."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from helpers import onnx_lstm
+
+    rng = np.random.default_rng(5)
+    m, n, T = 3, 2, 6
+    arrays = {"W": rng.normal(size=(1, 4 * n, m)), "R": rng.normal(size=(1, 4 * n, n)),
+              "B": rng.normal(size=(1, 8 * n))}
+    x = rng.normal(size=(T, 1, m)).astype(np.float32)
+    (y,) = onnx_lstm(tmp_path / "a.onnx", arrays, x, activations=activations, **params)
+    got = _outputs(tmp_path / "a.onnx", "#1", x[:, 0], tmp_path)
+    np.testing.assert_allclose(got, y[:, 0, 0], rtol=1e-5, atol=1e-5)
+
+
+def test_keras_activations_against_keras(tmp_path):
+    """Each Keras 3 activation lstmcalc reads, in an LSTM saved as .keras, against Keras's own
+    forward pass (float64): as the candidate and cell activation, and most as the gates'.
+    (Keras on the PyTorch backend returns z itself for softplus past z = 20, where lstmcalc
+    and the other backends keep log(1 + e^z): kept below that here.)"""
+    pytest.importorskip("h5py")
+    from helpers import run_keras
+
+    names = ["elu", "selu", "gelu", "silu", "swish", "softplus", "relu6", "leaky_relu",
+             "hard_silu", "exponential", "hard_tanh", "mish", "linear", "hard_sigmoid"]
+    run_keras("""
+names = sys.argv[2].split(",")
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(1).normal(size=(1, 5, 3)) * 0.5
+bounded = ("hard_sigmoid", "hard_tanh", "relu6", "elu", "selu", "gelu", "silu", "swish",
+           "hard_silu", "mish", "leaky_relu", "linear")  # as gates too; the rest grow past 20
+outs = {}
+inp = keras.Input((None, 3))
+layers = []
+for name in names:
+    layer = keras.layers.LSTM(2, return_sequences=True, name=name, activation=name,
+                              recurrent_activation=name if name in bounded else "sigmoid")
+    layers.append(layer(inp))
+    outs[name] = keras.Model(inp, layers[-1])(x).detach().numpy()[0]
+keras.Model(inp, layers).save(sys.argv[1] + "/acts.keras")
+np.savez(sys.argv[1] + "/acts.npz", x=x[0], **outs)
+""", [str(tmp_path), ",".join(names)])
+    io = np.load(tmp_path / "acts.npz")
+    for name in names:
+        got = _outputs(tmp_path / "acts.keras", name, io["x"], tmp_path)
+        np.testing.assert_allclose(got, io[name], rtol=1e-12, atol=1e-12, err_msg=name)

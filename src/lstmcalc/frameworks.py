@@ -245,8 +245,16 @@ def _onnx_node(node, model, source: str, max_bytes: int,
 
 
 _ONNX_ACTIVATIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu",
-                     "softsign": "softsign", "hardsigmoid": "hard_sigmoid", "affine": "affine"}
-_ONNX_DEFAULTS = {"hard_sigmoid": (0.2, 0.5), "affine": (1.0, 0.0)}
+                     "softsign": "softsign", "hardsigmoid": "hard_sigmoid", "affine": "affine",
+                     "leakyrelu": "leaky_relu", "thresholdedrelu": "thresholded_relu",
+                     "scaledtanh": "scaled_tanh", "elu": "elu", "softplus": "softplus"}
+# which of alpha and beta each activation consumes from activation_alpha / activation_beta, and
+# ONNX Runtime's values when they are left out: float32 numbers (0.2f is 0.20000000298023224),
+# and 0 where the ONNX spec gives no default (Affine, ThresholdedRelu, ScaledTanh), as ONNX
+# Runtime computes (tests/test_models.py checks each against it)
+_ONNX_DEFAULTS = {"hard_sigmoid": (float(np.float32(0.2)), 0.5), "affine": (0.0, 0.0),
+                  "leaky_relu": (float(np.float32(0.01)), None), "elu": (1.0, None),
+                  "thresholded_relu": (0.0, None), "scaled_tanh": (0.0, 0.0)}
 
 
 def _onnx_variant(attrs: dict, source: str, directions: int):
@@ -280,8 +288,9 @@ def _onnx_variant(attrs: dict, source: str, directions: int):
         ours = _ONNX_ACTIVATIONS[name]
         if ours in _ONNX_DEFAULTS:
             da, db = _ONNX_DEFAULTS[ours]
-            acts.append(Activation(ours, alphas.pop(0) if alphas else da,
-                                   betas.pop(0) if betas else db))
+            alpha = alphas.pop(0) if alphas else da
+            beta = None if db is None else (betas.pop(0) if betas else db)
+            acts.append(Activation(ours, alpha, beta))
         else:
             acts.append(Activation(ours))
     if acts and len(acts) != 3 * directions:
@@ -464,7 +473,11 @@ def build(held: Held, chosen: str, layout: str | None, forget_bias: float | None
 
 # Keras 3's activation names -> lstmcalc's (hard_sigmoid is relu6(x + 3) / 6 in Keras 3)
 _KERAS_ACTIVATIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "linear": "identity",
-                      "softsign": "softsign", "hard_sigmoid": "hard_sigmoid_tf2"}
+                      "softsign": "softsign", "hard_sigmoid": "hard_sigmoid_tf2", "elu": "elu",
+                      "selu": "selu", "gelu": "gelu", "silu": "silu", "swish": "silu",
+                      "softplus": "softplus", "relu6": "relu6", "leaky_relu": "leaky_relu",
+                      "hard_silu": "hard_silu", "hard_swish": "hard_silu",
+                      "exponential": "exponential", "hard_tanh": "hard_tanh", "mish": "mish"}
 
 
 def _keras_activation(config: dict, key: str, source: str):
@@ -575,7 +588,7 @@ def _cell_parts(weights: layouts.Weights) -> tuple[dict, dict]:
         extras["projection"] = v.projection
     if "activations" in v.features():
         extras["activations"] = {
-            role: act.name if act.name not in ("hard_sigmoid", "affine") else
+            role: act.name if act.name not in act.SHOWN_WITH_PARAMETERS else
             {"name": act.name, "alpha": act.alpha, "beta": act.beta}
             for role, act in roles.items()}
     return gates, extras
@@ -736,16 +749,26 @@ def onnx_bytes(stack: list, directions: tuple, dtype: str = "float64") -> bytes:
     onnx_names = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
                   "softsign": "Softsign", "hard_sigmoid": "HardSigmoid", "affine": "Affine",
                   "hard_sigmoid_keras": "HardSigmoid", "hard_sigmoid_tf2": "HardSigmoid",
-                  "identity": "Affine"}
+                  "identity": "Affine", "leaky_relu": "LeakyRelu", "elu": "Elu",
+                  "softplus": "Softplus", "thresholded_relu": "ThresholdedRelu",
+                  "scaled_tanh": "ScaledTanh"}
     if any("activations" in u.features() for u in variants):
         acts = [a for u in variants for a in (u.gate, u.candidate, u.cell)]
+        missing = sorted({a.name for a in acts if a.name not in onnx_names})
+        if missing:
+            raise LayoutError(f"ONNX's LSTM has no {', '.join(missing)} activation: this cell "
+                              "cannot be written as .onnx")
         attrs["activations"] = [onnx_names[a.name] for a in acts]
-        with_params = [a for a in acts if onnx_names[a.name] in ("HardSigmoid", "Affine")]
-        if with_params:
-            attrs["activation_alpha"] = [float(a.alpha) if a.name != "identity" else 1.0
-                                         for a in with_params]
-            attrs["activation_beta"] = [float(a.beta) if a.name != "identity" else 0.0
-                                        for a in with_params]
+        # each activation that takes alpha (beta) consumes the next one, in order
+        alphas = [1.0 if a.name == "identity" else float(a.alpha) for a in acts
+                  if onnx_names[a.name] in ("HardSigmoid", "Affine", "LeakyRelu", "Elu",
+                                            "ThresholdedRelu", "ScaledTanh")]
+        betas = [0.0 if a.name == "identity" else float(a.beta) for a in acts
+                 if onnx_names[a.name] in ("HardSigmoid", "Affine", "ScaledTanh")]
+        if alphas:
+            attrs["activation_alpha"] = alphas
+        if betas:
+            attrs["activation_beta"] = betas
     inits = [numpy_helper.from_array(np.ascontiguousarray(named[k], dtype=dtype), k)
              for k in names]
     elem = TensorProto.FLOAT if dtype == "float32" else TensorProto.DOUBLE

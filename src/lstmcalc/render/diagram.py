@@ -61,7 +61,10 @@ def _inline(arr) -> str:
 # activations as they fit in a gate's box
 SHORT = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu", "identity": "id", "softsign": "ssgn",
          "hard_sigmoid": "hσ", "hard_sigmoid_keras": "hσ", "hard_sigmoid_tf2": "hσ",
-         "affine": "aff"}
+         "affine": "aff", "elu": "elu", "selu": "selu", "gelu": "gelu", "silu": "silu",
+         "softplus": "sp+", "relu6": "relu6", "leaky_relu": "lrelu", "hard_silu": "hsilu",
+         "exponential": "exp", "hard_tanh": "htanh", "mish": "mish", "thresholded_relu": "trelu",
+         "scaled_tanh": "stanh"}
 
 
 def _variant_notes(step: Step, b: tuple) -> list[str]:

@@ -16,17 +16,12 @@ from lstmcalc.render.numbers import honest, percent
 
 
 def _max_slope(cell, gate: str) -> float:
-    """The largest slope the gate's activation has (0.25 for sigmoid, 1 for tanh, alpha for a
-    hard sigmoid), against which a unit's slope says 'saturated'."""
+    """The largest slope the gate's activation can have (0.25 for sigmoid, alpha for a hard
+    sigmoid, inf for exponential), against which a unit's slope says 'saturated'."""
     v = cell.variant
     if v.is_standard:
         return 1.0 if gate == "candidate" else 0.25
-    act = v.candidate if gate == "candidate" else v.gate
-    if act.name == "sigmoid":
-        return 0.25
-    if act.name in ("hard_sigmoid", "hard_sigmoid_keras", "hard_sigmoid_tf2", "affine"):
-        return abs(act.alpha) or 1.0
-    return 1.0
+    return (v.candidate if gate == "candidate" else v.gate).max_slope
 
 
 SYMBOL = {"forget": "f", "input": "i", "candidate": "g", "output": "o"}
@@ -164,7 +159,7 @@ def _note(gate: str, unit: int, a: float, gap: float, slope: float, bound: float
     else:
         shown = honest(a, precision, gap, log_gap=log_gap)
         note = f"proposes {'' if shown.startswith(('-', '−')) else '+'}{shown} for C_t[{unit}]"
-    if abs(slope) < SATURATED * bound:
+    if abs(slope) < SATURATED * bound < float("inf"):  # exponential has no largest slope
         note += "; saturated"
     return note
 

@@ -203,11 +203,12 @@ def derivatives_view(step: Step, slopes: dict, b: tuple = (),
         name = f"−{_act_name(act)}'(z_i)" if coupled else f"{_act_name(act)}'"
         for j in range(cell.hidden_size):
             d = float(slopes[gate][b][j])
-            frac = abs(d) / bound
-            note = "saturated" if frac < 0.01 else ""
+            frac = abs(d) / bound  # 0 against exponential's unbounded slope: shown as —
+            note = "saturated" if frac < 0.01 and bound < float("inf") else ""
             table.add_row(gate if j == 0 else "", str(j + 1),
                           "—" if coupled else honest(float(step.z[b][k, j]), precision),
                           f"{name} = {_slope(d, precision)}",
+                          "—" if bound == float("inf") else
                           f"{frac:.1%}" if frac >= 0.001 else f"{sci(100 * frac)}%", note,
                           style="yellow" if note else None)
     path = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
