@@ -405,3 +405,24 @@ np.savez(sys.argv[1] + "/acts.npz", x=x[0], **outs)
     for name in names:
         got = _outputs(tmp_path / "acts.keras", name, io["x"], tmp_path)
         np.testing.assert_allclose(got, io[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_a_model_exported_by_torch_onnx_export(tmp_path):
+    """torch.onnx.export writes h_0 and c_0 as zeros computed in the graph (Expand of a zero
+    constant) and the weights as initializers: read as the zero state, and the numbers are
+    PyTorch's (float32) to 1e-5."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    import warnings
+
+    torch.manual_seed(2)
+    lstm = torch.nn.LSTM(3, 4, bidirectional=True)
+    x = torch.randn(6, 1, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(lstm, (x,), str(tmp_path / "lstm.onnx"), dynamo=False)
+    with torch.no_grad():
+        want = lstm(x)[0][:, 0].numpy()
+    got = _outputs(tmp_path / "lstm.onnx", "/LSTM", x[:, 0].numpy().astype(np.float64),
+                   tmp_path)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -5,6 +5,7 @@ import io
 import pathlib
 import re
 
+import pytest
 from rich.console import Console
 
 from helpers import step_table
@@ -109,3 +110,33 @@ def test_the_guides_checkpoint_example_runs(tmp_path):
     assert [entry["name"] for entry in json.loads(outs[0].stdout)] == [
         "model_state_dict.encoder", "model_state_dict.decoder"]
     assert json.loads(outs[1].stdout)["hidden_size"] == 4
+
+
+@pytest.mark.parametrize("framework, needs", [("pytorch", "torch"), ("keras", "keras"),
+                                              ("onnx", "torch"), ("tf1", "tensorflow")])
+def test_the_guides_from_framework_examples_run(tmp_path, framework, needs):
+    """Each "from-FRAMEWORK.py" block of the guide, run as written, then the command after
+    it, in real processes; step reads the saved model (exit 0, an h of 4 entries)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import importlib.util
+
+    for package in (needs, *{"onnx": ["onnx"], "keras": ["h5py"]}.get(framework, [])):
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"{package} is not installed")
+    marker = f"# from-{framework}.py"
+    code = marker + DOCS.split("```python\n" + marker, 1)[1].split("```", 1)[0]
+    (tmp_path / "save.py").write_text(code)
+    env = {**os.environ, "OPENBLAS_THREAD_TIMEOUT": "4", "KERAS_BACKEND": "torch"}
+    done = subprocess.run([sys.executable, "save.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    command = DOCS.split(code.split("\n", 1)[1], 1)[1].split("```sh\n", 1)[1].split("```")[0]
+    run = subprocess.run(["bash", "-c", command.strip().replace(
+        "lstmcalc", f"{sys.executable} -m lstmcalc") + " -f json"], cwd=tmp_path,
+        capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert len(json.loads(run.stdout)["h"]) == 4

@@ -209,6 +209,23 @@ def _onnx_constants(model) -> dict:
     return out
 
 
+def _zeros_in_graph(model, name: str, constants: dict) -> bool:
+    """Whether a value is zeros whatever the graph's inputs: Expand of a constant that is all
+    zeros (torch.onnx.export's h_0 and c_0), or ConstantOfShape of 0."""
+    from onnx import numpy_helper
+
+    producer = next((node for graph in _onnx_graphs(model.graph) for node in graph.node
+                     if name in node.output), None)
+    if producer is None:
+        return False
+    if producer.op_type == "ConstantOfShape":
+        value = [a.t for a in producer.attribute if a.name == "value"]
+        return not value or not np.any(numpy_helper.to_array(value[0]))
+    if producer.op_type in ("Expand", "Tile") and producer.input[0] in constants:
+        return not np.any(numpy_helper.to_array(constants[producer.input[0]]))
+    return False
+
+
 def _onnx_node(node, model, source: str, max_bytes: int,
                folder: str | None = None) -> tuple[dict, dict]:
     """An LSTM node's inputs (W, R, B, P, initial_h, initial_c) as arrays, and its
@@ -226,9 +243,12 @@ def _onnx_node(node, model, source: str, max_bytes: int,
             raise DataError("the LSTM node has sequence_lens, which lstmcalc does not read yet "
                             "(ONNX Runtime stops each sequence at its length)", source)
         if given not in constants:
+            if name in ("initial_h", "initial_c") and _zeros_in_graph(model, given, constants):
+                continue  # zeros of the batch's shape, as torch.onnx.export writes h_0, c_0
             raise DataError(f"the LSTM node's {name} ({given}) is not an initializer or a "
-                            "constant; lstmcalc runs the node on weights stored in the file",
-                            source)
+                            "constant; lstmcalc runs the node on weights stored in the file"
+                            + (" (give the state with --state)" if name.startswith("initial")
+                               else ""), source)
         t = constants[given]
         if any(d < 0 for d in t.dims):
             raise DataError(f"{name} ({given}) has negative dimensions {list(t.dims)}", source)

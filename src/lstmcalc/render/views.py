@@ -478,7 +478,9 @@ def inspect_table(report: InspectReport):
     from rich.text import Text
 
     count = len(report.lstms)
-    parts: list = [Text(f"{report.source}: a {report.kind} with {count} "
+    vowel = report.kind[0].lower() in "aeiou" or report.kind.startswith(("ONNX", "HDF5"))
+    article = "an" if vowel else "a"
+    parts: list = [Text(f"{report.source}: {article} {report.kind} with {count} "
                         f"LSTM{'s' if count != 1 else ''}", style="bold"), Text()]
     for entry in report.lstms:
         parts.append(Text(entry["name"] or "(top level: no name)", style="bold"))
