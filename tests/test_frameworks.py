@@ -407,10 +407,11 @@ def test_variant_config_errors(tmp_path, extra, message):
     assert r.exit_code == 65 and message in r.stderr, r.stderr
 
 
-def tf1_peephole_projection_reference(kernel, bias, fb, wf, wi, wo, proj, xs, cell_clip=None):
+def tf1_peephole_projection_reference(kernel, bias, fb, wf, wi, wo, proj, xs, cell_clip=None,
+                                      proj_clip=None):
     """TF1's LSTMCell(use_peepholes=True, num_proj=p, cell_clip=...), from its documentation:
     c = sigma(f + fb + w_f c) c + sigma(i + w_i c) tanh(j), clipped; m = sigma(o + w_o c)
-    tanh(c); h = m @ projection_kernel."""
+    tanh(c); h = m @ projection_kernel, clipped to ±proj_clip."""
     def sig(v):
         return 1 / (1 + np.exp(-v))
     n, p = proj.shape
@@ -422,6 +423,8 @@ def tf1_peephole_projection_reference(kernel, bias, fb, wf, wi, wo, proj, xs, ce
             c = np.clip(c, -cell_clip, cell_clip)
         m = sig(o + wo * c) * np.tanh(c)
         h = m @ proj
+        if proj_clip is not None:
+            h = np.clip(h, -proj_clip, proj_clip)
         out.append(h)
     return np.array(out)
 
@@ -664,3 +667,54 @@ def test_what_onnx_cannot_hold_is_refused_by_name(tmp_path, projected):
     assert not (tmp_path / "p.onnx").exists()
     r = runner.invoke(app, ["convert", projected, "--to", "yaml", "--dtype", "float32"])
     assert r.exit_code == 2 and "--dtype is for .npz, .pt and .onnx" in r.stderr
+
+
+def test_tf1_proj_clip_forward_gradients_and_round_trips(tmp_path):
+    """TF1's proj_clip (h_t clipped after the projection): as `proj_clip` beside the arrays
+    and as a config's projection.clip; the outputs against TF1's equations, the gradients
+    against central differences, round trips through tf1 and yaml exact, and PyTorch (which
+    has no proj_clip) refused by name."""
+    import yaml
+
+    rng = np.random.default_rng(21)
+    m, n, p = 3, 4, 2
+    arrays = {"kernel": rng.normal(size=(m + p, 4 * n)), "bias": rng.normal(size=4 * n),
+              "w_f_diag": rng.normal(size=n), "w_i_diag": rng.normal(size=n),
+              "w_o_diag": rng.normal(size=n), "projection/kernel": rng.normal(size=(n, p)) * 3,
+              "proj_clip": np.array(0.5)}
+    src = save_npz(tmp_path / "tf1.npz", arrays)
+    xs = rng.normal(size=(6, m))
+    np.save(tmp_path / "x.npy", xs)
+    r = runner.invoke(app, ["unroll", src, "--layout", "tf1", "-i", str(tmp_path / "x.npy"),
+                            "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])
+    ref = tf1_peephole_projection_reference(
+        arrays["kernel"], arrays["bias"], 1.0, arrays["w_f_diag"], arrays["w_i_diag"],
+        arrays["w_o_diag"], arrays["projection/kernel"], xs, proj_clip=0.5)
+    np.testing.assert_allclose(h, ref, rtol=1e-12, atol=1e-14)
+    assert np.isclose(np.abs(h).max(), 0.5)  # the clip is reached
+    # a config says it as projection.clip, and grad --check holds the gradients through it
+    cfg = tmp_path / "c.yaml"
+    assert runner.invoke(app, ["convert", src, "--from", "tf1", "--to", "yaml", "-o",
+                               str(cfg)]).exit_code == 0
+    assert yaml.safe_load(cfg.read_text())["projection"]["clip"] == 0.5
+    r = runner.invoke(app, ["grad", str(cfg), "-i", str(tmp_path / "x.npy"), "--check", "-f",
+                            "json"])
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["check"]["passed"]
+    back = tmp_path / "back.npz"
+    assert runner.invoke(app, ["convert", str(cfg), "--to", "tf1", "-o", str(back)]).exit_code == 0
+    with np.load(back) as f:
+        assert float(f["proj_clip"]) == 0.5
+        np.testing.assert_array_equal(f["projection/kernel"], arrays["projection/kernel"])
+    r = runner.invoke(app, ["convert", str(cfg), "--to", "pytorch", "-o", str(tmp_path / "p.npz")])
+    assert r.exit_code == 65 and "h_t clipped to ±0.5 after the projection" in r.stderr
+    doc = yaml.safe_load(cfg.read_text())
+    doc["projection"]["clip"] = 0.1
+    doc["x"] = xs[0].tolist()
+    (tmp_path / "tight.yaml").write_text(yaml.safe_dump(doc))
+    r = runner.invoke(app, ["step", str(tmp_path / "tight.yaml"), "--explain", "-f", "table"],
+                      env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    assert "clipped →" in r.stdout

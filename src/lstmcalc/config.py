@@ -388,15 +388,20 @@ def _parse_cell(top: dict, anchor, check: "_Checker", source: str, p: str,
     n = len(f_matrix.items)
     n_note = f" (n = {n}, the rows of {p}gates.{f_written})"
     # r, the size of h: n, or p with a projection (h = W_hr (o * tanh(C)))
-    projection = None
+    projection, proj_clip = None, None
     r, r_note, r_name = n, n_note, "n"
     if "projection" in top:
         node = top["projection"][1]
-        proj = check.mapping(node, f"{p}projection", ("W",))
+        proj = check.mapping(node, f"{p}projection", ("W", "clip"))
         if "W" not in proj:
             check.fail(node, f"{p}projection: missing W (p x n: h_t = W (o * tanh(C_t)))")
         projection = np.array(check.matrix(proj["W"][1], f"{p}projection.W", None, n,
                                            cols_note=n_note))
+        if "clip" in proj:
+            proj_clip = number(proj["clip"][1], f"{p}projection.clip", source)
+            if proj_clip <= 0:
+                check.fail(proj["clip"][1], f"{p}projection.clip must be positive, got "
+                                            f"{proj_clip:g}")
         r = projection.shape[0]
         r_note, r_name = f" (p = {r}, the rows of {p}projection.W)", "p"
     m = None
@@ -440,7 +445,7 @@ def _parse_cell(top: dict, anchor, check: "_Checker", source: str, p: str,
         forget_bias = number(top["forget_bias"][1], f"{p}forget_bias", source)
     xs, hs = (slice(0, m), slice(m, m + r)) if concat == ("x", "h") else \
         (slice(r, m + r), slice(0, r))
-    variant = _variant(top, check, n, n_note, coupled, source, projection, p)
+    variant = _variant(top, check, n, n_note, coupled, source, projection, p, proj_clip)
     weights = Weights(W[:, :, xs], W[:, :, hs], b, bh, forget_bias, variant, concat)
     return ParsedCell(weights, tuple(entries[g][0] for g in GATES),
                       tuple("W" not in entries[g][1] for g in GATES), n, n_note, r, r_note, m,
@@ -448,7 +453,7 @@ def _parse_cell(top: dict, anchor, check: "_Checker", source: str, p: str,
 
 
 def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, source: str,
-             projection=None, p: str = ""):
+             projection=None, p: str = "", proj_clip: float | None = None):
     """The cell variant the config asks for (the standard cell when it asks for none)."""
     from lstmcalc.core.activations import Activation
     from lstmcalc.core import Variant
@@ -493,8 +498,8 @@ def _variant(top: dict, check: "_Checker", n: int, n_note: str, coupled: bool, s
                                       f"{', '.join(Activation.NAMES)}")
             roles[{"gates": "gate", "candidate": "candidate", "cell": "cell"}[role]] = \
                 Activation(name, **params)
-    return Variant(peephole, coupled, positive("clip"), positive("cell_clip"), **roles,
-                   projection=projection)
+    return Variant(peephole, coupled, positive("clip"), positive("cell_clip"),
+                   projection=projection, proj_clip=proj_clip, **roles)
 
 
 def _document(path: str, max_bytes: int, records: bool = False) -> tuple[Node, "_Checker"]:

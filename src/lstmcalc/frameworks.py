@@ -605,13 +605,21 @@ def _cell_parts(weights: layouts.Weights) -> tuple[dict, dict]:
             extras[key] = getattr(v, key)
     roles = {"gates": v.gate, "candidate": v.candidate, "cell": v.cell}
     if v.projection is not None:
-        extras["projection"] = v.projection
+        extras["projection"] = v.projection if v.proj_clip is None else (v.projection,
+                                                                           v.proj_clip)
     if "activations" in v.features():
         extras["activations"] = {
             role: act.name if act.name not in act.SHOWN_WITH_PARAMETERS else
             {"name": act.name, "alpha": act.alpha, "beta": act.beta}
             for role, act in roles.items()}
     return gates, extras
+
+
+def _projection_obj(value) -> dict:
+    """{W} or {W, clip} from _cell_parts' projection entry."""
+    if isinstance(value, tuple):
+        return {"W": value[0].tolist(), "clip": value[1]}
+    return {"W": value.tolist()}
 
 
 def _cell_obj(weights: layouts.Weights) -> dict:
@@ -622,7 +630,7 @@ def _cell_obj(weights: layouts.Weights) -> dict:
         obj["forget_bias"] = weights.forget_bias
     for key, value in extras.items():
         obj[key] = {g: arr.tolist() for g, arr in value.items()} if key == "peepholes" \
-            else {"W": value.tolist()} if key == "projection" else value
+            else _projection_obj(value) if key == "projection" else value
     obj["gates"] = {g: {key: arr.tolist() for key, arr in e.items()} for g, e in gates.items()}
     return obj
 
@@ -642,10 +650,13 @@ def _cell_lines(weights: layouts.Weights) -> list[str]:
         elif key == "coupled":
             lines.append("coupled: true    # f = 1 - i")
         elif key == "projection":
+            matrix, clip = value if isinstance(value, tuple) else (value, None)
             rows = (",\n" + " " * 6).join(
-                "[" + ", ".join(_yaml_number(x) for x in row) + "]" for row in value)
-            lines.append(f"projection:    # h_t = W (o * tanh(C_t)): p = {len(value)}")
+                "[" + ", ".join(_yaml_number(x) for x in row) + "]" for row in matrix)
+            lines.append(f"projection:    # h_t = W (o * tanh(C_t)): p = {len(matrix)}")
             lines += f"  W: [{rows}]".split("\n")
+            if clip is not None:
+                lines.append(f"  clip: {_yaml_number(clip)}    # h_t clipped to ±clip (TF1)")
         elif key == "activations":
             lines.append("activations:")
             for role, act in value.items():

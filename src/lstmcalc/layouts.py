@@ -198,6 +198,14 @@ def from_arrays(layout: str, arrays: dict, forget_bias: float = 1.0) -> Weights:
                 [np.zeros(n) if d is None else np.asarray(d, dtype=np.float64) for d in diags])
             variant = Variant(peephole=peephole, projection=None if proj is None else
                               np.asarray(proj, dtype=np.float64).T)
+        if "proj_clip" in a:  # TF1's constructor argument, kept beside the arrays
+            clip = np.asarray(a["proj_clip"])
+            if clip.shape != () or not float(clip) > 0 or proj is None:
+                raise LayoutError("proj_clip must be one positive number, beside a "
+                                  "projection/kernel")
+            from dataclasses import replace
+
+            variant = replace(variant, proj_clip=float(clip))
         return Weights(_blocks(kernel[:m].T, layout, 0), _blocks(kernel[m:].T, layout, 0),
                        _blocks(bias, layout, 0), np.zeros((4, n)), float(forget_bias), variant)
     raise LayoutError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
@@ -210,7 +218,7 @@ def to_arrays(layout: str, w: Weights) -> dict:
     m, n = w.sizes
     v = w.variant
     holds = {"onnx": ("peepholes",), "pytorch": ("projection",),
-             "tf1": ("peepholes", "projection")}.get(layout, ())
+             "tf1": ("peepholes", "projection", "proj_clip")}.get(layout, ())
     beyond = [v.phrase(f) for f in v.features() if f not in holds]
     if beyond:
         raise LayoutError(f"the {layout} layout cannot hold {', '.join(beyond)}")
@@ -247,6 +255,8 @@ def to_arrays(layout: str, w: Weights) -> dict:
             out.update({f"w_{g}_diag": v.peephole[k] for k, g in enumerate("fio")})
         if v.projection is not None:
             out["projection/kernel"] = np.asarray(v.projection).T
+        if v.proj_clip is not None:
+            out["proj_clip"] = np.array(v.proj_clip)
         return out
     raise LayoutError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
 

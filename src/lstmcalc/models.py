@@ -16,7 +16,7 @@ _TORCH = re.compile(r"(?P<prefix>(?:.*[./])?)"
                     r"(?P<base>(?:weight|bias)_(?:ih|hh|hr)_l\d+(?:_reverse)?)")
 _KERAS = re.compile(r"(?P<prefix>(?:.*[./])?)(?P<base>recurrent_kernel|kernel|bias)(?::0)?")
 _TF1 = re.compile(r"(?P<prefix>(?:.*?[./])??)"  # the shortest: projection/kernel is a name
-                  r"(?P<base>projection/kernel|kernel|bias|w_[fio]_diag|forget_bias)(?::0)?")
+                  r"(?P<base>projection/kernel|kernel|bias|w_[fio]_diag|forget_bias|proj_clip)(?::0)?")
 
 
 def flatten(tree, prefix: str = "", out: dict | None = None) -> dict:

@@ -48,9 +48,9 @@ def backward(run: Run, dh_out: ArrayLike, dc_last: ArrayLike | None = None) -> G
     dc_last (..., n): dL/dC_T from the loss (zeros when None).
 
     The standard recurrence, and what a variant's forward pass added to it, in reverse: the
-    projection h = W_hr m, the output peephole's path into C_t, the cell clip (a held C_t
-    passes nothing), the coupling f = 1 − i, and the input and forget peepholes' paths into
-    C_{t-1}."""
+    projection h = W_hr m and its clip, the output peephole's path into C_t, the cell clip (a
+    held C_t passes nothing), the coupling f = 1 − i, and the input and forget peepholes'
+    paths into C_{t-1}."""
     cell, v = run.cell, run.cell.variant
     r = cell.state_size
     T, B, n, m, dtype, batch, dh_out, dc_next = _upstream(run, dh_out, dc_last)
@@ -85,10 +85,13 @@ def backward(run: Run, dh_out: ArrayLike, dc_last: ArrayLike | None = None) -> G
         f, i, g, o = a[t, :, F], a[t, :, I], a[t, :, G], a[t, :, O]
         dh = dh_out[t] + dh_next
         dm = dh  # dL/d(o ⊙ act(C_t))
-        if Wp is not None:  # h = W_hr m
+        if Wp is not None:  # h = W_hr m (clipped to ±proj_clip: a held entry passes nothing)
             assert mm is not None and dWp is not None
-            dWp += dh.T @ mm[t]
-            dm = dh @ Wp
+            held = dh
+            if v.proj_clip is not None:
+                held = dh * (np.abs(mm[t] @ Wp.T) < v.proj_clip)
+            dWp += held.T @ mm[t]
+            dm = held @ Wp
         dc = dc_next + dm * o * cell_slope[t]
         dz[t, :, O] = dm * tc[t] * slope[t, :, O]
         if P is not None:

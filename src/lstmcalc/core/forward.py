@@ -212,6 +212,8 @@ def _recur_variant(cell: Cell, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray
             mm[t] = a[t, :, O] * tc[t]
             if v.projection is not None:
                 h[t] = mm[t] @ v.projection.T  # (B, p)
+                if v.proj_clip is not None:
+                    np.clip(h[t], -v.proj_clip, v.proj_clip, out=h[t])
             h_prev, c_prev = h[t], c[t]
     if v.coupled:
         z[:, :, F] = np.nan  # f has no pre-activation of its own

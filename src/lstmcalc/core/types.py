@@ -37,7 +37,8 @@ class Variant:
     [-clip, clip] (ONNX clip); cell_clip: C_t is clipped to [-cell_clip, cell_clip] (TF1);
     gate, candidate, cell: the activations of f, i, o; of g; and of C_t in h_t;
     projection (p, n): h_t = W_hr (o ⊙ act(C_t)) has p entries while C_t keeps n (PyTorch's
-    proj_size, TF1's num_proj)."""
+    proj_size, TF1's num_proj); proj_clip: that h_t clipped to [-proj_clip, proj_clip]
+    (TF1's proj_clip; only with a projection)."""
 
     peephole: np.ndarray | None = None
     coupled: bool = False
@@ -47,15 +48,17 @@ class Variant:
     candidate: Activation = TANH
     cell: Activation = TANH
     projection: np.ndarray | None = None
+    proj_clip: float | None = None  # h_t clipped to [-proj_clip, proj_clip] (TF1's proj_clip)
 
-    FEATURES = ("peepholes", "coupled", "clip", "cell_clip", "activations", "projection")
+    FEATURES = ("peepholes", "coupled", "clip", "cell_clip", "activations", "projection",
+                "proj_clip")
 
     def features(self) -> tuple[str, ...]:
         """What the cell adds to the standard equations, in FEATURES order."""
         present = (self.peephole is not None, self.coupled, self.clip is not None,
                    self.cell_clip is not None,
                    (self.gate, self.candidate, self.cell) != (SIGMOID, TANH, TANH),
-                   self.projection is not None)
+                   self.projection is not None, self.proj_clip is not None)
         return tuple(name for name, there in zip(self.FEATURES, present) if there)
 
     @property
@@ -75,6 +78,8 @@ class Variant:
             return f"C_t clipped to ±{self.cell_clip:g}"
         if feature == "activations":
             return f"activations {self.gate!r} / {self.candidate!r} / {self.cell!r}"
+        if feature == "proj_clip":
+            return f"h_t clipped to ±{self.proj_clip:g} after the projection"
         assert self.projection is not None
         return f"a projection to p = {self.projection.shape[0]}"
 

@@ -176,9 +176,12 @@ def explain_view(step: Step, terms, precision: int = 4, b: tuple = (),
             if j is None:
                 lines.append(Text("  …"))
                 continue
+            total = float(var.projection[j] @ step.m[b])
+            clipped = var.proj_clip is not None and abs(total) > var.proj_clip
             lines.append(Text(f"  h_t[{j + 1}] = "
                               f"{_sum(var.projection[j], step.m[b], 0.0, precision)} = "
-                              f"{honest(float(step.h[b][j]), precision)}"))
+                              + (f"{plain(total, precision)}   clipped → " if clipped else "")
+                              + f"{honest(float(step.h[b][j]), precision)}"))
     return Panel(Group(*lines), title="Worked by hand (--explain)", title_align="left",
                  box=box.ROUNDED)
 
