@@ -426,3 +426,63 @@ def test_a_model_exported_by_torch_onnx_export(tmp_path):
     got = _outputs(tmp_path / "lstm.onnx", "/LSTM", x[:, 0].numpy().astype(np.float64),
                    tmp_path)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_written_keras_weights_file_loads_into_keras(tmp_path, bidirectional):
+    """convert --to keras -o FILE.weights.h5: Keras's model.load_weights reads it into
+    Sequential([Input, LSTM(n)]) (or Bidirectional(LSTM(n))), and Keras's outputs are
+    lstmcalc's to 1e-12; lstmcalc reads the file back to the same numbers."""
+    pytest.importorskip("h5py")
+    import yaml
+
+    from helpers import run_keras
+    from lstmcalc.config import builtin_text
+
+    doc = yaml.safe_load(builtin_text())
+    doc = {k: v for k, v in doc.items() if k not in ("h", "c", "sequence")}  # zero state
+    if bidirectional:
+        cell = {"gates": doc["gates"]}
+        half = {"gates": {k: {"W": (np.array(v["W"]) * 0.1).tolist(), "b": v.get("b", [0] * 3)}
+                          for k, v in doc["gates"].items()}}
+        doc = {"x": doc["x"], "direction": "bidirectional", "layers": [
+            {"forward": cell, "reverse": half}]}
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    weights = tmp_path / "w.weights.h5"
+    r = run_main("convert", str(tmp_path / "c.json"), "--to", "keras", "-o", str(weights))
+    assert r.returncode == 0, r.stderr
+    x = np.random.default_rng(2).normal(size=(5, 3))
+    np.save(tmp_path / "x.npy", x)
+    run_keras("""
+bidirectional = sys.argv[3] == "1"
+lstm = keras.layers.LSTM(3, return_sequences=True)
+layer = keras.layers.Bidirectional(lstm) if bidirectional else lstm
+model = keras.Sequential([keras.Input((None, 3)), layer])
+model.load_weights(sys.argv[1])
+x = np.load(sys.argv[2])[None]
+np.save(sys.argv[2].replace("x.npy", "y.npy"), model(x).detach().numpy()[0])
+""", [str(weights), str(tmp_path / "x.npy"), "1" if bidirectional else "0"])
+    want = np.load(tmp_path / "y.npy")
+    np.testing.assert_allclose(_plain_outputs(tmp_path / "c.json", x, tmp_path), want,
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_plain_outputs(weights, x, tmp_path), want, rtol=1e-12,
+                               atol=1e-12)
+
+
+def _plain_outputs(path, x, tmp_path):
+    np.save(tmp_path / "xin.npy", x)
+    r = run_main("unroll", str(path), "-i", str(tmp_path / "xin.npy"), "-f", "json")
+    assert r.returncode == 0, r.stderr.decode()
+    out = json.loads(r.stdout)
+    return np.array(out["output"]) if "output" in out else np.array([s["h"] for s in
+                                                                      out["steps"]])
+
+
+def test_what_a_keras_weights_file_cannot_hold_is_refused(tmp_path, projected):
+    pytest.importorskip("h5py")
+    r = run_main("convert", projected, "--to", "keras", "-o", str(tmp_path / "p.weights.h5"))
+    assert r.returncode == 65 and b"holds the standard cell's arrays only; this cell adds " \
+                                  b"a projection to p = 2" in r.stderr
+    assert not (tmp_path / "p.weights.h5").exists()
+    r = run_main("convert", projected, "--to", "keras", "-o", str(tmp_path / "p.h5"))
+    assert r.returncode == 2 and b"--to keras writes .npz or .weights.h5" in r.stderr

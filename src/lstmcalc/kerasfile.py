@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lstmcalc import arrays
-from lstmcalc.errors import DataError, MissingExtra
+from lstmcalc import arrays, layouts
+from lstmcalc.errors import DataError, LayoutError, MissingExtra
 
 
 @dataclass
@@ -164,3 +164,36 @@ def _attach_configs(lstms: dict, config: dict) -> None:
             lstm.config = layer["config"].get("layer", {}).get("config")
         else:
             lstm.config = layer["config"]
+
+
+def weights_h5(stack: list, directions: tuple, dtype: str = "float64") -> bytes:
+    """A Keras 3 weights file for one LSTM layer, as `model.save_weights` writes it for
+    `Sequential([Input((None, m)), LSTM(n)])` (the layer at layers/lstm) or, for both
+    directions, `Bidirectional(LSTM(n))` (at layers/bidirectional): `model.load_weights`
+    reads it into such a model. Weights only: what they do not hold is refused."""
+    h5py = _h5py()
+    if len(stack) != 1:
+        raise LayoutError(f"a Keras weights file holds one LSTM layer here; this is a stack of "
+                          f"{len(stack)} (convert each layer, or write .npz)")
+    if tuple(directions) == ("reverse",):
+        raise LayoutError("a Keras weights file does not record go_backwards: a reverse-only "
+                          "layer would load as a forward one (write a .npz or a config)")
+    for w in stack[0]:
+        if w.variant.features():
+            raise LayoutError("a Keras weights file holds the standard cell's arrays only; "
+                              f"this cell adds {', '.join(w.variant.describe())}")
+    cells = [layouts.to_arrays("keras", w) for w in stack[0]]
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        if len(cells) == 1:
+            groups = {"layers/lstm": cells[0]}
+        else:
+            groups = {"layers/bidirectional/forward_layer": cells[0],
+                      "layers/bidirectional/backward_layer": cells[1]}
+        for path, cell in groups.items():
+            g = f.create_group(f"{path}/cell/vars")
+            for index, key in (("0", "kernel"), ("1", "recurrent_kernel"), ("2", "bias")):
+                g[index] = np.asarray(cell[key], dtype=dtype)
+            f.create_group(f"{path}/vars")
+        f.create_group("vars")
+    return buffer.getvalue()

@@ -203,13 +203,18 @@ def convert(
                 data = frameworks.pt_bytes(stack, directions, dtype.value)
             elif to == "onnx" and suffix.endswith(".onnx"):
                 data = frameworks.onnx_bytes(stack, directions, dtype.value)
+            elif to == "keras" and suffix.endswith(".weights.h5"):
+                from lstmcalc import kerasfile
+
+                data = kerasfile.weights_h5(stack, directions, dtype.value)
             elif target is None or suffix.endswith(".npz"):
                 data = frameworks.save_npz(to, stack, directions, dtype.value)
                 if target is None and output.stdout_is_terminal():
                     raise UsageError("a .npz is binary: give -o FILE.npz (or pipe stdout)")
             else:
                 raise UsageError(f"-o {target}: --to {to} writes .npz"
-                                 + {"pytorch": ", .pt or .pth", "onnx": " or .onnx"}.get(to, ""))
+                                 + {"pytorch": ", .pt or .pth", "onnx": " or .onnx",
+                                    "keras": " or .weights.h5"}.get(to, ""))
             biased = [w.forget_bias for layer in stack for w in layer if w.forget_bias]
             if biased and to != "tf1":
                 sys.stderr.write(f"lstmcalc: note: the forget bias {biased[0]} is "
