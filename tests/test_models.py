@@ -3,6 +3,7 @@ safetensors, ONNX graphs with other nodes; --name chooses, refusals name every L
 model's numbers are checked against the framework's own forward pass."""
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -486,3 +487,29 @@ def test_what_a_keras_weights_file_cannot_hold_is_refused(tmp_path, projected):
     assert not (tmp_path / "p.weights.h5").exists()
     r = run_main("convert", projected, "--to", "keras", "-o", str(tmp_path / "p.h5"))
     assert r.returncode == 2 and b"--to keras writes .npz or .weights.h5" in r.stderr
+
+
+FIX = pathlib.Path(__file__).parent / "fixtures" / "frameworks"
+
+
+@pytest.mark.parametrize("file, needs, names, rtol", [
+    ("keras_model.keras", "h5py", ("enc", "bi", "back"), 1e-12),
+    ("two_lstms.safetensors", None, ("encoder", "decoder"), 1e-12),
+    ("onnx_graph.onnx", "onnx", ("encoder", "decoder"), 1e-5),
+])
+def test_committed_model_files_against_their_frameworks_outputs(tmp_path, file, needs, names,
+                                                                rtol):
+    """Files the frameworks saved (tests/fixtures/make_framework_fixtures.py) and the
+    outputs the frameworks computed, committed: the checks hold where Keras, PyTorch or ONNX
+    Runtime are not installed. Each LSTM's input is the one before it's output."""
+    if needs:
+        pytest.importorskip(needs)
+    io = np.load(FIX / (file.split(".")[0] + "_io.npz"))
+    x = io["x"].astype(np.float64)
+    for name in names:
+        want = io[name]
+        if name == "back":  # Keras's go_backwards output order: last input first
+            want = want[::-1]
+        got = _outputs(FIX / file, name, x, tmp_path)
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol, err_msg=name)
+        x = io[name].astype(np.float64)
