@@ -882,3 +882,14 @@ def test_text_views_and_pictures_follow_the_output_through_real_pipes(tmp_path):
     assert explain.returncode == 0 and b"Worked by hand" in explain.stdout
     saved = _shell(f"$LSTMCALC step --svg {tmp_path / 'a.svg'} > /dev/null")
     assert saved.returncode == 0 and (tmp_path / "a.svg").read_text().startswith("<svg")
+
+
+def test_the_largest_input_cap_does_not_reserve_it(cfg):
+    """--max-input-bytes takes up to 2^62: reading stopped at the cap, but a single read of
+    cap + 1 bytes reserved them all first (MemoryError, an internal error)."""
+    big = str(2**62)
+    r = lstmcalc("step", cfg, "--max-input-bytes", big, "-f", "json")
+    assert r.returncode == 0, r.stderr
+    r = lstmcalc("step", "-", "--max-input-bytes", big, "-f", "json",
+                 input=pathlib.Path(cfg).read_text())
+    assert r.returncode == 0, r.stderr

@@ -88,12 +88,12 @@ def read_input(path: str, max_bytes: int = MAX_BYTES) -> tuple[str, bytes]:
     """(display name, bytes) of a file or of stdin ('-'), refusing more than max_bytes."""
     if path == STDIN:
         name, stream = display_name(path), sys.stdin.buffer
-        data = stream.read(max_bytes + 1)
+        data = _read_capped(stream, max_bytes)
     else:
         name = display_name(path)
         try:
             with open(path, "rb") as stream:
-                data = stream.read(max_bytes + 1)
+                data = _read_capped(stream, max_bytes)
         except OSError as e:
             raise InputMissingError(f"cannot read: {e.strerror or e}", name) from None
     if len(data) > max_bytes:
@@ -101,6 +101,19 @@ def read_input(path: str, max_bytes: int = MAX_BYTES) -> tuple[str, bytes]:
             f"input is larger than the {max_bytes:,}-byte cap (raise it with --max-input-bytes)",
             name)
     return name, data
+
+
+def _read_capped(stream, max_bytes: int) -> bytes:
+    """Up to max_bytes + 1 bytes (one more says the input is over the cap), read in chunks:
+    a single read would reserve the whole cap first, and a cap of 2^62 bytes is allowed."""
+    chunks, total = [], 0
+    while total <= max_bytes:
+        chunk = stream.read(min(1 << 22, max_bytes + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def decode(data: bytes, source: str) -> str:
