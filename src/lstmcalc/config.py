@@ -79,9 +79,18 @@ def load_builtin() -> Spec:
 
 
 def load(path: str, max_bytes: int = MAX_BYTES) -> Spec:
+    """A config file's Spec: JSON in the usual shape through the fast path (fastpath.py),
+    everything else, and anything the fast path declines, through the located reader."""
     source, data = read_input(path, max_bytes)
     text = decode(data, source)
-    return parse_spec(text, source, json=looks_like_json(source, text))
+    as_json = looks_like_json(source, text)
+    if as_json:
+        from lstmcalc import fastpath
+
+        fast = fastpath.spec(text, source)
+        if fast is not None:
+            return fast
+    return parse_spec(text, source, json=as_json)
 
 
 def looks_like_json(source: str, text: str) -> bool:
