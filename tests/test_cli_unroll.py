@@ -276,3 +276,39 @@ def test_file_stream_overflow_names_the_absolute_step(tmp_path):
              "jsonl", "--fields", "h")
     assert r.returncode == 65 and len(r.stdout.decode().splitlines()) == 299
     assert "step 300: input gate pre-activation of unit 1 is not finite" in r.stderr.decode()
+
+
+def test_a_pipe_in_bursts_gives_the_bytes_of_the_file(cfg, tmp_path):
+    """Rows arriving in uneven pieces (lines cut in two, bursts of hundreds, pauses) are
+    computed in blocks of whatever has arrived: the JSONL is byte for byte the file's, whose
+    rows are computed 256 at a time."""
+    import threading
+    import time
+
+    rng = np.random.default_rng(3)
+    rows = "".join(f"{a},{b},{c}\n" for a, b, c in rng.normal(size=(1500, 3)).tolist())
+    (tmp_path / "rows.csv").write_text(rows)
+    from_file = proc("unroll", cfg, "-i", str(tmp_path / "rows.csv"), "-f", "jsonl").stdout
+    p = subprocess.Popen([sys.executable, "-m", "lstmcalc", "unroll", cfg, "-i", "-", "-f",
+                          "jsonl"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def write():
+        data, at = rows.encode(), 0
+        while at < len(data):
+            size = int(rng.integers(1, 9000))
+            p.stdin.write(data[at:at + size])
+            p.stdin.flush()
+            at += size
+            time.sleep(0.002)
+        p.stdin.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        piped = p.stdout.read()
+        writer.join()
+        assert p.wait(timeout=60) == 0
+    finally:
+        p.kill()
+        p.stdout.close()
+    assert piped == from_file

@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from lstmcalc.core import GATES, Step, precise_gaps
+from lstmcalc.core import GATES, Step
 
 
 def numbers(arr: np.ndarray) -> list:
@@ -36,17 +36,6 @@ def _header(cell, batch_shape: tuple) -> dict:
     return out
 
 
-def _gap(step: Step, k: int, gate: str) -> np.ndarray:
-    """Gate k's saturation gaps as written: correctly rounded (core.precise_gaps) wherever the
-    gate is a sigmoid or tanh of its stored pre-activation (the loops' own gaps are up to two
-    floats off); a coupled forget gate's and other activations' as the loop computed them."""
-    v = step.cell.variant
-    act = v.candidate if gate == "candidate" else v.gate
-    if (v.coupled and gate == "forget") or act.name not in ("sigmoid", "tanh"):
-        return step.a_gap[..., k, :]
-    return precise_gaps(step.z[..., k, :], act.name)
-
-
 def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
     """The step object. fields: keep only these keys (and the header). numbers: how arrays are
     written into it (lists by default)."""
@@ -56,12 +45,13 @@ def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
                      ("concatenated", step.v)):
         if keep(key):
             out[key] = numbers(arr)
-    gates = {gate: {"preactivation": numbers(step.z[..., k, :]),
-                    "activation": numbers(step.a[..., k, :]),
-                    "saturation_gap": numbers(_gap(step, k, gate))}
-             for k, gate in enumerate(GATES) if keep(gate) or keep("gates")}
-    if gates:
-        out["gates"] = gates
+    written = [(k, gate) for k, gate in enumerate(GATES) if keep(gate) or keep("gates")]
+    if written:
+        gaps = step.written_gap()  # correctly rounded: core.precise
+        out["gates"] = {gate: {"preactivation": numbers(step.z[..., k, :]),
+                               "activation": numbers(step.a[..., k, :]),
+                               "saturation_gap": numbers(gaps[..., k, :])}
+                        for k, gate in written}
     for key, arr in (("forget_times_c_prev", step.fc), ("input_times_candidate", step.ig),
                      ("c", step.c), ("tanh_c", step.tanh_c), ("h", step.h)):
         if keep(key):

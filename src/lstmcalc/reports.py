@@ -150,14 +150,17 @@ class StreamReport:
         return FinalReport(self.cell, self.h, self.c, self.T)
 
 
-def _chunks(rows: Iterable, size: int) -> Iterator[list]:
-    """Lists of up to `size` rows. A bad row ends its chunk early: the rows before it come
-    out first, and its error is raised on the next call."""
+def _chunks(rows: Iterable, size: int, ready: Callable[[], bool] | None = None
+            ) -> Iterator[list]:
+    """Lists of up to `size` rows; with `ready` (whether another row is already here, asked
+    without waiting), a list also ends where the rows that have arrived end, so that their
+    lines are written before the next row is waited for. A bad row ends its chunk early: the
+    rows before it come out first, and its error is raised on the next call."""
     chunk: list = []
     try:
         for row in rows:
             chunk.append(row)
-            if len(chunk) == size:
+            if len(chunk) == size or (ready is not None and not ready()):
                 yield chunk
                 chunk = []
     except LstmcalcError:
@@ -170,12 +173,14 @@ def _chunks(rows: Iterable, size: int) -> Iterator[list]:
 
 def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=None,
                   stochastic: bool = False, seed: int = 0, chunk: int = 1,
-                  written: bool = True) -> StreamReport:
+                  written: bool = True, ready: Callable[[], bool] | None = None
+                  ) -> StreamReport:
     """Steps as rows arrive. chunk: rows computed together (a regular file gives many without
-    waiting; a pipe one at a time). A chunk is one unroll, which computes bit for bit what
-    its steps one by one would; a value that stops being finite sends the chunk through step
-    by step instead, so that the error names its own step. written: the steps are written as
-    they come (an error then says how many were)."""
+    waiting; a pipe as many as have arrived, told by `ready`, or one at a time without it).
+    A chunk is one unroll, which computes bit for bit what its steps one by one would; a
+    value that stops being finite sends the chunk through step by step instead, so that the
+    error names its own step. written: the steps are written as they come (an error then
+    says how many were; their gaps as written are computed once per chunk)."""
     report = StreamReport(cell, source, iter(()), h, c, 0, output_layer, seed, stochastic)
     rng = np.random.default_rng(seed) if stochastic else None
 
@@ -183,9 +188,11 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
         done = 0
         h_, c_ = h, c
         try:
-            for block in _chunks(rows, chunk):
+            for block in _chunks(rows, chunk, ready):
                 try:
                     run = core.unroll(cell, np.asarray(block), h_, c_)
+                    if written:
+                        run.exact_gaps  # the written gaps, once per chunk  # noqa: B018
                     steps_ = [run.step(j) for j in range(run.T)]
                 except NonFiniteError:
                     steps_ = None

@@ -265,6 +265,71 @@ def read(path: str, fmt: str | None = None, batch_first: bool = False,
     return arr
 
 
+class PipeLines:
+    """The lines of a pipe or terminal, read straight from its file descriptor in whatever
+    amounts have arrived, and able to say without waiting whether another whole line is
+    already here (`ready`): the stream path computes the rows that have arrived together and
+    writes their lines before it waits for more. A line longer than `limit` comes out as it
+    is (decoded() then refuses it); the last line may lack its newline."""
+
+    def __init__(self, stream, limit: int):
+        self.fd = stream.fileno()
+        self.limit = limit
+        self.buffer = b""
+        self.eof = False
+
+    def _read(self, wait: bool) -> None:
+        import os
+        import select
+
+        if self.eof:
+            return
+        if not wait and not select.select([self.fd], [], [], 0)[0]:
+            return
+        chunk = os.read(self.fd, 1 << 16)
+        if chunk:
+            self.buffer += chunk
+        else:
+            self.eof = True
+
+    def _whole(self) -> bool:
+        return b"\n" in self.buffer or len(self.buffer) > self.limit
+
+    def ready(self) -> bool:
+        """Whether the next line is already here, or the input has ended (never waits)."""
+        if not self._whole() and not self.eof:
+            self._read(wait=False)
+        return self._whole() or self.eof
+
+    def __iter__(self) -> "PipeLines":
+        return self
+
+    def __next__(self) -> bytes:
+        while not self._whole() and not self.eof:
+            self._read(wait=True)
+        if not self.buffer:
+            raise StopIteration
+        end = self.buffer.find(b"\n")
+        end = len(self.buffer) if end < 0 else end + 1
+        end = min(end, self.limit + 1)
+        line, self.buffer = self.buffer[:end], self.buffer[end:]
+        return line
+
+
+def pipe_lines(stream, limit: int) -> "PipeLines | None":
+    """A PipeLines over a pipe or terminal with a file descriptor (POSIX); None elsewhere
+    (a regular file, an in-memory stream, Windows), where lines are read as before."""
+    import os
+
+    if os.name == "nt" or is_regular_file(stream):
+        return None
+    try:
+        stream.fileno()
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
+    return PipeLines(stream, limit)
+
+
 def is_regular_file(stream) -> bool:
     """Whether a stream reads a regular file (which never makes a reader wait), not a pipe."""
     import os

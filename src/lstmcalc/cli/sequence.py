@@ -127,9 +127,13 @@ def unroll(
         if streaming:
             assert inputs is not None and in_fmt is not None  # streaming reads --inputs
             with sequences.open_lines(inputs) as (source, opened):
-                # a file gives its rows without waiting: compute them 256 at a time
-                chunk = 256 if sequences.is_regular_file(opened) else 1
-                lines = sequences.decoded(opened, source, limit=max_input_bytes)
+                # a file gives its rows without waiting: compute them 256 at a time; a pipe,
+                # those that have arrived (up to 256), their lines written before waiting on
+                pipe = sequences.pipe_lines(opened, max_input_bytes)
+                regular = sequences.is_regular_file(opened)
+                chunk = 256 if regular or pipe is not None else 1
+                lines = sequences.decoded(opened if pipe is None else pipe, source,
+                                          limit=max_input_bytes)
                 if in_fmt == "auto":
                     first = next(lines, "")
                     in_fmt = sequences.sniff(first)
@@ -137,7 +141,8 @@ def unroll(
                 if in_fmt in sequences.LINE_FORMATS:
                     stream = reports.stream_report(
                         the_cell, sequences.rows(lines, in_fmt, source, m), source, h0, c0,
-                        spec.output, stochastic, seed, chunk, written=not final)
+                        spec.output, stochastic, seed, chunk, written=not final,
+                        ready=None if pipe is None else pipe.ready)
                     last = stream.final() if final else None
                     if last is None:
                         output.emit(stream, fmt, show)

@@ -14,6 +14,8 @@ it (once per written gap), never the loops. Error-free transformations after Dek
 (no FMA needed).
 """
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -162,3 +164,17 @@ def precise_gaps(z: ArrayLike, kind: str) -> np.ndarray:
             out = _dd_gaps(w, kind)
         out = np.where(nan, np.nan, out)
     return out.astype(dtype)
+
+
+def written_gaps(variant: Any, z: np.ndarray, a_gap: np.ndarray) -> np.ndarray:
+    """The saturation gaps lstmcalc writes, for any number of steps at once (z and a_gap of
+    shape (..., 4, n)): correctly rounded (precise_gaps) wherever a gate is a sigmoid or tanh
+    of its pre-activation; a coupled forget gate's and other activations' as the loop
+    computed them (a_gap)."""
+    out = np.array(a_gap, copy=True)
+    for k in range(4):
+        act = variant.candidate if k == 2 else variant.gate
+        if (variant.coupled and k == 0) or act.name not in ("sigmoid", "tanh"):
+            continue
+        out[..., k, :] = precise_gaps(z[..., k, :], act.name)
+    return out

@@ -218,10 +218,20 @@ class Step:
     h: np.ndarray  # (..., r)       h_t (r = n, or p with a projection)
     h_gap: np.ndarray  # (..., r)
     m: np.ndarray | None = None  # (..., n)  o * act(C_t) before a projection, if there is one
+    # the gaps as written (core.precise.written_gaps), when its run computed them for all steps
+    exact_gap: np.ndarray | None = None
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
         return self.h.shape[:-1]
+
+    def written_gap(self) -> np.ndarray:
+        """The saturation gaps as written: correctly rounded for sigmoid and tanh gates."""
+        if self.exact_gap is not None:
+            return self.exact_gap
+        from lstmcalc.core.precise import written_gaps
+
+        return written_gaps(self.cell.variant, self.z, self.a_gap)
 
 
 def _require_finite(arr: np.ndarray, what: str) -> None:
@@ -288,9 +298,19 @@ class Run:
         c_prev = self.c0 if t == 0 else self.c[t - 1]
         x = self.x[t]
         v = np.concatenate([{"x": x, "h": h_prev}[part] for part in self.cell.concat], axis=-1)
+        exact = self.__dict__.get("exact_gaps")  # only if a writer asked for them already
         return Step(self.cell, x, h_prev, c_prev, v, self.z[t], self.a[t], self.a_gap[t],
                     self.fc[t], self.ig[t], self.c[t], self.tanh_c[t], self.tanh_c_gap[t],
-                    self.h[t], self.h_gap[t], None if self.m is None else self.m[t])
+                    self.h[t], self.h_gap[t], None if self.m is None else self.m[t],
+                    None if exact is None else exact[t])
+
+    @cached_property
+    def exact_gaps(self) -> np.ndarray:
+        """Every step's saturation gaps as written (core.precise.written_gaps), computed once
+        for the whole run: writers ask for them before they take the steps."""
+        from lstmcalc.core.precise import written_gaps
+
+        return written_gaps(self.cell.variant, self.z, self.a_gap)
 
 
 

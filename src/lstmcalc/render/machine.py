@@ -123,6 +123,7 @@ def final_dict(cell, h: np.ndarray, c: np.ndarray, T: int, numbers=numbers) -> d
 
 
 def run_dict(run: Run, fields=None, numbers=numbers, extra=None) -> dict:
+    run.exact_gaps  # the written gaps, computed once for every step  # noqa: B018
     out = header(run.cell, run.batch_shape)
     out["steps"] = [step_record(run.step(t), t + 1, fields, numbers, extra)
                     for t in range(run.T)]
@@ -139,6 +140,7 @@ def run_yaml(run: Run, fields=None, extra=None) -> str:
 
 
 def run_jsonl(run: Run, fields=None, extra=None):
+    run.exact_gaps  # the written gaps, computed once for every step  # noqa: B018
     for t in range(run.T):
         yield jsonl_line(run.step(t), t + 1, fields, extra)
 
