@@ -129,8 +129,10 @@ class StackReport:
 @dataclass(eq=False)
 class StreamReport:
     """Steps computed as rows arrive: iterate `steps` to compute them, one chunk at a time;
-    each (t, Step, output, reading) comes out before more input is read. After the last,
-    h and c hold the final state and T the count."""
+    each (t, Step, output, reading) comes out before more input is read, and `chunk_done`
+    says whether the step just given was its chunk's last (what a writer should send before
+    more input is waited for). After the last, h and c hold the final state and T the
+    count."""
 
     cell: Cell
     source: str
@@ -141,6 +143,7 @@ class StreamReport:
     output_layer: OutputLayer | None = None
     seed: int = 0
     stochastic: bool = False
+    chunk_done: bool = True
 
     def final(self) -> FinalReport:
         """Compute every step, keep only the last state."""
@@ -207,6 +210,7 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
                         s = steps_[j]
                     h_, c_ = s.h, s.c
                     report.h, report.c, report.T = h_, c_, t
+                    report.chunk_done = j == len(block) - 1
                     done = t
                     out = None if output_layer is None else output_layer(s.h)
                     reading = None if rng is None else draw(s, rng)

@@ -14,6 +14,7 @@ it (once per written gap), never the loops. Error-free transformations after Dek
 (no FMA needed).
 """
 
+import math
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,17 @@ _LN2_MID = 1.9082149292705877e-10
 _LN2_LO = 1.1612227229362532e-26
 _SQUARINGS = 8
 _TERMS = 11  # |y| <= ln2 / 2^9 after reduction: y^12 / 12! < 1e-40
+
+
+def _double_double(numerator: int, denominator: int) -> tuple[float, float]:
+    from fractions import Fraction
+
+    exact = Fraction(numerator, denominator)
+    hi = float(exact)
+    return hi, float(exact - Fraction(hi))
+
+
+_INVERSE_FACTORIALS = [_double_double(1, math.factorial(j)) for j in range(_TERMS + 1)]
 
 
 def _fast_two_sum(a: np.ndarray, b: np.ndarray) -> Pair:
@@ -86,10 +98,10 @@ def _exp_neg(a: np.ndarray) -> tuple[Pair, np.ndarray]:
     r = _add((s, e), _neg(_two_prod(k, np.full_like(k, _LN2_MID))))
     r = _add(r, (-k * _LN2_LO, np.zeros_like(k)))  # r = a - k ln2, |r| <= ln2 / 2
     y = (-r[0] / 2**_SQUARINGS, -r[1] / 2**_SQUARINGS)  # exact scaling
-    one = (np.ones_like(a), np.zeros_like(a))
-    m = one
-    for j in range(_TERMS, 0, -1):  # Horner: 1 + y (1 + y/2 (1 + y/3 (...)))
-        m = _add(one, _mul(m, _div(y, (np.full_like(a, float(j)), np.zeros_like(a)))))
+    # Horner over 1/j!, each coefficient a double-double constant
+    m = (np.full_like(a, _INVERSE_FACTORIALS[-1][0]), np.full_like(a, _INVERSE_FACTORIALS[-1][1]))
+    for hi, lo in reversed(_INVERSE_FACTORIALS[:-1]):
+        m = _add(_mul(m, y), (np.full_like(a, hi), np.full_like(a, lo)))
     for _ in range(_SQUARINGS):
         m = _mul(m, m)
     return m, k

@@ -184,21 +184,37 @@ def state_text(report: FinalReport | StackReport) -> str:
 
 
 def stream_text(report: StreamReport, fmt: Format, show: Show) -> Iterator[str]:
-    """Each step's line(s) as soon as it is computed."""
+    """The lines of each chunk of steps as soon as the chunk is computed (one write for the
+    rows that arrived together, before more input is waited for)."""
     fields = show.fields
-    for t, s, out, reading in report.steps:
+    pending: list[str] = []
+    steps = iter(report.steps)
+    while True:
+        try:
+            t, s, out, reading = next(steps)
+        except StopIteration:
+            break
+        except Exception:
+            if pending:  # the steps before a bad row or value: written before its error
+                yield "".join(pending)
+            raise
         if fmt is Format.csv:
             y_csv = None if out is None or (fields is not None and "y" not in fields) \
                 else out[1]
             lines = machine.csv_rows(s, fields, t, y_csv)
             if t == 1:
                 lines.insert(0, machine.csv_header(s, fields, t=True, y=y_csv))
-            yield machine.csv_text(lines)
+            pending.append(machine.csv_text(lines))
         else:
             extra = _record_extra(None if out is None else (lambda t, out=out: out),
                                   None if reading is None else (lambda t, r=reading: r),
                                   report.seed, fields)
-            yield machine.jsonl_line(s, t, fields, extra)
+            pending.append(machine.jsonl_line(s, t, fields, extra))
+        if report.chunk_done:
+            yield "".join(pending)
+            pending = []
+    if pending:
+        yield "".join(pending)
 
 
 # Stacks ------------------------------------------------------------------------------------
