@@ -11,6 +11,7 @@ for bit.
 import numpy as np
 from numpy.typing import ArrayLike
 
+from lstmcalc.core import threads
 from lstmcalc.core.activations import (sigmoid, sigmoid_complement, subnormal_below, tanh_gap)
 from lstmcalc.core.types import (F, G, GATES, I, O, SIGMOID_GATES, Cell, Run, Step,
                                  _vector)
@@ -120,11 +121,20 @@ def _recur(cell: Cell, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, stored: b
     T, B, m = xs.shape
     n, dtype = cell.hidden_size, cell.dtype
     lw = cell._loop
-    sign, WhT = lw.sign, lw.WhT
     rows = _BLOCK64 if dtype == np.float64 else B
-    with np.errstate(over="ignore", invalid="ignore"):
+    # small steps run on one BLAS thread, the projection's blocks too (a busy machine)
+    with threads.recurrence(B * n * 4 * n, T), np.errstate(over="ignore", invalid="ignore"):
         zn = _project(xs.reshape(T * B, m), lw.WxT, lw.b, rows)
-    zn = zn.reshape(T, B, 4 * n)  # the input part of -z (f, i, o) and z (g), every step
+        return _loop(cell, zn.reshape(T, B, 4 * n), h0, c0, stored, exact)
+
+
+def _loop(cell: Cell, zn: np.ndarray, h0: np.ndarray, c0: np.ndarray, stored: bool,
+          exact: bool) -> Arrays:
+    """_recur's loop over the steps, given the input part of every step's -z and z (zn)."""
+    T, B, _ = zn.shape
+    n, dtype = cell.hidden_size, cell.dtype
+    lw = cell._loop
+    sign, WhT = lw.sign, lw.WhT
 
     S = T if stored else 1
     z = zn if stored else np.empty((1, B, 4 * n), dtype)
@@ -186,7 +196,7 @@ def _recur_variant(cell: Cell, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray
     fc, ig, c, tc, mm = (np.empty((T, B, n), dtype) for _ in range(5))
     h = mm if v.projection is None else np.empty((T, B, r), dtype)
     h_prev, c_prev = h0, c0
-    with np.errstate(over="ignore", invalid="ignore"):
+    with threads.recurrence(B * r * 4 * n, T), np.errstate(over="ignore", invalid="ignore"):
         for t in range(T):
             zt = z[t]
             zt += (h_prev @ WhT).reshape(B, 4, n)
