@@ -305,7 +305,8 @@ def unroll(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,
     T, n = xs.shape[0], cell.hidden_size
     z4, a4 = z.reshape(T, *batch, 4, n), a.reshape(T, *batch, 4, n)
     a_gap = np.empty_like(z4)
-    a_gap[..., SIGMOID_GATES, :] = sigmoid_complement(z4[..., SIGMOID_GATES, :])
+    for k in SIGMOID_GATES:  # gate by gate: a fancy index on this axis copies slowly (8x)
+        a_gap[..., k, :] = sigmoid_complement(z4[..., k, :])
     a_gap[..., G, :] = tanh_gap(z4[..., G, :])
     shape = (T, *batch, n)
     c, tc, h = c.reshape(shape), tc.reshape(shape), h.reshape(shape)
