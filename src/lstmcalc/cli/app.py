@@ -13,6 +13,7 @@ from lstmcalc import __version__
 from lstmcalc.choices import FIELDS, DType, Format, InputFormat, Layout
 from lstmcalc.document import STDIN
 from lstmcalc.errors import ExitStatus, LstmcalcError, UsageError, shown
+from lstmcalc.sources import load_spec, with_activations  # noqa: F401 - the commands' own
 
 # NumPy and the core load only when a command computes, so that --help and --version are quick.
 
@@ -28,7 +29,7 @@ Examples:
   lstmcalc COMMAND -h      each command's options and examples""",
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion: bash, zsh, fish
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -157,54 +158,6 @@ def _quiet_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float | None = None,
-              activations: str | None = None, name: str | None = None):
-    """The spec of a config (YAML or JSON), or of a framework's weight file."""
-    from lstmcalc import config
-    from lstmcalc.document import WEIGHT_SUFFIXES, is_weights_file
-
-    if path is None or not is_weights_file(path):
-        given = [option for option, value in (("--layout", layout), ("--forget-bias", forget_bias),
-                                              ("--activations", activations), ("--name", name))
-                 if value is not None]
-        if given:
-            raise UsageError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for "
-                             f"framework weight files ({', '.join(WEIGHT_SUFFIXES)}); a config "
-                             "says what it needs itself")
-        return config.load_builtin() if path is None else config.load(path, max_bytes)
-    from lstmcalc import frameworks
-
-    if forget_bias is not None and (layout or None) not in (None, Layout.tf1):
-        raise UsageError("--forget-bias goes with the tf1 layout")
-    stack, directions, chosen, how, (h0, c0) = frameworks.load(
-        path, layout.value if layout else None, forget_bias, max_bytes, name)
-    if activations is not None:
-        stack = [[with_activations(w, activations) for w in layer] for layer in stack]
-    weights = stack[0][0]
-    layers = f", {len(stack)} layers" if len(stack) > 1 else ""
-    dirs = "" if directions == ("forward",) else f", {'+'.join(directions)}"
-    single = len(stack) == 1 and directions == ("forward",)
-    return config.Spec(f"{path} ({how}{layers}{dirs})", weights, None,
-                       None if h0 is None else (h0[0] if single else h0),
-                       None if c0 is None else (c0[0] if single else c0), None, None,
-                       stack=stack, directions=directions, layout=chosen)
-
-
-def with_activations(weights, text: str):
-    """weights with the activations --activations names (gates, candidate, cell)."""
-    from dataclasses import replace
-
-    from lstmcalc.core.activations import Activation
-
-    names = [t.strip() for t in text.split(",")]
-    if len(names) != 3 or any(name not in Activation.NAMES for name in names):
-        raise UsageError(f"--activations {text!r}: give three of {', '.join(Activation.NAMES)}, "
-                         "for the gates, the candidate and the cell state")
-    v = replace(weights.variant, gate=Activation(names[0]),
-                candidate=Activation(names[1]), cell=Activation(names[2]))
-    return replace(weights, variant=v)
-
-
 def table_only(fmt: Format, **options):
     """Options that only change the table output are refused with the others, not ignored."""
     given = [name for name, value in options.items() if value]
@@ -259,6 +212,8 @@ def main():
         # older Typer: Click itself, absent where Typer vendors it
         from click import core as click_core  # type: ignore[no-redef,import-not-found,unused-ignore]
         from click import exceptions as click_errors  # type: ignore[no-redef,import-not-found,unused-ignore]
+    # Ctrl-C at a prompt: Click's Abort, which Typer 0.29 keeps in typer.exceptions
+    abort = getattr(click_errors, "Abort", None) or getattr(typer, "Abort", KeyboardInterrupt)
     try:
         status = app(prog_name="lstmcalc", standalone_mode=False)
     except click_errors.ClickException as e:
@@ -278,7 +233,7 @@ def main():
         with contextlib.suppress(OSError, AttributeError):
             sys.stderr.write("\n".join(lines) + "\n")
         sys.exit(e.exit_code)
-    except click_errors.Abort:
+    except abort:
         sys.stderr.write("lstmcalc: interrupted\n")
         sys.exit(int(ExitStatus.INTERRUPTED))
     sys.exit(status if isinstance(status, int) else 0)

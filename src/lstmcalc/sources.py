@@ -1,0 +1,53 @@
+"""Where a spec comes from: a config (YAML or JSON) or a framework's weight file, with the
+options that say how to read a weight file. Shared by the command line and the Python API."""
+
+from lstmcalc.errors import UsageError
+
+
+def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float | None = None,
+              activations: str | None = None, name: str | None = None):
+    """The spec of a config (YAML or JSON), or of a framework's weight file."""
+    from lstmcalc import config
+    from lstmcalc.document import WEIGHT_SUFFIXES, is_weights_file
+
+    if path is None or not is_weights_file(path):
+        given = [option for option, value in (("--layout", layout), ("--forget-bias", forget_bias),
+                                              ("--activations", activations), ("--name", name))
+                 if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for "
+                             f"framework weight files ({', '.join(WEIGHT_SUFFIXES)}); a config "
+                             "says what it needs itself")
+        return config.load_builtin() if path is None else config.load(path, max_bytes)
+    from lstmcalc import frameworks
+
+    layout = getattr(layout, "value", layout)  # the CLI's Layout, or its name
+    if forget_bias is not None and layout not in (None, "tf1"):
+        raise UsageError("--forget-bias goes with the tf1 layout")
+    stack, directions, chosen, how, (h0, c0) = frameworks.load(
+        path, layout, forget_bias, max_bytes, name)
+    if activations is not None:
+        stack = [[with_activations(w, activations) for w in layer] for layer in stack]
+    weights = stack[0][0]
+    layers = f", {len(stack)} layers" if len(stack) > 1 else ""
+    dirs = "" if directions == ("forward",) else f", {'+'.join(directions)}"
+    single = len(stack) == 1 and directions == ("forward",)
+    return config.Spec(f"{path} ({how}{layers}{dirs})", weights, None,
+                       None if h0 is None else (h0[0] if single else h0),
+                       None if c0 is None else (c0[0] if single else c0), None, None,
+                       stack=stack, directions=directions, layout=chosen)
+
+
+def with_activations(weights, text: str):
+    """weights with the activations --activations names (gates, candidate, cell)."""
+    from dataclasses import replace
+
+    from lstmcalc.core.activations import Activation
+
+    names = [t.strip() for t in text.split(",")]
+    if len(names) != 3 or any(name not in Activation.NAMES for name in names):
+        raise UsageError(f"--activations {text!r}: give three of {', '.join(Activation.NAMES)}, "
+                         "for the gates, the candidate and the cell state")
+    v = replace(weights.variant, gate=Activation(names[0]),
+                candidate=Activation(names[1]), cell=Activation(names[2]))
+    return replace(weights, variant=v)
