@@ -233,3 +233,38 @@ def test_every_help_has_an_example(command):
     result = run(*command, "--help")
     assert result.exit_code == 0
     assert "Examples:" in result.stdout and "lstmcalc " in result.stdout.split("Examples:")[1]
+
+
+@pytest.mark.parametrize("shell, mark", [("bash", "complete -o default -F _lstmcalc_completion"),
+                                         ("zsh", "#compdef lstmcalc"),
+                                         ("fish", "complete --command lstmcalc")])
+def test_completion_scripts_for_three_shells(shell, mark):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    out = subprocess.run([sys.executable, "-m", "lstmcalc", "--show-completion", shell],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and mark in out.stdout, out.stderr
+
+
+def test_completion_answers_commands_options_and_choices():
+    """What the shells' scripts ask: commands, options, the choices of an option (and no
+    traceback: the completion's own exit once fell into a handler that crashed)."""
+    import os
+    import subprocess
+    import sys
+
+    def complete(words: str, cword: int) -> list[str]:
+        env = {**os.environ, "_LSTMCALC_COMPLETE": "complete_bash", "COMP_WORDS": words,
+               "COMP_CWORD": str(cword)}
+        out = subprocess.run([sys.executable, "-m", "lstmcalc"], capture_output=True,
+                             text=True, env=env)
+        assert out.returncode == 0 and not out.stderr, out.stderr
+        return out.stdout.split()
+
+    assert complete("lstmcalc in", 1) == ["inspect", "init"]
+    assert "--layout" in complete("lstmcalc unroll x.yaml --lay", 3)
+    assert complete("lstmcalc unroll x.yaml --layout ", 4) == ["pytorch", "keras", "onnx", "tf1"]
+    assert complete("lstmcalc step --dtype ", 3) == ["float64", "float32"]
