@@ -99,3 +99,20 @@ def test_import_lstmcalc_loads_no_numpy():
     code = "import sys, lstmcalc; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_python_page_runs(monkeypatch):
+    """docs/python.md's blocks, in order, in one namespace, from the project's root."""
+    import re
+
+    monkeypatch.chdir(ROOT)
+    # every block of the page; of the README, the one that starts with `import lstmcalc`
+    for page, pattern in (("docs/python.md", r"```python\n(.*?)```"),
+                          ("README.md", r"```python\n(import lstmcalc\n.*?)```")):
+        text = (ROOT / page).read_text()
+        namespace: dict = {}
+        blocks = re.findall(pattern, text, re.S)
+        for block in blocks:
+            exec(compile(block, page, "exec"), namespace)  # noqa: S102
+        assert blocks and namespace["r"].kind == "StepReport", page
+    assert len(re.findall(r"```python\n", (ROOT / "docs" / "python.md").read_text())) == 4

@@ -312,3 +312,41 @@ def test_a_pipe_in_bursts_gives_the_bytes_of_the_file(cfg, tmp_path):
         p.kill()
         p.stdout.close()
     assert piped == from_file
+
+
+def _stderr_on_a_terminal(argv: list[str]) -> bytes:
+    """What a command draws on stderr when stderr is a terminal (a pseudo-terminal) and
+    stdout a pipe."""
+    import pty
+
+    leader, follower = pty.openpty()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    assert p.wait(timeout=60) == 0
+    os.close(leader)
+    return drawn
+
+
+def test_progress_shows_on_a_terminals_stderr_only(cfg, tmp_path):
+    rows = tmp_path / "rows.csv"
+    np.savetxt(rows, np.random.default_rng(0).random((5_000, 3)), delimiter=",")
+    argv = [sys.executable, "-m", "lstmcalc", "unroll", cfg, "-i", str(rows), "-f", "jsonl"]
+    assert b"steps" in _stderr_on_a_terminal(argv) and b"unroll" in _stderr_on_a_terminal(argv)
+    assert b"steps" not in _stderr_on_a_terminal(argv + ["--quiet"])
+    piped = proc("unroll", cfg, "-i", str(rows), "-f", "jsonl")
+    assert piped.returncode == 0 and piped.stderr == b""
+    # a whole-array run and grad say they are working too
+    np.save(tmp_path / "x.npy", np.random.default_rng(1).random((10_000, 3)))
+    for command in ("unroll", "grad"):
+        drawn = _stderr_on_a_terminal([sys.executable, "-m", "lstmcalc", command, cfg, "-i",
+                                       str(tmp_path / "x.npy"), "-f", "json"])
+        assert f"{command}, 10,000 steps".encode() in drawn

@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import io
 import sys
+import time
 from collections.abc import Iterator
 
 from lstmcalc.choices import Format, Show
@@ -152,3 +153,45 @@ def png(report, title: str) -> bytes:
     if hasattr(report, "stack"):
         return plot.png_stack(report.stack, title)
     return plot.png(report.run, title)
+
+
+# Progress on long work -----------------------------------------------------------------------
+
+LONG = 10_000  # steps from which unroll and grad show that they are working
+
+
+def progress_wanted(quiet: bool, fmt: Format | None = None) -> bool:
+    """Progress goes to stderr when a person watches it there: stderr is a terminal, --quiet
+    was not given, and stdout is not the table being drawn on that same terminal."""
+    if quiet or not sys.stderr or not sys.stderr.isatty():
+        return False
+    return not (fmt is Format.table and stdout_is_terminal())
+
+
+@contextlib.contextmanager
+def progress(label: str, enabled: bool, total_bytes: int | None = None):
+    """A Rich progress display on stderr, or nothing. Yields advance(steps, bytes=0): steps
+    done so far and, where the input's size is known (a regular file), the bytes read of
+    total_bytes, from which the bar and the time left come; without it, the steps and their
+    rate under a pulsing bar."""
+    if not enabled:
+        yield lambda steps, read=0: None
+        return
+    from rich.console import Console
+    from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    columns = [TextColumn(label), BarColumn(), TextColumn("{task.fields[steps]:,} steps"),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn()]
+    if total_bytes:
+        columns.append(TimeRemainingColumn())
+    started = time.perf_counter()
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total_bytes or None, steps=0, rate="")
+
+        def advance(steps: int, read: int = 0) -> None:
+            seconds = time.perf_counter() - started
+            rate = f"{steps / seconds:,.0f}/s" if seconds > 0.5 else ""
+            bar.update(task, completed=read if total_bytes else None, steps=steps, rate=rate)
+
+        yield advance

@@ -75,6 +75,9 @@ ActivationsOpt = Annotated[str | None, typer.Option(
     "--activations", metavar="GATES,CANDIDATE,CELL", show_default=False,
     help="For a framework weight file (whose activations the file does not record): e.g. "
          "hard_sigmoid_keras,tanh,tanh for an older Keras LSTM.")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress display on stderr for long work (it shows only when "
+                          "stderr is a terminal).")]
 NameOpt = Annotated[str | None, typer.Option(
     "--name", metavar="NAME", show_default=False,
     help="Which LSTM of a weight file that holds several: a module path (encoder, "

@@ -17,6 +17,7 @@ from lstmcalc.cli.app import (
     InputsOpt,
     LayoutOpt,
     NameOpt,
+    QuietOpt,
     MaxBytesOpt,
     PrecisionOpt,
     RowsOpt,
@@ -75,6 +76,7 @@ def grad(
     forget_bias: ForgetBiasOpt = None,
     activations: ActivationsOpt = None,
     name: NameOpt = None,
+    quiet: QuietOpt = False,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Backpropagate through one step or a whole sequence: dL/d of every weight, input and
@@ -124,6 +126,7 @@ def grad(
         width = the_cell.state_size if cells is None else \
             sum(cell.state_size for cell in cells[-1])
         T = xs.shape[0]
+        working = output.progress_wanted(quiet, fmt) and T >= output.LONG
         ys = None
         if target is not None:
             ys = sequences.read(target, None, False, width, max_input_bytes)
@@ -146,8 +149,9 @@ def grad(
                 kind, out_loss = "mse", (lambda y: core.mean_squared(y, fit(ys, y)))
             else:
                 kind, out_loss = "sum", core.sum_last
-            report = reports.stack_grad_report(label, cells, spec.directions, xs, h0, c0,
-                                               out_loss, kind, check, check_samples)
+            with output.progress(f"grad, {T:,} steps", working):
+                report = reports.stack_grad_report(label, cells, spec.directions, xs, h0, c0,
+                                                   out_loss, kind, check, check_samples)
             output.emit(report, fmt, show)
             if report.check is not None and not report.check["passed"]:
                 raise typer.Exit(int(ExitStatus.DIFFERENCES))
@@ -167,8 +171,9 @@ def grad(
             def loss_fn(r):
                 return core.loss_sum(r)
             kind = "sum"
-        one = reports.grad_report(label, the_cell, xs, h0, c0, loss_fn, kind, spec.gate_names,
-                                  spec.split, check, check_samples)
+        with output.progress(f"grad, {T:,} steps", working):
+            one = reports.grad_report(label, the_cell, xs, h0, c0, loss_fn, kind,
+                                      spec.gate_names, spec.split, check, check_samples)
         output.emit(one, fmt, show)
         if one.check is not None and not one.check["passed"]:
             raise typer.Exit(int(ExitStatus.DIFFERENCES))

@@ -19,6 +19,7 @@ from lstmcalc.cli.app import (
     InputsOpt,
     LayoutOpt,
     NameOpt,
+    QuietOpt,
     MaxBytesOpt,
     PrecisionOpt,
     RowsOpt,
@@ -84,6 +85,7 @@ def unroll(
     forget_bias: ForgetBiasOpt = None,
     activations: ActivationsOpt = None,
     name: NameOpt = None,
+    quiet: QuietOpt = False,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Run a sequence x_1..x_T through the cell, carrying h and C from step to step."""
@@ -143,13 +145,18 @@ def unroll(
                         the_cell, sequences.rows(lines, in_fmt, source, m), source, h0, c0,
                         spec.output, stochastic, seed, chunk, written=not final,
                         ready=None if pipe is None else pipe.ready)
-                    last = stream.final() if final else None
-                    if last is None:
-                        output.emit(stream, fmt, show)
-                        assert stream.h is not None and stream.c is not None  # it ran
-                        last = reports.FinalReport(the_cell, stream.h, stream.c, stream.T)
-                    else:
-                        output.emit(last, fmt, show)
+                    size = _size(opened) if regular else None
+                    with output.progress("unroll", output.progress_wanted(quiet, fmt),
+                                         size) as advance:
+                        stream.steps = _reporting(stream, stream.steps, advance,
+                                                  opened if size else None)
+                        last = stream.final() if final else None
+                        if last is None:
+                            output.emit(stream, fmt, show)
+                            assert stream.h is not None and stream.c is not None  # it ran
+                            last = reports.FinalReport(the_cell, stream.h, stream.c, stream.T)
+                        else:
+                            output.emit(last, fmt, show)
                 else:  # a JSON or YAML document after all
                     text, size = [], 0
                     for line in lines:  # a whole document from a pipe obeys the cap too
@@ -187,12 +194,15 @@ def unroll(
                 out["state"].commit(output.state_text(reports.StackReport(spec.source, sr,
                                                                            True)))
             return
+        working = output.progress_wanted(quiet, fmt) and xs.shape[0] >= output.LONG
         if final:
-            last = reports.final_report(the_cell, xs, h0, c0)
+            with output.progress(f"unroll, {xs.shape[0]:,} steps", working):
+                last = reports.final_report(the_cell, xs, h0, c0)
             output.emit(last, fmt, show)
         else:
             label = spec.source + (f", inputs {display_name(inputs)}" if inputs else "")
-            run = core.unroll(the_cell, xs, h0, c0)
+            with output.progress(f"unroll, {xs.shape[0]:,} steps", working):
+                run = core.unroll(the_cell, xs, h0, c0)
             report = reports.run_report(label, run, spec.output, stochastic, seed)
             # the picture first: if it cannot be drawn, nothing has been written yet
             picture = output.png(report, f"lstmcalc unroll {label}") if "plot" in out else None
@@ -202,3 +212,20 @@ def unroll(
                 out["plot"].commit(picture)
         if "state" in out:
             out["state"].commit(output.state_text(last))
+
+
+def _size(stream) -> int | None:
+    import os
+
+    try:
+        return os.fstat(stream.fileno()).st_size or None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _reporting(stream, steps, advance, opened):
+    """The stream's steps, telling the progress display at the end of each chunk."""
+    for item in steps:
+        yield item
+        if stream.chunk_done:
+            advance(stream.T, opened.tell() if opened is not None else 0)

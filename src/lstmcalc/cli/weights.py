@@ -14,6 +14,7 @@ from lstmcalc.cli.app import (
     FormatOpt,
     LayoutOpt,
     NameOpt,
+    QuietOpt,
     MaxBytesOpt,
     app,
     load_spec,
@@ -175,6 +176,7 @@ def convert(
     target: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE", show_default=False,
         help="Write here (atomically); text formats go to stdout without it.")] = None,
+    quiet: QuietOpt = False,
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Convert LSTM weights between PyTorch, Keras, ONNX, TF1 and lstmcalc configs."""
@@ -187,7 +189,11 @@ def convert(
         data_files = frameworks.onnx_data_files(source) if source.lower().endswith(".onnx") \
             else []
         out = files.prepare({"out": target}, [source, *data_files])
-        spec = load_spec(source, max_input_bytes, from_, forget_bias, activations, name)
+        import os
+
+        big = source != "-" and os.path.isfile(source) and os.path.getsize(source) >= 10 << 20
+        with output.progress("convert", big and output.progress_wanted(quiet)):
+            spec = load_spec(source, max_input_bytes, from_, forget_bias, activations, name)
         stack = spec.stack if spec.stack is not None else [[spec.weights]]
         directions = spec.directions
         data: str | bytes
