@@ -170,3 +170,12 @@ def test_keras_and_onnx_activations_against_pytorch():
     np.testing.assert_allclose(act.Activation("thresholded_relu", 0.5)(z),
                                np.where(z >= 0.5, z, 0.0))
     np.testing.assert_allclose(act.Activation("scaled_tanh", 2.0, 0.5)(z), 2 * np.tanh(0.5 * z))
+
+
+def test_the_double_double_inverse_factorials_are_exact_splits():
+    import math
+    from fractions import Fraction
+
+    for j, (hi, lo) in enumerate(precise._INVERSE_FACTORIALS):
+        exact = Fraction(1, math.factorial(j))
+        assert hi == float(exact) and lo == float(exact - Fraction(hi))

@@ -14,7 +14,6 @@ it (once per written gap), never the loops. Error-free transformations after Dek
 (no FMA needed).
 """
 
-import math
 from typing import Any
 
 import numpy as np
@@ -32,15 +31,18 @@ _SQUARINGS = 8
 _TERMS = 11  # |y| <= ln2 / 2^9 after reduction: y^12 / 12! < 1e-40
 
 
-def _double_double(numerator: int, denominator: int) -> tuple[float, float]:
-    from fractions import Fraction
-
-    exact = Fraction(numerator, denominator)
-    hi = float(exact)
-    return hi, float(exact - Fraction(hi))
-
-
-_INVERSE_FACTORIALS = [_double_double(1, math.factorial(j)) for j in range(_TERMS + 1)]
+# 1/j! for j = 0 .. _TERMS as double-double (hi, lo), from exact fractions (Fraction(1,
+# factorial(j)) split into its nearest float and the rest; tests/test_activations.py checks)
+_INVERSE_FACTORIALS = [
+    (1.0, 0.0), (1.0, 0.0), (0.5, 0.0), (0.16666666666666666, 9.25185853854297e-18),
+    (0.041666666666666664, 2.3129646346357427e-18),
+    (0.008333333333333333, 1.1564823173178714e-19),
+    (0.001388888888888889, -5.300543954373577e-20),
+    (0.0001984126984126984, 1.7209558293420705e-22),
+    (2.48015873015873e-05, 2.1511947866775882e-23),
+    (2.7557319223985893e-06, -1.858393274046472e-22),
+    (2.755731922398589e-07, 2.3767714622250297e-23),
+    (2.505210838544172e-08, -1.448814070935912e-24)]
 
 
 def _fast_two_sum(a: np.ndarray, b: np.ndarray) -> Pair:
