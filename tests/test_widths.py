@@ -113,7 +113,7 @@ def test_prose_columns_wrap_at_spaces_and_never_split_a_word(width):
 
 
 @pytest.mark.parametrize("command", ["", "step", "unroll", "grad", "shapes", "inspect", "compare",
-                                     "init", "convert"])
+                                     "exercise", "init", "convert"])
 def test_help_fits_80_columns_and_cuts_no_summary(command):
     result = run_main(*([command] if command else []), "--help", env={"COLUMNS": "80"})
     lines = result.stdout.decode().splitlines()

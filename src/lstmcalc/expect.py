@@ -1,7 +1,9 @@
 """Checking hand-worked values against the calculator's.
 
 The user's file holds any subset of a step's JSON keys (a gate's preactivation or activation,
-c, h, y, ...), as YAML or JSON; `~`/null in a list skips that unit. A hand value agrees when it
+c, h, y, ...) and of `shapes` (x, h_prev, c_prev, concatenated, W_f ... b_o, gates, c, h: each
+a list of sizes), as YAML or JSON; `~`/null in a list skips that unit, and `_` is a blank an
+answer sheet leaves to fill in (reported as not answered, not as wrong). A hand value agrees when it
 matches to the digits the user wrote: 0.57 agrees with 0.5744 (within half a unit of its last
 digit, 0.005), 0.58 does not; 92 agrees with anything in [91.5, 92.5]; 1.1e-40 within 0.05e-40.
 An explicit tolerance replaces that rule with one absolute bound.
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from lstmcalc.document import Map, Scalar, Seq, decode, number, parse, read_input
 from lstmcalc.errors import DataError
 
+BLANK = "_"  # an answer sheet's blank
 _DIGITS = re.compile(r"[-+]?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?")
 
 
@@ -28,10 +31,15 @@ class Check:
     tolerance: float
     line: int
     col: int
+    answered: bool = True  # False for a blank (`_`) of an answer sheet
 
     @property
     def agrees(self) -> bool:
-        return abs(self.written_value - self.true) <= self.tolerance
+        return self.answered and abs(self.written_value - self.true) <= self.tolerance
+
+    @property
+    def wrong(self) -> bool:
+        return self.answered and not self.agrees
 
 
 def written_tolerance(text: str) -> float:
@@ -97,6 +105,10 @@ def _walk(node, truth, key: str, source: str, tolerance, out: list, unit: tuple)
         if isinstance(truth, str) or isinstance(truth, bool):
             raise DataError(f"{key} is not a number to check", source, node.line, node.col)
         what = key + (f"[{', '.join(map(str, unit))}]" if unit else "")
+        if isinstance(node, Scalar) and node.text == BLANK and not node.quoted:
+            out.append(Check(key, ", ".join(map(str, unit)), BLANK, math.nan, float(truth),
+                             0.0, node.line, node.col, answered=False))
+            return
         value = number(node, what, source)
         tol = written_tolerance(node.text) if tolerance is None else tolerance
         out.append(Check(key, ", ".join(map(str, unit)), node.text, value, float(truth), tol,

@@ -18,7 +18,7 @@ from lstmcalc.errors import OutputError, UsageError
 
 # how the commands name their outputs, for messages
 OPTIONS = {"state": "--state-out", "out": "--output", "plot": "--plot", "svg": "--svg",
-           "html": "--html"}
+           "html": "--html", "config": "--output", "answers": "--answers"}
 _TEMPORARY = re.compile(r"\.lstmcalc-(\d+)-[^/]*\.tmp$")
 
 

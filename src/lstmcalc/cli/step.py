@@ -142,5 +142,5 @@ def step(
         if report.checks is not None:
             if fmt is not Format.table:
                 output.emit_checks(report.checks)
-            if not all(ch.agrees for ch in report.checks):
+            if any(ch.wrong for ch in report.checks):  # a blank is not answered, not wrong
                 raise typer.Exit(int(ExitStatus.DIFFERENCES))

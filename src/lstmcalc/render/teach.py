@@ -365,15 +365,26 @@ def shapes_view(report) -> RenderableType:
 
 def expect_view(results) -> RenderableType:
     """The check of hand-worked values: every mismatch, and how many agreed."""
-    bad = [r for r in results if not r.agrees]
-    title = Text(f"Checked {len(results)} hand-worked values: {len(results) - len(bad)} agree, "
-                 f"{len(bad)} differ", style="bold")
-    if not bad:
-        return Group(Text(), title)
-    table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, keys=2)
-    for name in ("value", "unit", "yours", "lstmcalc", "difference", "tolerance"):
-        table.add_column(name, justify="left" if name == "value" else "right")
-    for r in bad:
-        table.add_row(Text(r.key), r.unit, r.written, f"{r.true:.10g}",
-                      sci(r.written_value - r.true), sci(r.tolerance), style="red")
-    return Group(Text(), title, table)
+    bad = [r for r in results if r.wrong]
+    blank = [r for r in results if not r.answered]
+    answered = len(results) - len(blank)
+    title = Text(f"Checked {answered} hand-worked values: {answered - len(bad)} agree, "
+                 f"{len(bad)} differ" + (f", {len(blank)} not answered" if blank else ""),
+                 style="bold")
+    parts: list = [Text(), title]
+    if bad:
+        table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, keys=2)
+        for name in ("value", "unit", "yours", "lstmcalc", "difference", "tolerance"):
+            table.add_column(name, justify="left" if name == "value" else "right")
+        for r in bad:
+            table.add_row(Text(r.key), r.unit, r.written, f"{r.true:.10g}",
+                          sci(r.written_value - r.true), sci(r.tolerance), style="red")
+        parts.append(table)
+    units: dict[str, list[str]] = {}
+    for r in blank:  # one line per key: its blank units together
+        units.setdefault(r.key, []).append(r.unit)
+    for name, where in units.items():
+        shown = ", ".join(u for u in where if u)
+        parts.append(Text(f"not answered: {name}" + (f" (units {shown})" if shown else ""),
+                          style="yellow"))
+    return Group(*parts)

@@ -96,13 +96,18 @@ def step_table(report: StepReport, show: Show):
 
 def checks_text(checks) -> str:
     """For the machine formats, whose stdout holds the data: the check, for stderr."""
-    bad = [ch for ch in checks if not ch.agrees]
+    bad = [ch for ch in checks if ch.wrong]
+    blank = [ch for ch in checks if not ch.answered]
     out = "".join(f"lstmcalc: differs: {ch.key}{f' unit {ch.unit}' if ch.unit else ''}: yours "
                   f"{ch.written}, lstmcalc {ch.true!r}, difference "
                   f"{ch.written_value - ch.true:.3g} (tolerance {ch.tolerance:.3g})\n"
                   for ch in bad)
-    return out + (f"lstmcalc: checked {len(checks)} values: {len(checks) - len(bad)} agree, "
-                  f"{len(bad)} differ\n")
+    out += "".join(f"lstmcalc: not answered: {ch.key}{f' unit {ch.unit}' if ch.unit else ''}\n"
+                   for ch in blank)
+    answered = len(checks) - len(blank)
+    return out + (f"lstmcalc: checked {answered} values: {answered - len(bad)} agree, "
+                  f"{len(bad)} differ" + (f", {len(blank)} not answered" if blank else "")
+                  + "\n")
 
 
 # Sequences ---------------------------------------------------------------------------------
