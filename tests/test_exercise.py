@@ -74,7 +74,7 @@ def test_a_wrong_number_fails_naming_it_and_blanks_are_not_answered(tmp_path):
                  "json")
     assert r.returncode == 0
     assert r.stderr.decode().endswith("checked 0 values: 0 agree, 0 differ, 12 not answered\n")
-    assert b"not answered: gates.output.preactivation unit 3" in r.stderr
+    assert b"lstmcalc: not answered: gates.output.preactivation (units 1, 2, 3)\n" in r.stderr
 
 
 def test_level_one_asks_the_sizes_and_the_forget_gate():

@@ -102,8 +102,12 @@ def checks_text(checks) -> str:
                   f"{ch.written}, lstmcalc {ch.true!r}, difference "
                   f"{ch.written_value - ch.true:.3g} (tolerance {ch.tolerance:.3g})\n"
                   for ch in bad)
-    out += "".join(f"lstmcalc: not answered: {ch.key}{f' unit {ch.unit}' if ch.unit else ''}\n"
-                   for ch in blank)
+    units: dict[str, list[str]] = {}
+    for ch in blank:  # one line per key: its blank units together
+        units.setdefault(ch.key, []).append(ch.unit)
+    out += "".join(f"lstmcalc: not answered: {key}"
+                   + (f" (units {', '.join(u for u in where if u)})" if any(where) else "")
+                   + "\n" for key, where in units.items())
     answered = len(checks) - len(blank)
     return out + (f"lstmcalc: checked {answered} values: {answered - len(bad)} agree, "
                   f"{len(bad)} differ" + (f", {len(blank)} not answered" if blank else "")
