@@ -360,3 +360,15 @@ def test_projection_round_trips_through_configs(tmp_path, via):
     with np.load(back) as f:
         for key, tensor in state.items():
             np.testing.assert_array_equal(f[key], tensor.numpy())
+
+
+def test_mean_squared_takes_t_rows_shared_by_a_batch():
+    """A target of T rows (T, k) for a batch's outputs (T, B, k): every sequence against the
+    same rows, as `grad --target` and lstmcalc.grad give it."""
+    from lstmcalc.core import mean_squared
+
+    rng = np.random.default_rng(4)
+    y, rows = rng.normal(size=(5, 3, 2)), rng.normal(size=(5, 2))
+    shared = mean_squared(y, rows)
+    spelled = mean_squared(y, np.repeat(rows[:, None, :], 3, axis=1))
+    assert shared[0] == spelled[0] and np.array_equal(shared[1], spelled[1])

@@ -52,7 +52,7 @@ def _spec(source: Any) -> Any:
     return source if isinstance(source, Spec) else load(source)
 
 
-def _array(value: Any, what: str) -> np.ndarray | None:
+def _array(value: Any) -> np.ndarray | None:
     return None if value is None else np.asarray(value, dtype=np.float64)
 
 
@@ -80,9 +80,9 @@ def step(source: Source, *, x: Any = None, h: Any = None, c: Any = None,
     from lstmcalc.errors import DataError
 
     spec = _spec(source)
-    x = spec.x if x is None else _array(x, "x")
-    h = spec.h if h is None else _array(h, "h")
-    c = spec.c if c is None else _array(c, "c")
+    x = spec.x if x is None else _array(x)
+    h = spec.h if h is None else _array(h)
+    c = spec.c if c is None else _array(c)
     if x is None:
         raise DataError(f"no x: give x, {spec.cell.input_size} numbers", spec.source)
     if spec.is_stack:
@@ -101,8 +101,8 @@ def unroll(source: Source, inputs: Any = None, *, h: Any = None, c: Any = None,
 
     spec = _spec(source)
     xs = _sequence(inputs, spec, "unroll")
-    h = spec.h if h is None else _array(h, "h")
-    c = spec.c if c is None else _array(c, "c")
+    h = spec.h if h is None else _array(h)
+    c = spec.c if c is None else _array(c)
     if spec.is_stack:
         sr = core.stack_unroll(spec.stack_cells(dtype), spec.directions, xs, h, c)
         return Report(reports.StackReport(spec.source, sr))
@@ -128,17 +128,13 @@ def grad(source: Source, inputs: Any = None, *, loss: Literal["sum", "mse"] = "s
         cells = spec.stack_cells(dtype)
 
         def out_loss(y: np.ndarray) -> Any:
-            if ys is None:
-                return core.sum_last(y)
-            return core.mean_squared(y, ys.reshape(y.shape) if ys.size == y.size else ys)
+            return core.sum_last(y) if ys is None else core.mean_squared(y, ys)
 
         return Report(reports.stack_grad_report(spec.source, cells, spec.directions, xs,
                                                 spec.h, spec.c, out_loss, loss))
 
     def loss_fn(r: Any) -> Any:
-        if ys is None:
-            return core.loss_sum(r)
-        return core.loss_mse(r, ys.reshape(r.h.shape) if ys.size == r.h.size else ys)
+        return core.loss_sum(r) if ys is None else core.loss_mse(r, ys)
 
     return Report(reports.grad_report(spec.source, spec.cell.astype(dtype), xs, spec.h,
                                       spec.c, loss_fn, loss, spec.gate_names, spec.split))

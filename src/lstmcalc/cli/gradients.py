@@ -134,19 +134,13 @@ def grad(
                 raise DataError(f"the target has {ys.shape[0]} rows, the sequence {T} steps",
                                 display_name(target))
 
-        def fit(target_rows, out):
-            """T rows of targets against outputs (T, ..., k): per sequence, or shared."""
-            if target_rows.size == out.size:
-                return target_rows.reshape(out.shape)
-            return target_rows.reshape(T, *(1,) * (out.ndim - 2), width)
-
         if cells is not None:
             if upstream is not None:
                 out_like = core.stack_unroll(cells, spec.directions, xs, h0, c0).output[-1]
                 dy, _ = config.load_upstream(upstream, out_like, None, max_input_bytes)
                 kind, out_loss = "given", (lambda y: core.linear(y, dy))
             elif ys is not None:
-                kind, out_loss = "mse", (lambda y: core.mean_squared(y, fit(ys, y)))
+                kind, out_loss = "mse", (lambda y: core.mean_squared(y, ys))
             else:
                 kind, out_loss = "sum", core.sum_last
             with output.progress(f"grad, {T:,} steps", working):
@@ -165,7 +159,7 @@ def grad(
             kind = "given"
         elif ys is not None:
             def loss_fn(r):
-                return core.loss_mse(r, fit(ys, r.h))
+                return core.loss_mse(r, ys)
             kind = "mse"
         else:
             def loss_fn(r):

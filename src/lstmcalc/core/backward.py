@@ -136,8 +136,13 @@ def sum_last(y: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def mean_squared(y: np.ndarray, target: ArrayLike) -> tuple[float, np.ndarray]:
-    """L = the mean of (y - target)^2 over every entry. Returns (L, dL/dy)."""
-    diff = y - np.broadcast_to(np.asarray(target, y.dtype), y.shape)
+    """L = the mean of (y - target)^2 over every entry. Returns (L, dL/dy). target: y's
+    shape, or T rows (T, k) that every sequence of a batch (T, ..., k) shares, or anything
+    that broadcasts to y."""
+    t = np.asarray(target, y.dtype)
+    if t.ndim == 2 and y.ndim > 2 and t.shape == (y.shape[0], y.shape[-1]):
+        t = t.reshape(y.shape[0], *(1,) * (y.ndim - 2), y.shape[-1])
+    diff = y - np.broadcast_to(t, y.shape)
     return float(np.mean(diff ** 2)), 2 * diff / diff.size
 
 
