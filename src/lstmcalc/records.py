@@ -36,6 +36,15 @@ def _header(cell, batch_shape: tuple) -> dict:
     return out
 
 
+def sizes(m: int, n: int, p: int) -> dict:
+    """The size of each variable of a cell with m inputs, n units and h of p entries (n, or
+    the rows of a projection): the `shapes` of `shapes -f json`, and what --expect checks."""
+    gates = ("f", "i", "c", "o")
+    return {"x": [m], "h_prev": [p], "c_prev": [n], "concatenated": [m + p],
+            **{f"W_{g}": [n, m + p] for g in gates}, **{f"b_{g}": [n] for g in gates},
+            "gates": [n], "c": [n], "h": [p]}
+
+
 def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
     """The step object. fields: keep only these keys (and the header). numbers: how arrays are
     written into it (lists by default)."""

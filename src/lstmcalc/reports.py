@@ -85,13 +85,10 @@ def extras_dict(report: StepReport, conv, stochastic: bool = True) -> dict:
 def truth(report: StepReport) -> dict:
     """The step's object as --expect checks it (the stochastic draws are not a truth), and
     the sizes of its variables (`shapes`: what a learner works out first)."""
-    step = report.step
-    m, n, r = step.cell.input_size, step.cell.hidden_size, step.cell.state_size
-    shapes = {"x": [m], "h_prev": [r], "c_prev": [n], "concatenated": [m + r],
-              **{f"W_{g}": [n, m + r] for g in "fico"}, **{f"b_{g}": [n] for g in "fico"},
-              "gates": [n], "c": [n], "h": [r]}
-    return {**records.step_dict(step), **extras_dict(report, records.numbers, stochastic=False),
-            "shapes": shapes}
+    cell = report.step.cell
+    return {**records.step_dict(report.step),
+            **extras_dict(report, records.numbers, stochastic=False),
+            "shapes": records.sizes(cell.input_size, cell.hidden_size, cell.state_size)}
 
 
 @dataclass(frozen=True, eq=False)

@@ -382,13 +382,9 @@ def stack_grad_table(report: StackGradReport, show: Show):
 
 def shapes_dict(report: ShapesReport) -> dict:
     m, n, p = report.m, report.n, report.p
-    gates = ("f", "i", "c", "o")
     obj: dict = {
         "input_size": m, "hidden_size": n, "concat": list(report.concat),
-        "shapes": {"x": [m], "h_prev": [p], "c_prev": [n], "concatenated": [m + p],
-                   **{f"W_{g}": [n, m + p] for g in gates},
-                   **{f"b_{g}": [n] for g in gates},
-                   "gates": [n], "c": [n], "h": [p]},
+        "shapes": records.sizes(m, n, p),
         "parameters": {"per_gate": report.per_gate, "total": report.total},
         "cell_and_hidden_same_size": p == n,
     }
