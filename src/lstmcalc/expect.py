@@ -42,6 +42,16 @@ class Check:
         return self.answered and not self.agrees
 
 
+def blanks(checks: list[Check]) -> dict[str, str]:
+    """{key: its blank units, "1, 2, 3" ("" for a single value)}: what was not answered, one
+    entry per key in the sheet's order."""
+    units: dict[str, list[str]] = {}
+    for ch in checks:
+        if not ch.answered:
+            units.setdefault(ch.key, []).append(ch.unit)
+    return {key: ", ".join(u for u in where if u) for key, where in units.items()}
+
+
 def written_tolerance(text: str) -> float:
     """Half a unit in the last digit written: '0.57' -> 0.005, '92' -> 0.5, '1.1e-40' -> 5e-42."""
     m = _DIGITS.fullmatch(text.strip())

@@ -380,11 +380,9 @@ def expect_view(results) -> RenderableType:
             table.add_row(Text(r.key), r.unit, r.written, f"{r.true:.10g}",
                           sci(r.written_value - r.true), sci(r.tolerance), style="red")
         parts.append(table)
-    units: dict[str, list[str]] = {}
-    for r in blank:  # one line per key: its blank units together
-        units.setdefault(r.key, []).append(r.unit)
-    for name, where in units.items():
-        shown = ", ".join(u for u in where if u)
-        parts.append(Text(f"not answered: {name}" + (f" (units {shown})" if shown else ""),
+    from lstmcalc.expect import blanks
+
+    for name, units in blanks(results).items():  # one line per key: its blank units together
+        parts.append(Text(f"not answered: {name}" + (f" (units {units})" if units else ""),
                           style="yellow"))
     return Group(*parts)

@@ -96,18 +96,16 @@ def step_table(report: StepReport, show: Show):
 
 def checks_text(checks) -> str:
     """For the machine formats, whose stdout holds the data: the check, for stderr."""
+    from lstmcalc.expect import blanks
+
     bad = [ch for ch in checks if ch.wrong]
     blank = [ch for ch in checks if not ch.answered]
     out = "".join(f"lstmcalc: differs: {ch.key}{f' unit {ch.unit}' if ch.unit else ''}: yours "
                   f"{ch.written}, lstmcalc {ch.true!r}, difference "
                   f"{ch.written_value - ch.true:.3g} (tolerance {ch.tolerance:.3g})\n"
                   for ch in bad)
-    units: dict[str, list[str]] = {}
-    for ch in blank:  # one line per key: its blank units together
-        units.setdefault(ch.key, []).append(ch.unit)
-    out += "".join(f"lstmcalc: not answered: {key}"
-                   + (f" (units {', '.join(u for u in where if u)})" if any(where) else "")
-                   + "\n" for key, where in units.items())
+    out += "".join(f"lstmcalc: not answered: {key}" + (f" (units {units})" if units else "")
+                   + "\n" for key, units in blanks(checks).items())
     answered = len(checks) - len(blank)
     return out + (f"lstmcalc: checked {answered} values: {answered - len(bad)} agree, "
                   f"{len(bad)} differ" + (f", {len(blank)} not answered" if blank else "")
