@@ -429,12 +429,19 @@ def tf1_peephole_projection_reference(kernel, bias, fb, wf, wi, wo, proj, xs, ce
     return np.array(out)
 
 
-def test_tf1_peepholes_and_projection(tmp_path):
-    rng = np.random.default_rng(13)
+def tf1_cell_against_its_reference(tmp_path, seed: int, scale: float = 1.0,
+                                   proj_clip: float | None = None):
+    """A TF1 cell with peepholes and a projection (scaled; with proj_clip beside the arrays,
+    where given) saved as .npz, unrolled by lstmcalc over 6 random steps and held to TF1's
+    equations to 1e-12. Returns (the .npz path, its arrays, the x .npy path, h)."""
+    rng = np.random.default_rng(seed)
     m, n, p = 3, 4, 2
     arrays = {"kernel": rng.normal(size=(m + p, 4 * n)), "bias": rng.normal(size=4 * n),
               "w_f_diag": rng.normal(size=n), "w_i_diag": rng.normal(size=n),
-              "w_o_diag": rng.normal(size=n), "projection/kernel": rng.normal(size=(n, p))}
+              "w_o_diag": rng.normal(size=n),
+              "projection/kernel": rng.normal(size=(n, p)) * scale}
+    if proj_clip is not None:
+        arrays["proj_clip"] = np.array(proj_clip)
     src = save_npz(tmp_path / "tf1.npz", arrays)
     xs = rng.normal(size=(6, m))
     np.save(tmp_path / "x.npy", xs)
@@ -444,8 +451,13 @@ def test_tf1_peepholes_and_projection(tmp_path):
     h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])
     ref = tf1_peephole_projection_reference(
         arrays["kernel"], arrays["bias"], 1.0, arrays["w_f_diag"], arrays["w_i_diag"],
-        arrays["w_o_diag"], arrays["projection/kernel"], xs)
+        arrays["w_o_diag"], arrays["projection/kernel"], xs, proj_clip=proj_clip)
     np.testing.assert_allclose(h, ref, rtol=1e-12, atol=1e-14)
+    return src, arrays, tmp_path / "x.npy", h
+
+
+def test_tf1_peepholes_and_projection(tmp_path):
+    src, arrays, _, _ = tf1_cell_against_its_reference(tmp_path, 13)
     # and back out, exactly
     back = str(tmp_path / "back.npz")
     assert runner.invoke(app, ["convert", src, "--from", "tf1", "--to", "yaml", "-o",
@@ -676,30 +688,15 @@ def test_tf1_proj_clip_forward_gradients_and_round_trips(tmp_path):
     has no proj_clip) refused by name."""
     import yaml
 
-    rng = np.random.default_rng(21)
-    m, n, p = 3, 4, 2
-    arrays = {"kernel": rng.normal(size=(m + p, 4 * n)), "bias": rng.normal(size=4 * n),
-              "w_f_diag": rng.normal(size=n), "w_i_diag": rng.normal(size=n),
-              "w_o_diag": rng.normal(size=n), "projection/kernel": rng.normal(size=(n, p)) * 3,
-              "proj_clip": np.array(0.5)}
-    src = save_npz(tmp_path / "tf1.npz", arrays)
-    xs = rng.normal(size=(6, m))
-    np.save(tmp_path / "x.npy", xs)
-    r = runner.invoke(app, ["unroll", src, "--layout", "tf1", "-i", str(tmp_path / "x.npy"),
-                            "-f", "json"])
-    assert r.exit_code == 0, r.stderr
-    h = np.array([s["h"] for s in json.loads(r.stdout)["steps"]])
-    ref = tf1_peephole_projection_reference(
-        arrays["kernel"], arrays["bias"], 1.0, arrays["w_f_diag"], arrays["w_i_diag"],
-        arrays["w_o_diag"], arrays["projection/kernel"], xs, proj_clip=0.5)
-    np.testing.assert_allclose(h, ref, rtol=1e-12, atol=1e-14)
+    src, arrays, x_path, h = tf1_cell_against_its_reference(tmp_path, 21, 3.0, 0.5)
+    xs = np.load(x_path)
     assert np.isclose(np.abs(h).max(), 0.5)  # the clip is reached
     # a config says it as projection.clip, and grad --check holds the gradients through it
     cfg = tmp_path / "c.yaml"
     assert runner.invoke(app, ["convert", src, "--from", "tf1", "--to", "yaml", "-o",
                                str(cfg)]).exit_code == 0
     assert yaml.safe_load(cfg.read_text())["projection"]["clip"] == 0.5
-    r = runner.invoke(app, ["grad", str(cfg), "-i", str(tmp_path / "x.npy"), "--check", "-f",
+    r = runner.invoke(app, ["grad", str(cfg), "-i", str(x_path), "--check", "-f",
                             "json"])
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["check"]["passed"]
