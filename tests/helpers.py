@@ -200,3 +200,17 @@ keras.config.set_floatx("float64")
     if result.returncode and b"No module named 'keras'" in result.stderr:
         pytest.skip("keras is not installed")
     assert result.returncode == 0, result.stderr.decode()[-2000:]
+
+
+# A Keras 3 model with three LSTM layers and a Dense head (run_keras's names in scope): relu
+# with Keras 3's hard_sigmoid gates, a Bidirectional LSTM, a go_backwards LSTM without bias.
+# The live Keras test and the committed fixture (make_framework_fixtures.py) build it alike.
+KERAS_THREE_LSTMS = """
+inp = keras.Input((None, 3))
+a = keras.layers.LSTM(4, return_sequences=True, name="enc", activation="relu",
+                      recurrent_activation="hard_sigmoid")(inp)
+b = keras.layers.Bidirectional(keras.layers.LSTM(2, return_sequences=True), name="bi")(a)
+c = keras.layers.LSTM(2, go_backwards=True, use_bias=False, return_sequences=True,
+                      name="back")(b)
+model = keras.Model(inp, keras.layers.Dense(1, name="head")(c))
+"""

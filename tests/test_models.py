@@ -260,16 +260,9 @@ def test_keras_model_files_every_lstm_layer_against_keras(tmp_path):
     LSTM, a go_backwards LSTM without bias and a Dense head, saved as .keras and
     .weights.h5: each LSTM by its layer name agrees with Keras's own outputs to 1e-12."""
     pytest.importorskip("h5py")
-    from helpers import run_keras
+    from helpers import KERAS_THREE_LSTMS, run_keras
 
-    run_keras("""
-inp = keras.Input((None, 3))
-a = keras.layers.LSTM(4, return_sequences=True, name="enc", activation="relu",
-                      recurrent_activation="hard_sigmoid")(inp)
-b = keras.layers.Bidirectional(keras.layers.LSTM(2, return_sequences=True), name="bi")(a)
-c = keras.layers.LSTM(2, go_backwards=True, use_bias=False, return_sequences=True,
-                      name="back")(b)
-model = keras.Model(inp, keras.layers.Dense(1, name="head")(c))
+    run_keras(KERAS_THREE_LSTMS + """
 model.save(sys.argv[1] + "/m.keras")
 model.save_weights(sys.argv[1] + "/m.weights.h5")
 x = np.random.default_rng(0).normal(size=(1, 6, 3))
