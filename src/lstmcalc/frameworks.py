@@ -346,6 +346,7 @@ class Held:
         lower = path.lower()
         self.fixed: str | None = None
         self.raw: dict = {}
+        self.stored: dict[str, str] = {}  # dtypes as stored, where the arrays widened them
         if lower.endswith(".onnx"):
             import os
 
@@ -379,7 +380,7 @@ class Held:
         elif lower.endswith(".safetensors"):
             self.raw, self.stored = arrays.load_safetensors(data, self.source, max_bytes)
             self.kind = "safetensors file"
-        elif not lower.endswith((".keras", ".h5")):
+        else:
             self.raw = _npz(data, self.source, max_bytes)
             self.kind = ".npz file"
         self.lstms, self.other = models.group(self.raw)
@@ -398,9 +399,9 @@ class Held:
                 str(onnx.helper.tensor_dtype_to_np_dtype(w.data_type))
         if self.fixed == "keras":
             kinds = {str(a.dtype) for cell in self.keras[name].cells for a in cell.values()}
-            return kinds.pop() if len(kinds) == 1 else "mixed"
-        stored = getattr(self, "stored", {})
-        kinds = {stored.get(k) or dtype_name(self.raw[k]) for k in self.lstms[name].values()}
+        else:
+            kinds = {self.stored.get(k) or dtype_name(self.raw[k])
+                     for k in self.lstms[name].values()}
         return kinds.pop() if len(kinds) == 1 else "mixed"
 
     def arrays(self, name: str) -> tuple[dict, dict]:
