@@ -174,26 +174,23 @@ def diagnose(a: layouts.Weights, b: layouts.Weights, a_direction: str, b_directi
                                  "other way): differences of float32 rounding only, largest "
                                  f"{_distance(pb, pa):.3g}", _distance(pb, pa)))
         return found
-    candidates = list(_permutations(pb, a_layout, b_layout))
-    candidates += list(_untransposed(b, b_layout))
+    orders = list(_permutations(pb, a_layout, b_layout))
+    candidates = orders + list(_untransposed(b, b_layout))
     candidates += list(_bias_hypotheses(a, pb)) + list(_forget_hypotheses(pb))
-    for key, what, moved in _permutations(pb, a_layout, b_layout):  # order and bias at once
+    for key, what, moved in orders:  # a gate order and a bias mistake at once
         for key2, what2, repaired in _bias_hypotheses(a, moved):
             candidates.append((f"{key}+{key2}", f"{what}; and {what2}", repaired))
     for key2, what2, fixed in _forget_hypotheses(pb):
         for key, what, repaired in _permutations(fixed, a_layout, b_layout):
             candidates.append((f"{key}+{key2}", f"{what}; and {what2}", repaired))
-    both = np.concatenate([b.Wx, b.Wh], axis=2)  # B's columns as B reads them
-    a_swapped = np.concatenate([a.Wh, a.Wx], axis=2)
-    if both.shape == a_swapped.shape:
-        if _close(both, a_swapped, exact):
-            candidates.append(("concat_order", "B's W multiplies [h, x] where A's multiplies "
-                               "[x, h]: the columns of x and h are in the other order",
-                               (a.Wx, a.Wh, pb[2])))
-    if b.Wh.shape == a.Wh.shape:
-        candidates.append(("recurrent_transposed", "B's recurrent weights are transposed gate "
-                           "by gate (W_h where A has W_hᵀ)",
-                           (pb[0], np.swapaxes(pb[1], 1, 2), pb[2])))
+    # the sizes agree (above), so B's [Wx | Wh] has the shape of A's [Wh | Wx]
+    if _close(np.concatenate([b.Wx, b.Wh], axis=2), np.concatenate([a.Wh, a.Wx], axis=2),
+              exact):
+        candidates.append(("concat_order", "B's W multiplies [h, x] where A's multiplies "
+                           "[x, h]: the columns of x and h are in the other order",
+                           (a.Wx, a.Wh, pb[2])))
+    candidates.append(("recurrent_transposed", "B's recurrent weights are transposed gate by "
+                       "gate (W_h where A has W_hᵀ)", (pb[0], np.swapaxes(pb[1], 1, 2), pb[2])))
     for key, what, repaired in candidates:
         for rel, note in ((exact, ""), (loose, " (then equal up to float32 rounding)")):
             if _same(repaired, pa, rel):
