@@ -330,15 +330,22 @@ def pipe_lines(stream, limit: int) -> "PipeLines | None":
     return PipeLines(stream, limit)
 
 
-def is_regular_file(stream) -> bool:
-    """Whether a stream reads a regular file (which never makes a reader wait), not a pipe."""
+def regular_file_size(stream) -> int | None:
+    """The size of the regular file a stream reads (which never makes a reader wait), or None
+    for a pipe, a terminal or an in-memory stream."""
     import os
     import stat
 
     try:
-        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+        status = os.fstat(stream.fileno())
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        return False
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+
+def is_regular_file(stream) -> bool:
+    """Whether a stream reads a regular file (which never makes a reader wait), not a pipe."""
+    return regular_file_size(stream) is not None
 
 
 @contextlib.contextmanager

@@ -132,8 +132,8 @@ def unroll(
                 # a file gives its rows without waiting: compute them 256 at a time; a pipe,
                 # those that have arrived (up to 256), their lines written before waiting on
                 pipe = sequences.pipe_lines(opened, max_input_bytes)
-                regular = sequences.is_regular_file(opened)
-                chunk = 256 if regular or pipe is not None else 1
+                size = sequences.regular_file_size(opened)
+                chunk = 256 if size is not None or pipe is not None else 1
                 lines = sequences.decoded(opened if pipe is None else pipe, source,
                                           limit=max_input_bytes)
                 if in_fmt == "auto":
@@ -145,9 +145,8 @@ def unroll(
                         the_cell, sequences.rows(lines, in_fmt, source, m), source, h0, c0,
                         spec.output, stochastic, seed, chunk, written=not final,
                         ready=None if pipe is None else pipe.ready)
-                    size = _size(opened) if regular else None
                     with output.progress("unroll", output.progress_wanted(quiet, fmt),
-                                         size) as advance:
+                                         size or None) as advance:
                         stream.steps = _reporting(stream, stream.steps, advance,
                                                   opened if size else None)
                         last = stream.final() if final else None
@@ -212,15 +211,6 @@ def unroll(
                 out["plot"].commit(picture)
         if "state" in out:
             out["state"].commit(output.state_text(last))
-
-
-def _size(stream) -> int | None:
-    import os
-
-    try:
-        return os.fstat(stream.fileno()).st_size or None
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def _reporting(stream, steps, advance, opened):

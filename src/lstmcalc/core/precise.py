@@ -185,10 +185,12 @@ def written_gaps(variant: Any, z: np.ndarray, a_gap: np.ndarray) -> np.ndarray:
     shape (..., 4, n)): correctly rounded (precise_gaps) wherever a gate is a sigmoid or tanh
     of its pre-activation; a coupled forget gate's and other activations' as the loop
     computed them (a_gap)."""
+    from lstmcalc.core.types import F, G
+
     out = np.array(a_gap, copy=True)
     for k in range(4):
-        act = variant.candidate if k == 2 else variant.gate
-        if (variant.coupled and k == 0) or act.name not in ("sigmoid", "tanh"):
+        act = variant.candidate if k == G else variant.gate
+        if (variant.coupled and k == F) or act.name not in ("sigmoid", "tanh"):
             continue
         out[..., k, :] = precise_gaps(z[..., k, :], act.name)
     return out
