@@ -47,6 +47,8 @@ def folder(tmp_path_factory):
         (path / f"{name}.json").write_text(json.dumps(doc))
     # hand-worked values, some wrong: the check's table of differences
     (path / "expect.yaml").write_text("h: [0.1543, -0.3976, 0.5]\nc: [0.2, -0.95, 0.3]\n")
+    # a long key wrong, and blanks: the table's key column alone is most of 40 columns
+    (path / "sheet.yaml").write_text("gates:\n  forget:\n    preactivation: [99, 177, _]\n")
     (path / "xs.csv").write_text("1,2,3\n0,1,0\n-1,0,1\n0.5,0.5,0.5\n0,0,0\n")
     return path
 
@@ -59,6 +61,7 @@ VIEWS = [
     ["unroll", "--view", "heatmap"], ["unroll", "{stack}"], ["unroll", "--final"],
     ["grad"], ["grad", "--view", "heatmap"], ["grad", "{stack}"], ["shapes"],
     ["shapes", "{stack}"], ["step", "--expect", "{expect}"], ["inspect", "{stack_npz}"],
+    ["step", "--expect", "{sheet}"],
     ["compare", "{founding}", "{peepholes}"], ["compare", "{stack_npz}", "{stack_npz}"],
 ]
 

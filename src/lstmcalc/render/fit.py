@@ -76,6 +76,13 @@ class FitTable(Table):
                 yield ""
             part, ranges = self._measured(console, options, keys + group, k == 0,
                                           k == len(groups) - 1)
+            if part._extra_width + sum(lo for lo, _ in ranges) > width:
+                # even the key columns and one more are too wide: the labels (the left-
+                # justified columns) fold onto more lines, every character kept
+                for column in part.columns:
+                    if column.justify == "left":
+                        column.no_wrap, column.overflow = False, "fold"
+                part, ranges = self._remeasured(console, options, part)
             self._sized(part, ranges, width)
             yield part
 
@@ -110,6 +117,20 @@ class FitTable(Table):
             sizes = [Measurement.get(console, options, cell) for cell in cells]
             hi = max(m.maximum for m in sizes)
             lo = hi if column.no_wrap else max(m.minimum for m in sizes)
+            pad = part._get_padding_width(k)
+            ranges.append((lo + pad, hi + pad))
+        return part, ranges
+
+    @staticmethod
+    def _remeasured(console: Console, options: ConsoleOptions,
+                    part: Table) -> tuple[Table, list[tuple[int, int]]]:
+        """A part's columns measured again after some became foldable: a folding column can
+        be as narrow as its widest character."""
+        ranges = []
+        for k, column in enumerate(part.columns):
+            cells = (column.header, *column._cells)
+            hi = max(Measurement.get(console, options, cell).maximum for cell in cells)
+            lo = hi if column.no_wrap else 1
             pad = part._get_padding_width(k)
             ranges.append((lo + pad, hi + pad))
         return part, ranges
