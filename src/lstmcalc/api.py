@@ -52,8 +52,9 @@ def _spec(source: Any) -> Any:
     return source if isinstance(source, Spec) else load(source)
 
 
-def _array(value: Any) -> np.ndarray | None:
-    return None if value is None else np.asarray(value, dtype=np.float64)
+def _given(value: Any, default: Any) -> Any:
+    """An argument as a float64 array, or the config's own where it was not given."""
+    return default if value is None else np.asarray(value, dtype=np.float64)
 
 
 def _sequence(inputs: Any, spec: Any, what: str) -> np.ndarray:
@@ -80,9 +81,7 @@ def step(source: Source, *, x: Any = None, h: Any = None, c: Any = None,
     from lstmcalc.errors import DataError
 
     spec = _spec(source)
-    x = spec.x if x is None else _array(x)
-    h = spec.h if h is None else _array(h)
-    c = spec.c if c is None else _array(c)
+    x, h, c = _given(x, spec.x), _given(h, spec.h), _given(c, spec.c)
     if x is None:
         raise DataError(f"no x: give x, {spec.cell.input_size} numbers", spec.source)
     if spec.is_stack:
@@ -101,8 +100,7 @@ def unroll(source: Source, inputs: Any = None, *, h: Any = None, c: Any = None,
 
     spec = _spec(source)
     xs = _sequence(inputs, spec, "unroll")
-    h = spec.h if h is None else _array(h)
-    c = spec.c if c is None else _array(c)
+    h, c = _given(h, spec.h), _given(c, spec.c)
     if spec.is_stack:
         sr = core.stack_unroll(spec.stack_cells(dtype), spec.directions, xs, h, c)
         return Report(reports.StackReport(spec.source, sr))
