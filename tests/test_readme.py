@@ -124,7 +124,8 @@ def test_the_guides_from_framework_examples_run(tmp_path, framework, needs):
 
     import importlib.util
 
-    for package in (needs, *{"onnx": ["onnx"], "keras": ["h5py"]}.get(framework, [])):
+    # Keras runs on a backend: these tests give it PyTorch (KERAS_BACKEND=torch)
+    for package in (needs, *{"onnx": ["onnx"], "keras": ["h5py", "torch"]}.get(framework, [])):
         if importlib.util.find_spec(package) is None:
             pytest.skip(f"{package} is not installed")
     marker = f"# from-{framework}.py"
