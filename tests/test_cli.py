@@ -207,7 +207,7 @@ def test_internal_error_is_70_and_debug_shows_the_traceback(monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(core, "step", boom)
+    monkeypatch.setattr(core, "unroll", boom)
     result = run("step")
     assert result.exit_code == 70
     assert result.stderr == ("lstmcalc: internal error: RuntimeError: boom "
@@ -267,4 +267,7 @@ def test_completion_answers_commands_options_and_choices():
     assert complete("lstmcalc in", 1) == ["inspect", "init"]
     assert "--layout" in complete("lstmcalc unroll x.yaml --lay", 3)
     assert complete("lstmcalc unroll x.yaml --layout ", 4) == ["pytorch", "keras", "onnx", "tf1"]
-    assert complete("lstmcalc step --dtype ", 3) == ["float64", "float32"]
+    assert complete("lstmcalc step --dtype ", 3) == ["float64", "float32", "float16",
+                                                     "bfloat16", "q4.12", "q8.8", "q1.15"]
+    assert complete("lstmcalc unroll --dtype q", 3) == ["q4.12", "q8.8", "q1.15"]
+    assert complete("lstmcalc grad --dtype ", 3) == ["float64", "float32"]

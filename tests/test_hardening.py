@@ -354,7 +354,8 @@ def test_ctrl_c_during_a_long_unroll(cfg, tmp_path):
 def test_internal_error_is_70_and_debug_shows_the_traceback(tmp_path):
     code = ("import sys, lstmcalc.core as c\n"
             "def boom(*a, **k):\n    secret = 'do-not-print'\n    raise RuntimeError('boom')\n"
-            "c.step = boom\nfrom lstmcalc.cli import main\nsys.argv = ['lstmcalc'] + sys.argv[1:]\n"
+            "c.unroll = boom\nfrom lstmcalc.cli import main\n"
+            "sys.argv = ['lstmcalc'] + sys.argv[1:]\n"
             "main()\n")
     result = subprocess.run([sys.executable, "-c", code, "step"], capture_output=True)
     one_line_error(result, 70, r"^lstmcalc: internal error: RuntimeError: boom \(run with "

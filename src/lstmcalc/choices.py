@@ -41,6 +41,10 @@ class DType(str, enum.Enum):
     float32 = "float32"
 
 
+class CompareTo(str, enum.Enum):
+    float64 = "float64"
+
+
 class Loss(str, enum.Enum):
     sum = "sum"
     mse = "mse"
@@ -65,3 +69,4 @@ class Show:
     derivatives: bool = False
     diagram: bool = False
     title: str = "lstmcalc"  # of an SVG or HTML copy of the table
+    hex: bool = False  # a narrow format's words in hex, beside the values

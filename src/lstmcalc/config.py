@@ -64,7 +64,25 @@ class Spec:
     def stack_cells(self, dtype) -> list:
         """The stack's cells in dtype: [[Cell per direction] per layer]."""
         assert self.stack is not None
+        from lstmcalc.core import formats
+
+        narrow = formats.parse(str(dtype))
+        if narrow is not None:
+            from lstmcalc.errors import Unsupported
+
+            raise Unsupported(f"--dtype {narrow} computes one cell; this file holds "
+                              "layers or directions: use float32 or float64")
         return [[w.cell().astype(dtype) for w in layer] for layer in self.stack]
+
+    def cell_in(self, dtype: str) -> Cell:
+        """The (first) cell in the arithmetic --dtype names: float64, float32, or a narrow
+        format (core.formats), whose weights are rounded to it with the two biases apart."""
+        from lstmcalc.core import formats, reduced
+
+        narrow = formats.parse(dtype)
+        if narrow is None:
+            return self.cell.astype(dtype)
+        return reduced.quantize_cell(narrow, self.cell, self.weights.bh)
 
 
 def builtin_text() -> str:

@@ -30,7 +30,7 @@ def header(cell, batch_shape: tuple) -> dict:
 @functools.lru_cache(maxsize=8)
 def _header(cell, batch_shape: tuple) -> dict:
     out = {"input_size": cell.input_size, "hidden_size": cell.hidden_size,
-           "concat": list(cell.concat), "dtype": str(cell.dtype)}
+           "concat": list(cell.concat), "dtype": cell.dtype_name}
     if batch_shape:
         out["batch_size"] = batch_shape[0]
     return out
@@ -94,3 +94,49 @@ def directions_text(directions: tuple) -> str:
     if all(isinstance(d, str) for d in directions):
         return ", ".join(directions)
     return " / ".join("+".join(d) for d in directions)
+
+
+# The quantities of a narrow format's report (reports.Precision), by their JSON keys: each
+# gate's two, then the cell's.
+PER_GATE = ("preactivation", "activation")
+PER_CELL = ("forget_times_c_prev", "input_times_candidate", "c", "tanh_c", "h")
+
+
+def _units(mask: np.ndarray) -> list[int]:
+    """The 1-based units (last axis) where mask holds at any step or sequence."""
+    return [int(j) + 1 for j in np.flatnonzero(mask.reshape(-1, mask.shape[-1]).any(axis=0))]
+
+
+def _worst(errors: np.ndarray, lsb: np.ndarray) -> dict:
+    if errors.size == 0:
+        return {"max_abs": 0.0, "mean_abs": 0.0, "max_lsb": 0.0}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        in_lsb = np.where(lsb > 0, errors / lsb, 0.0)
+    return {"max_abs": float(errors.max()), "mean_abs": float(errors.mean()),
+            "max_lsb": float(in_lsb.max())}
+
+
+def precision_dict(precision, step: bool = False) -> dict:
+    """A narrow format's report as JSON: its errors against float64 for each gate's
+    pre-activation and activation and for f*C, i*g, C, tanh C, h (largest and mean absolute
+    error, largest in units of the format's last place) and, in fixed point, how many values
+    saturated and in which units (over every step and sequence)."""
+    errs, lsb = precision.errors, precision.lsb
+    out: dict = {"dtype": precision.name, "compared_to": "float64", "error": {
+        "gates": {gate: {key: _worst(errs[key][..., k, :], lsb[key][..., k, :])
+                         for key in PER_GATE} for k, gate in enumerate(GATES)},
+        **{key: _worst(errs[key], lsb[key]) for key in PER_CELL}}}
+    sat = precision.saturated
+    if sat is not None:
+        def counted(mask: np.ndarray, units: bool = True) -> dict:
+            entry: dict = {"count": int(mask.sum())}
+            if units:
+                entry["units"] = _units(mask)
+            return entry
+        out["saturated"] = {
+            "W": counted(sat["W"], units=False), "b": counted(sat["b"], units=False),
+            **{key: counted(sat[key]) for key in ("x", "h_prev", "c_prev")},
+            "gates": {gate: {key: counted(sat[key][..., k, :]) for key in PER_GATE}
+                      for k, gate in enumerate(GATES)},
+            **{key: counted(sat[key]) for key in PER_CELL}}
+    return out

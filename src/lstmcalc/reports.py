@@ -43,6 +43,37 @@ def run_readings(run: Run, seed: int) -> list[Reading]:
 
 
 @dataclass(frozen=True, eq=False)
+class Precision:
+    """A run in a narrow format (float16, bfloat16, qI.F; or float32 against float64) beside
+    the float64 run of the same cell on the same inputs: how far each quantity is from it and,
+    in fixed point, where values saturated. full: --compare-to float64 asked for the whole
+    per-gate error table."""
+
+    name: str
+    errors: dict[str, np.ndarray]  # core.reduced.errors: |run - float64 run|, by JSON key
+    lsb: dict[str, np.ndarray]  # the format's spacing at each value, by the same keys
+    saturated: dict[str, np.ndarray] | None  # fixed point: by JSON key, plus W and b
+    full: bool = False
+
+
+def precision_of(cell64: Cell, run: Run, xs, h0, c0, full: bool = False) -> Precision:
+    """run (in its format) against the float64 run of cell64 on the same inputs."""
+    from lstmcalc.core import reduced
+    from lstmcalc.core.formats import Fixed
+
+    reference = core.unroll(cell64.astype(np.float64), xs, h0, c0)
+    fmt = run.cell.number
+    values = {"preactivation": run.z, "activation": run.a, "forget_times_c_prev": run.fc,
+              "input_times_candidate": run.ig, "c": run.c, "tanh_c": run.tanh_c, "h": run.h}
+    lsb = {key: (fmt.lsb(arr) if fmt is not None else np.spacing(np.abs(arr)))
+           for key, arr in values.items()}
+    saturated = None
+    if run.saturated is not None and isinstance(fmt, Fixed):
+        saturated = {**run.saturated, **reduced.load_saturation(fmt, cell64)}
+    return Precision(run.cell.dtype_name, reduced.errors(run, reference), lsb, saturated, full)
+
+
+@dataclass(frozen=True, eq=False)
 class StepReport:
     source: str
     step: Step
@@ -55,18 +86,19 @@ class StepReport:
     derivatives: dict[str, np.ndarray] | None = None
     stochastic: tuple[int, Reading] | None = None  # (seed, reading)
     checks: list | None = None  # expect.Check, when hand-worked values were given
+    precision: Precision | None = None  # a narrow format against float64
 
 
 def step_report(source: str, step: Step, output_layer: OutputLayer | None = None,
                 derivatives: bool = False, stochastic: bool = False,
-                seed: int = 0) -> StepReport:
+                seed: int = 0, precision: Precision | None = None) -> StepReport:
     output = None if output_layer is None else output_layer(step.h)
     reading = draw(step, np.random.default_rng(seed)) if stochastic else None
     return StepReport(source, step, core.gate_slopes(step), core.preactivation_terms(step),
                       shapes_report(step.cell), core.log10_saturation(step), output_layer,
                       output,
                       core.derivative_arrays(step) if derivatives else None,
-                      None if reading is None else (seed, reading))
+                      None if reading is None else (seed, reading), precision=precision)
 
 
 def extras_dict(report: StepReport, conv, stochastic: bool = True) -> dict:
@@ -79,6 +111,8 @@ def extras_dict(report: StepReport, conv, stochastic: bool = True) -> dict:
         out["derivatives"] = {key: conv(arr) for key, arr in report.derivatives.items()}
     if report.stochastic is not None and stochastic:
         out["stochastic"] = records.reading_dict(*report.stochastic, conv)
+    if report.precision is not None:
+        out["number_format"] = records.precision_dict(report.precision, step=True)
     return out
 
 
@@ -100,13 +134,16 @@ class RunReport:
     readings: list[Reading] | None = None
     seed: int = 0
     saturation: tuple | None = None  # log10 distances to the bounds: core.log10_saturation
+    precision: Precision | None = None  # a narrow format against float64
 
 
 def run_report(source: str, run: Run, output_layer: OutputLayer | None = None,
-               stochastic: bool = False, seed: int = 0) -> RunReport:
+               stochastic: bool = False, seed: int = 0,
+               precision: Precision | None = None) -> RunReport:
     output = None if output_layer is None else output_layer(run.h)
     drawn = run_readings(run, seed) if stochastic else None
-    return RunReport(source, run, output_layer, output, drawn, seed, core.log10_saturation(run))
+    return RunReport(source, run, output_layer, output, drawn, seed, core.log10_saturation(run),
+                     precision)
 
 
 @dataclass(frozen=True, eq=False)

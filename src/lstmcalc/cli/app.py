@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from lstmcalc import __version__
-from lstmcalc.choices import FIELDS, DType, Format, InputFormat, Layout
+from lstmcalc.choices import FIELDS, CompareTo, DType, Format, InputFormat, Layout
 from lstmcalc.document import STDIN
 from lstmcalc.errors import ExitStatus, LstmcalcError, UsageError, shown
 from lstmcalc.sources import load_spec, with_activations  # noqa: F401 - the commands' own
@@ -49,6 +49,17 @@ PrecisionOpt = Annotated[int, typer.Option(
     "--precision", "-p", min=0, max=17, help="Decimals shown in tables (machine formats are "
                                              "always exact).")]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Floating-point type of the arithmetic.")]
+ARITHMETICS = ("float64", "float32", "float16", "bfloat16", "q4.12", "q8.8", "q1.15")
+ArithmeticOpt = Annotated[str, typer.Option(
+    "--dtype", metavar="float64|float32|float16|bfloat16|qI.F",
+    autocompletion=lambda incomplete: [a for a in ARITHMETICS if a.startswith(incomplete)],
+    help="The arithmetic: float64, float32, float16 or bfloat16 (rounded where PyTorch's "
+         "LSTMCell rounds; bfloat16 needs the bfloat16 extra), or signed fixed point qI.F "
+         "(e.g. q4.12: I integer bits with the sign, F fraction bits; docs/hardware.md).")]
+CompareToOpt = Annotated[CompareTo | None, typer.Option(
+    "--compare-to", show_default=False,
+    help="Show the per-gate error table of --dtype's arithmetic against float64 on the same "
+         "inputs.")]
 StateOpt = Annotated[str | None, typer.Option(
     "--state", metavar="FILE|-", show_default=False,
     help="Read h_{t-1} and C_{t-1} from a previous JSON or YAML output (its h and c).")]
@@ -240,3 +251,13 @@ def main():
         sys.stderr.write("lstmcalc: interrupted\n")
         sys.exit(int(ExitStatus.INTERRUPTED))
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def arithmetic(spec, dtype: str, compare_to: CompareTo | None):
+    """The cell in --dtype's arithmetic, and whether to report it against float64 (a narrow
+    format always is; float32 with --compare-to float64)."""
+    cell = spec.cell_in(dtype)
+    if compare_to is not None and dtype == "float64":
+        raise UsageError("--compare-to float64 compares another --dtype (float32, float16, "
+                         "bfloat16, qI.F) against float64")
+    return cell, cell.number is not None or compare_to is not None

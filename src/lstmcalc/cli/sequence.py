@@ -6,12 +6,13 @@ from typing import Annotated
 import typer
 
 from lstmcalc import output
-from lstmcalc.choices import DType, Format, Show, View
+from lstmcalc.choices import Format, Show, View
 from lstmcalc.cli.app import (
     ActivationsOpt,
     BatchFirstOpt,
     ConfigArg,
-    DTypeOpt,
+    ArithmeticOpt,
+    CompareToOpt,
     ForgetBiasOpt,
     FormatOpt,
     HtmlOpt,
@@ -28,6 +29,7 @@ from lstmcalc.cli.app import (
     StochasticOpt,
     SvgOpt,
     app,
+    arithmetic,
     load_spec,
     not_for_stacks,
     parse_fields,
@@ -72,7 +74,8 @@ def unroll(
         help="Save the final h and C as JSON (atomically), for --state to resume from.")] = None,
     rows: RowsOpt = 20,
     precision: PrecisionOpt = 4,
-    dtype: DTypeOpt = DType.float64,
+    dtype: ArithmeticOpt = "float64",
+    compare_to: CompareToOpt = None,
     stochastic: StochasticOpt = False,
     seed: SeedOpt = None,
     plot: Annotated[str | None, typer.Option(
@@ -107,12 +110,12 @@ def unroll(
         out = files.prepare({"state": state_out, "plot": plot, "svg": svg, "html": html},
                             [config_path, inputs, state])
         spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations, name)
-        the_cell = spec.cell.astype(dtype.value)
+        the_cell, compared = arithmetic(spec, dtype, compare_to)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
         show = Show(precision=precision, rows=rows, fields=chosen, view=view,
                     title="lstmcalc unroll")
-        cells = spec.stack_cells(dtype.value) if spec.is_stack else None
+        cells = spec.stack_cells(dtype) if spec.is_stack else None
         if cells is not None:
             not_for_stacks(**{"--stochastic": stochastic})
         if state is not None:
@@ -125,7 +128,7 @@ def unroll(
         if inputs is not None:
             in_fmt = sequences.format_of(inputs, input_format and input_format.value)
         streaming = in_fmt in (*sequences.LINE_FORMATS, "auto") and plot is None and (
-            final or fmt in (Format.jsonl, Format.csv)) and cells is None
+            final or fmt in (Format.jsonl, Format.csv)) and cells is None and not compared
         if streaming:
             assert inputs is not None and in_fmt is not None  # streaming reads --inputs
             with sequences.open_lines(inputs) as (source, opened):
@@ -202,7 +205,9 @@ def unroll(
             label = spec.source + (f", inputs {display_name(inputs)}" if inputs else "")
             with output.progress(f"unroll, {xs.shape[0]:,} steps", working):
                 run = core.unroll(the_cell, xs, h0, c0)
-            report = reports.run_report(label, run, spec.output, stochastic, seed)
+            precision_ = reports.precision_of(spec.cell, run, xs, h0, c0,
+                                              full=compare_to is not None) if compared else None
+            report = reports.run_report(label, run, spec.output, stochastic, seed, precision_)
             # the picture first: if it cannot be drawn, nothing has been written yet
             picture = output.png(report, f"lstmcalc unroll {label}") if "plot" in out else None
             output.emit(report, fmt, show, out.get("svg"), out.get("html"))

@@ -5,11 +5,12 @@ from typing import Annotated
 import typer
 
 from lstmcalc import output
-from lstmcalc.choices import DType, Format, Show
+from lstmcalc.choices import Format, Show
 from lstmcalc.cli.app import (
     ActivationsOpt,
+    ArithmeticOpt,
+    CompareToOpt,
     ConfigArg,
-    DTypeOpt,
     ForgetBiasOpt,
     FormatOpt,
     HtmlOpt,
@@ -22,6 +23,7 @@ from lstmcalc.cli.app import (
     StochasticOpt,
     SvgOpt,
     app,
+    arithmetic,
     load_spec,
     not_for_stacks,
     reported,
@@ -51,7 +53,11 @@ def step(
              "needed with a framework weight file.")] = None,
     fmt: FormatOpt = Format.auto,
     precision: PrecisionOpt = 4,
-    dtype: DTypeOpt = DType.float64,
+    dtype: ArithmeticOpt = "float64",
+    compare_to: CompareToOpt = None,
+    hex_words: Annotated[bool, typer.Option(
+        "--hex", help="With a narrow --dtype: every signal's words in hex (two's complement "
+                      "codes, or IEEE bit patterns), unit 1 first.")] = False,
     state: StateOpt = None,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Write out every pre-activation and product as one works it by hand."
@@ -109,12 +115,12 @@ def step(
                             f"numbers (or --inputs FILE){hint}", spec.source)
         h, c = spec.h, spec.c
         show = Show(precision=precision, explain=explain, derivatives=derivatives,
-                    diagram=diagram, title="lstmcalc step")
+                    diagram=diagram, title="lstmcalc step", hex=hex_words)
         if spec.is_stack:
             not_for_stacks(**{"--explain": explain, "--derivatives": derivatives,
                               "--diagram": diagram, "--expect": expect,
                               "--stochastic": stochastic})
-            cells = spec.stack_cells(dtype.value)
+            cells = spec.stack_cells(dtype)
             if state is not None:
                 from lstmcalc import config
 
@@ -128,9 +134,15 @@ def step(
 
             h, c = config.load_state(state, spec.cell.hidden_size, max_input_bytes,
                                      spec.cell.state_size)
-        result = core.step(spec.cell.astype(dtype.value), x, h, c)
-        report = reports.step_report(spec.source, result, spec.output, derivatives, stochastic,
-                                     seed)
+        the_cell, compared = arithmetic(spec, dtype, compare_to)
+        if hex_words and the_cell.number is None:
+            raise UsageError("--hex shows a narrow format's words: give --dtype float16, "
+                             "bfloat16 or qI.F")
+        run = core.unroll(the_cell, np.asarray(x)[None], h, c)  # a step is a run of one
+        precision_ = reports.precision_of(spec.cell, run, np.asarray(x)[None], h, c,
+                                          full=compare_to is not None) if compared else None
+        report = reports.step_report(spec.source, run.step(0), spec.output, derivatives,
+                                     stochastic, seed, precision_)
         if expect is not None:
             from dataclasses import replace
 

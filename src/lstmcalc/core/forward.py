@@ -299,6 +299,10 @@ def _run(cell: Cell, xs: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | None,
 def unroll(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,
            c0: ArrayLike | None = None) -> Run:
     """Run x_1..x_T (xs of shape (T, ..., m)) through the cell, keeping every intermediate."""
+    if cell.number is not None:  # float16, bfloat16, fixed point: core.reduced
+        from lstmcalc.core import reduced
+
+        return reduced.unroll(cell, xs, h0, c0)
     if not cell.variant.is_standard:
         return _unroll_variant(cell, xs, h0, c0)
     xs, h0, c0, batch, (z, a, fc, ig, c, tc, h) = _run(cell, xs, h0, c0, stored=True)
@@ -322,7 +326,7 @@ def outputs(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,
     """h_t for every step (T, ..., n) and the final C_T (..., n), as nn.LSTM returns them.
 
     The same arithmetic as unroll(), bit for bit, without keeping the intermediates."""
-    if not cell.variant.is_standard:
+    if not cell.variant.is_standard or cell.number is not None:
         run = _unroll_variant(cell, xs, h0, c0)
         return run.h, run.c[-1]
     xs, h0, c0, batch, (_, _, _, _, c, _, h) = _run(cell, xs, h0, c0, stored=False)

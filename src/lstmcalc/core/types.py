@@ -21,6 +21,7 @@ from lstmcalc.core.activations import SIGMOID, TANH, Activation
 from lstmcalc.errors import DataError, NonFiniteError, ShapeError
 
 if TYPE_CHECKING:
+    from lstmcalc.core.formats import NumberFormat
     from lstmcalc.core.forward import LoopWeights
 
 GATES = ("forget", "input", "candidate", "output")
@@ -100,6 +101,12 @@ class Cell:
     b: np.ndarray
     concat: tuple[str, str] = ("x", "h")
     variant: Variant = Variant()
+    # a format narrower than float32 (core.formats) the cell computes in: W and b then hold
+    # that format's values (as float64), and core.reduced computes its steps
+    number: "NumberFormat | None" = None
+    # with a narrow format: (2, 4, n), the bias added with W_x x and the one added with W_h h
+    # (PyTorch's bias_ih and bias_hh), each rounded to the format apart; b is their sum
+    biases: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         W = np.array(self.W, dtype=np.result_type(np.asarray(self.W).dtype, np.float32))
@@ -137,6 +144,12 @@ class Cell:
             p.setflags(write=False)
             v = replace(v, projection=p)
         object.__setattr__(self, "variant", v)
+        if self.biases is not None:
+            parts = np.array(self.biases, dtype=W.dtype)
+            if parts.shape != (2, *b.shape):
+                raise ShapeError(f"biases must have shape (2, 4, n), got {parts.shape}")
+            parts.setflags(write=False)
+            object.__setattr__(self, "biases", parts)
 
     @property
     def hidden_size(self) -> int:
@@ -155,6 +168,11 @@ class Cell:
     @property
     def dtype(self) -> np.dtype[Any]:
         return self.W.dtype
+
+    @property
+    def dtype_name(self) -> str:
+        """The arithmetic's name: float64, float32, or the narrow format's (q4.12, float16)."""
+        return str(self.dtype) if self.number is None else self.number.name
 
     @property
     def parameter_count(self) -> int:
@@ -179,6 +197,8 @@ class Cell:
         return self.W[:, :, self.columns("h")]  # (4, n, n)
 
     def astype(self, dtype: DTypeLike) -> "Cell":
+        if self.number is not None:
+            raise TypeError(f"a cell in {self.number} is not cast: quantize the float64 one")
         if np.dtype(dtype) == self.dtype:
             return self
         v = self.variant
@@ -229,6 +249,8 @@ class Step:
         """The saturation gaps as written: correctly rounded for sigmoid and tanh gates."""
         if self.exact_gap is not None:
             return self.exact_gap
+        if self.cell.number is not None:  # the format's values: 1 - |a| is exact
+            return self.a_gap
         from lstmcalc.core.precise import written_gaps
 
         return written_gaps(self.cell.variant, self.z, self.a_gap)
@@ -283,6 +305,8 @@ class Run:
     h: np.ndarray
     h_gap: np.ndarray
     m: np.ndarray | None = None  # (T, ..., n) before a projection, if there is one
+    # in a fixed-point format: where each quantity saturated (core.reduced), by its JSON key
+    saturated: dict[str, np.ndarray] | None = None
 
     @property
     def T(self) -> int:
@@ -308,6 +332,8 @@ class Run:
     def exact_gaps(self) -> np.ndarray:
         """Every step's saturation gaps as written (core.precise.written_gaps), computed once
         for the whole run: writers ask for them before they take the steps."""
+        if self.cell.number is not None:  # the format's values: 1 - |a| is exact
+            return self.a_gap
         from lstmcalc.core.precise import written_gaps
 
         return written_gaps(self.cell.variant, self.z, self.a_gap)

@@ -122,21 +122,22 @@ def final_dict(cell, h: np.ndarray, c: np.ndarray, T: int, numbers=numbers) -> d
     return {**header(cell, h.shape[:-1]), "steps": T, "h": numbers(h), "c": numbers(c)}
 
 
-def run_dict(run: Run, fields=None, numbers=numbers, extra=None) -> dict:
+def run_dict(run: Run, fields=None, numbers=numbers, extra=None, more=None) -> dict:
+    """more: keys about the whole run (a narrow format's errors), after h and c."""
     run.exact_gaps  # the written gaps, computed once for every step  # noqa: B018
     out = header(run.cell, run.batch_shape)
     out["steps"] = [step_record(run.step(t), t + 1, fields, numbers, extra)
                     for t in range(run.T)]
     out["h"], out["c"] = numbers(run.h[-1]), numbers(run.c[-1])
-    return out
+    return {**out, **(more or {})}
 
 
-def run_json(run: Run, fields=None, extra=None) -> str:
-    return document(lambda numbers: run_dict(run, fields, numbers, extra))
+def run_json(run: Run, fields=None, extra=None, more=None) -> str:
+    return document(lambda numbers: run_dict(run, fields, numbers, extra, more))
 
 
-def run_yaml(run: Run, fields=None, extra=None) -> str:
-    return document(lambda numbers: run_dict(run, fields, numbers, extra), yaml=True)
+def run_yaml(run: Run, fields=None, extra=None, more=None) -> str:
+    return document(lambda numbers: run_dict(run, fields, numbers, extra, more), yaml=True)
 
 
 def run_jsonl(run: Run, fields=None, extra=None):

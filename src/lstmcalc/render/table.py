@@ -246,7 +246,7 @@ def step_view(report, precision: int = 4) -> RenderableType:
     parts: list[RenderableType] = []
     if source:
         parts.append(Text.assemble(("lstmcalc step", "bold"), "  ", source,
-                                   f"  ({step.cell.dtype}, {precision} decimals)"))
+                                   f"  ({step.cell.dtype_name}, {precision} decimals)"))
     if not step.cell.variant.is_standard:
         parts.append(Text("Variant: " + "; ".join(step.cell.variant.describe())
                           + ". The gate titles below show the standard formulas; the columns "
@@ -324,7 +324,7 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
     parts: list[RenderableType] = [Text.assemble(
         ("lstmcalc unroll", "bold"), "  ", source or "",
         f"  (T = {run.T} steps, m = {cell.input_size}, n = {cell.hidden_size}, "
-        f"{cell.dtype}, {precision} decimals)")]
+        f"{cell.dtype_name}, {precision} decimals)")]
     for b in np.ndindex(*run.batch_shape):
         title = f"Sequence {b[0] + 1} of {run.batch_shape[0]}" if run.batch_shape else "Steps"
         table = FitTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=True,

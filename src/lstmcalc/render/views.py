@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from lstmcalc.choices import GRAD_FORMATS, Format, Show, View
+from lstmcalc.core import GATES
 from lstmcalc.errors import UsageError
 from lstmcalc import records
 from lstmcalc.render import machine
@@ -89,6 +90,19 @@ def step_table(report: StepReport, show: Show):
             parts.append(NeedsWidth(diagram_view(step, b), "The diagram"))
             if not step.cell.variant.is_standard:
                 parts.append(diagram_notes(step, b))
+    if report.precision is not None:
+        from lstmcalc.render.precision import precision_view
+
+        parts.append(precision_view(report.precision, step.cell.number))
+    if show.hex and step.cell.number is not None:
+        from lstmcalc.render.precision import hex_view
+
+        signals = [("x", step.x), ("h_prev", step.h_prev), ("c_prev", step.c_prev)]
+        signals += [(f"{gate} {what}", arr[..., k, :]) for k, gate in enumerate(GATES)
+                    for what, arr in (("z", step.z), ("a", step.a))]
+        signals += [("f⊙C_{t-1}", step.fc), ("i⊙g", step.ig), ("C_t", step.c),
+                    ("tanh(C_t)", step.tanh_c), ("h_t", step.h)]
+        parts.append(hex_view(step.cell.number, signals))
     if report.checks is not None:
         parts.append(teach.expect_view(report.checks))
     return Group(*parts)
@@ -139,10 +153,12 @@ def run_text(report: RunReport, fmt: Format, show: Show) -> Rendered:
     extra = _record_extra(None if out is None else (lambda t: (out[0][t - 1], out[1][t - 1])),
                           None if drawn is None else (lambda t: drawn[t - 1]),
                           report.seed, fields)
+    more = None if report.precision is None else {
+        "number_format": records.precision_dict(report.precision)}
     if fmt is Format.json:
-        return machine.run_json(run, fields, extra)
+        return machine.run_json(run, fields, extra, more)
     if fmt is Format.yaml:
-        return machine.run_yaml(run, fields, extra)
+        return machine.run_yaml(run, fields, extra, more)
     if fmt is Format.jsonl:
         return machine.run_jsonl(run, fields, extra)
     ys = None if out is None or (fields is not None and "y" not in fields) else out[1]
@@ -156,9 +172,16 @@ def run_table(report: RunReport, show: Show):
         return heatmap_view(report.run, report.source)
     from lstmcalc.render.table import run_view
 
-    return run_view(report.run, show.precision, report.source, show.rows, report.readings,
+    view = run_view(report.run, show.precision, report.source, show.rows, report.readings,
                     report.seed, None if report.output is None else report.output[1],
                     report.saturation)
+    if report.precision is None:
+        return view
+    from rich.console import Group
+
+    from lstmcalc.render.precision import precision_view
+
+    return Group(view, precision_view(report.precision, report.run.cell.number))
 
 
 def final_text(report: FinalReport, fmt: Format) -> str:
