@@ -55,7 +55,7 @@ def vectors(
 
         from lstmcalc import core, files, sequences
         from lstmcalc.core import formats
-        from lstmcalc.render import vectors as writer
+        from lstmcalc import vectors as writer
 
         if not dtype:
             raise UsageError("give --dtype: float16, bfloat16 or fixed point qI.F (e.g. q4.12)")
