@@ -212,6 +212,8 @@ def _fixed(cell: Cell, fmt: Fixed, X: np.ndarray, H: np.ndarray, C: np.ndarray
         return np.clip(K, lo, hi).astype(np.int64), out.astype(bool)
 
     def activation(act: Activation, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if act.name in LINEAR_PIECES:
+            return saturate(_linear_piece(act, k, F))
         with np.errstate(over="ignore", invalid="ignore"):
             value = np.asarray(act(k / scale), np.float64)  # k / 2^F is z's exact value
         value = np.nan_to_num(value, nan=0.0, posinf=hi + 1.0, neginf=lo - 1.0)
@@ -241,6 +243,41 @@ def _fixed(cell: Cell, fmt: Fixed, X: np.ndarray, H: np.ndarray, C: np.ndarray
         h[t], sat["h"][t] = saturate(round_shift(at[:, 3] * tc[t], F))
         h_prev, c_prev = h[t], c[t]
     return z / scale, a / scale, fc / scale, ig / scale, c / scale, tc / scale, h / scale, sat
+
+
+# Activations that are linear in pieces: evaluated exactly on the codes (alpha and beta are
+# float64 numbers, so exact rationals), then rounded half to even.
+LINEAR_PIECES = ("hard_sigmoid", "hard_sigmoid_keras", "hard_sigmoid_tf2", "affine",
+                 "leaky_relu", "relu", "identity", "relu6", "hard_tanh")
+
+
+def _divide_even(N: np.ndarray, D: int) -> np.ndarray:
+    """N / D rounded half to even, exactly, for integer arrays and a positive integer D."""
+    q = N // D
+    r2 = 2 * (N - q * D)
+    return q + ((r2 > D) | ((r2 == D) & ((q & 1) == 1)))
+
+
+def _linear_piece(act: Activation, k: np.ndarray, F: int) -> np.ndarray:
+    """The code of act(k / 2^F), exactly (before saturation): for hard_sigmoid,
+    clip(alpha z + beta, 0, 1); affine alpha z + beta; leaky_relu z or alpha z; relu, relu6,
+    hard_tanh, identity: z clipped."""
+    one = 1 << F
+    name = act.name
+    if name in ("relu", "identity", "relu6", "hard_tanh"):
+        low = {"relu": 0, "relu6": 0, "hard_tanh": -one}.get(name)
+        high = {"relu6": 6 * one, "hard_tanh": one}.get(name)
+        return np.clip(k, low, high) if (low, high) != (None, None) else k.copy()
+    a_num, a_den = float(act.alpha).as_integer_ratio()
+    b_num, b_den = float(act.beta).as_integer_ratio()
+    K = k.astype(object)
+    if name == "leaky_relu":
+        return np.where(k >= 0, k, _divide_even(K * a_num, a_den).astype(np.int64))
+    # (alpha z + beta) 2^F = (K a_num b_den + b_num a_den 2^F) / (a_den b_den)
+    value = _divide_even(K * (a_num * b_den) + b_num * a_den * one, a_den * b_den)
+    if name != "affine":
+        value = np.clip(value, 0, one)
+    return value
 
 
 def errors(run: Run, reference: Run) -> dict[str, np.ndarray]:
