@@ -63,6 +63,9 @@ VIEWS = [
     ["shapes", "{stack}"], ["step", "--expect", "{expect}"], ["inspect", "{stack_npz}"],
     ["step", "--expect", "{sheet}"],
     ["compare", "{founding}", "{peepholes}"], ["compare", "{stack_npz}", "{stack_npz}"],
+    ["step", "--dtype", "q4.12", "--hex", "--compare-to", "float64"],
+    ["step", "{batch}", "--dtype", "float16", "--hex"],
+    ["unroll", "--dtype", "q1.15", "--compare-to", "float64"],
 ]
 
 

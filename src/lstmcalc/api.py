@@ -21,6 +21,8 @@ from lstmcalc.document import MAX_BYTES
 
 Source = str | os.PathLike | dict
 DType = Literal["float64", "float32"]
+# the arithmetic of step and unroll: a DType, "float16", "bfloat16", or fixed point "qI.F"
+Arithmetic = str
 
 
 def load(source: Source, *, name: str | None = None, layout: str | None = None) -> Any:
@@ -75,9 +77,11 @@ def _sequence(inputs: Any, spec: Any, what: str) -> np.ndarray:
 
 
 def step(source: Source, *, x: Any = None, h: Any = None, c: Any = None,
-         dtype: DType = "float64") -> "Report":
-    """One step (`lstmcalc step`): x, h and c default to the config's."""
-    from lstmcalc import core, reports
+         dtype: Arithmetic = "float64", compare_to: str | None = None) -> "Report":
+    """One step (`lstmcalc step`): x, h and c default to the config's. dtype: float64,
+    float32, float16, bfloat16 or fixed point "qI.F"; a narrow one (or compare_to="float64")
+    puts its errors against float64 into the report."""
+    from lstmcalc import core, reports, sources
     from lstmcalc.errors import DataError
 
     spec = _spec(source)
@@ -88,15 +92,19 @@ def step(source: Source, *, x: Any = None, h: Any = None, c: Any = None,
         sr = core.stack_unroll(spec.stack_cells(dtype), spec.directions, np.asarray(x)[None],
                                h, c)
         return Report(reports.StackReport(spec.source, sr))
-    result = core.step(spec.cell.astype(dtype), x, h, c)
-    return Report(reports.step_report(spec.source, result, spec.output))
+    cell, compared = sources.arithmetic(spec, dtype, compare_to)
+    # a step is a run of one
+    run, precision = reports.computed(spec.cell, cell, np.asarray(x)[None], h, c, compared,
+                                      compare_to is not None)
+    return Report(reports.step_report(spec.source, run.step(0), spec.output,
+                                      precision=precision))
 
 
 def unroll(source: Source, inputs: Any = None, *, h: Any = None, c: Any = None,
-           dtype: DType = "float64") -> "Report":
+           dtype: Arithmetic = "float64", compare_to: str | None = None) -> "Report":
     """A whole sequence (`lstmcalc unroll`): inputs (T, m) or (T, B, m), a path, or None
-    for the config's sequence."""
-    from lstmcalc import core, reports
+    for the config's sequence. dtype and compare_to: as for step."""
+    from lstmcalc import core, reports, sources
 
     spec = _spec(source)
     xs = _sequence(inputs, spec, "unroll")
@@ -104,8 +112,10 @@ def unroll(source: Source, inputs: Any = None, *, h: Any = None, c: Any = None,
     if spec.is_stack:
         sr = core.stack_unroll(spec.stack_cells(dtype), spec.directions, xs, h, c)
         return Report(reports.StackReport(spec.source, sr))
-    run = core.unroll(spec.cell.astype(dtype), xs, h, c)
-    return Report(reports.run_report(spec.source, run, spec.output))
+    cell, compared = sources.arithmetic(spec, dtype, compare_to)
+    run, precision = reports.computed(spec.cell, cell, xs, h, c, compared,
+                                      compare_to is not None)
+    return Report(reports.run_report(spec.source, run, spec.output, precision=precision))
 
 
 def grad(source: Source, inputs: Any = None, *, loss: Literal["sum", "mse"] = "sum",

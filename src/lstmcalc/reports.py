@@ -73,6 +73,14 @@ def precision_of(cell64: Cell, run: Run, xs, h0, c0, full: bool = False) -> Prec
     return Precision(run.cell.dtype_name, reduced.errors(run, reference), lsb, saturated, full)
 
 
+def computed(cell64: Cell, cell: Cell, xs, h0, c0, compared: bool, full: bool = False
+             ) -> tuple[Run, Precision | None]:
+    """The run of cell (in its arithmetic: sources.arithmetic) and, when compared, its
+    Precision against cell64's float64 run on the same inputs."""
+    run = core.unroll(cell, xs, h0, c0)
+    return run, precision_of(cell64, run, xs, h0, c0, full) if compared else None
+
+
 @dataclass(frozen=True, eq=False)
 class StepReport:
     source: str

@@ -51,3 +51,17 @@ def with_activations(weights, text: str):
     v = replace(weights.variant, gate=Activation(names[0]),
                 candidate=Activation(names[1]), cell=Activation(names[2]))
     return replace(weights, variant=v)
+
+
+def arithmetic(spec, dtype: str, compare_to: str | None = None):
+    """The spec's cell in --dtype's arithmetic (float64, float32, float16, bfloat16, qI.F),
+    and whether its report compares it with float64: a narrow format always does, float32
+    with compare_to "float64"."""
+    compare_to = getattr(compare_to, "value", compare_to)  # the CLI's CompareTo, or its name
+    if compare_to not in (None, "float64"):
+        raise UsageError(f"compare_to {compare_to!r}: lstmcalc compares with float64")
+    if compare_to is not None and dtype == "float64":
+        raise UsageError("--compare-to float64 compares another --dtype (float32, float16, "
+                         "bfloat16, qI.F) against float64")
+    cell = spec.cell_in(dtype)
+    return cell, cell.number is not None or compare_to is not None

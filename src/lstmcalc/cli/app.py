@@ -13,7 +13,8 @@ from lstmcalc import __version__
 from lstmcalc.choices import FIELDS, CompareTo, DType, Format, InputFormat, Layout
 from lstmcalc.document import STDIN
 from lstmcalc.errors import ExitStatus, LstmcalcError, UsageError, shown
-from lstmcalc.sources import load_spec, with_activations  # noqa: F401 - the commands' own
+from lstmcalc.sources import (arithmetic, load_spec,  # noqa: F401 - the commands' own
+                              with_activations)
 
 # NumPy and the core load only when a command computes, so that --help and --version are quick.
 
@@ -252,12 +253,3 @@ def main():
         sys.exit(int(ExitStatus.INTERRUPTED))
     sys.exit(status if isinstance(status, int) else 0)
 
-
-def arithmetic(spec, dtype: str, compare_to: CompareTo | None):
-    """The cell in --dtype's arithmetic, and whether to report it against float64 (a narrow
-    format always is; float32 with --compare-to float64)."""
-    cell = spec.cell_in(dtype)
-    if compare_to is not None and dtype == "float64":
-        raise UsageError("--compare-to float64 compares another --dtype (float32, float16, "
-                         "bfloat16, qI.F) against float64")
-    return cell, cell.number is not None or compare_to is not None

@@ -204,9 +204,8 @@ def unroll(
         else:
             label = spec.source + (f", inputs {display_name(inputs)}" if inputs else "")
             with output.progress(f"unroll, {xs.shape[0]:,} steps", working):
-                run = core.unroll(the_cell, xs, h0, c0)
-            precision_ = reports.precision_of(spec.cell, run, xs, h0, c0,
-                                              full=compare_to is not None) if compared else None
+                run, precision_ = reports.computed(spec.cell, the_cell, xs, h0, c0, compared,
+                                                   compare_to is not None)
             report = reports.run_report(label, run, spec.output, stochastic, seed, precision_)
             # the picture first: if it cannot be drawn, nothing has been written yet
             picture = output.png(report, f"lstmcalc unroll {label}") if "plot" in out else None

@@ -138,9 +138,9 @@ def step(
         if hex_words and the_cell.number is None:
             raise UsageError("--hex shows a narrow format's words: give --dtype float16, "
                              "bfloat16 or qI.F")
-        run = core.unroll(the_cell, np.asarray(x)[None], h, c)  # a step is a run of one
-        precision_ = reports.precision_of(spec.cell, run, np.asarray(x)[None], h, c,
-                                          full=compare_to is not None) if compared else None
+        # a step is a run of one
+        run, precision_ = reports.computed(spec.cell, the_cell, np.asarray(x)[None], h, c,
+                                           compared, compare_to is not None)
         report = reports.step_report(spec.source, run.step(0), spec.output, derivatives,
                                      stochastic, seed, precision_)
         if expect is not None:
