@@ -141,3 +141,28 @@ def test_the_guides_from_framework_examples_run(tmp_path, framework, needs):
         capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     assert len(json.loads(run.stdout)["h"]) == 4
+
+
+def test_the_hardware_page_s_worked_example_is_what_lstmcalc_prints():
+    """docs/hardware.md: the q4.12 words of the founding step, and the numbers worked by hand
+    beside them."""
+    import json
+
+    from helpers import run_main
+
+    page = (ROOT / "docs" / "hardware.md").read_text()
+    table = run_main("step", "--dtype", "q4.12", "--hex", "-f", "table",
+                     env={"COLUMNS": "80"}).stdout.decode()
+    words = table[table.index("Words in q4.12"):]
+    assert "\n".join(line.rstrip() for line in words.splitlines()) in page
+    out = json.loads(run_main("step", "--dtype", "q4.12", "-f", "json").stdout)
+    assert out["gates"]["candidate"]["preactivation"][0] == -0.30029296875
+    assert out["gates"]["candidate"]["activation"][0] == -1194 / 4096
+    assert out["forget_times_c_prev"][0] == 0.5 and out["c"][0] == 0.20849609375
+    assert out["h"][0] == 0.154296875 == 632 / 4096
+    error = out["number_format"]["error"]
+    assert f"{error['h']['max_abs']:.2e}" == "1.39e-04" and "1.39e−4 (0.57" in page
+    assert f"{error['h']['max_lsb']:.2f}" == "0.57"
+    assert f"{error['c']['max_abs']:.2e}" == "3.81e-04" and "3.81e−4 (1.56" in page
+    assert round(error["gates"]["forget"]["preactivation"]["max_abs"]) == 169
+    assert round(error["gates"]["input"]["preactivation"]["max_abs"]) == 56
