@@ -186,3 +186,15 @@ def test_precision_section_renders_at_every_width():
     for width in (40, 60, 80, 120):
         text = rendered(report, width)
         assert "Number format" in text and "1.39e-04" in text and "max in LSB" in text
+
+
+def test_explain_writes_the_exact_sum_then_what_the_format_made_of_it():
+    text = run_main("step", "--dtype", "q4.12", "--explain", "-f", "table",
+                    env={"COLUMNS": "100"}).stdout.decode()
+    assert "z_f[1] = 1·1 + 2·2 + 3·3 + 4·4 + 5·5 + 6·6 + 1 = 92 " in text
+    assert "→ 7.9998 in q4.12 (saturated)" in text
+    assert "→ -0.3003 in q4.12 (rounded)" not in text  # -0.30029296875 is the exact sum
+    text16 = run_main("step", "--dtype", "float16", "--explain", "-f", "table",
+                      env={"COLUMNS": "100"}).stdout.decode()
+    assert "f[1] = σ(92) = 1" in text16  # the format's value, not the function's 1 − 1e-40
+    assert "in float16 (rounded)" in text16  # a candidate sum rounded to float16

@@ -154,8 +154,11 @@ def log10_saturation(step: Step | Run) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """In log space, right for every finite z (also where float64 underflows):
     log10 of each gate's distance to its bound, 1 − |a| (..., 4, n); of each sigmoid gate's
     value itself, for values near 0 (..., 4, n; the candidate's row is unused); and of
-    1 − |tanh C_t| (..., n). None unless the gates are sigmoid and the rest tanh."""
+    1 − |tanh C_t| (..., n). None unless the gates are sigmoid and the rest tanh, and None in
+    a narrow format (core.reduced), whose values are the format's, not the functions'."""
     v = step.cell.variant
+    if step.cell.number is not None:
+        return None
     if (v.gate.name, v.candidate.name, v.cell.name) != ("sigmoid", "tanh", "tanh"):
         return None
     ln10 = np.log(10.0)

@@ -49,6 +49,15 @@ def _is(value: float, shown: str) -> str:
         return "≈"
 
 
+def _narrowed(fmt, exact: float) -> str:
+    """Why a narrow format's z differs from the exact sum: saturated, or only rounded."""
+    from lstmcalc.core.formats import Fixed
+
+    if isinstance(fmt, Fixed) and not fmt.lowest <= exact * fmt.scale <= fmt.highest:
+        return "saturated"
+    return "rounded"
+
+
 def _units(n: int):
     return list(range(n)) if n <= MAX_UNITS else [*range(MAX_UNITS - 2), None, n - 1]
 
@@ -111,13 +120,17 @@ def explain_view(step: Step, terms, precision: int = 4, b: tuple = (),
                 continue
             z, a_, g_ = float(step.z[b][k, j]), float(a[k, j]), float(gap[k, j])
             # W v + b as written out; where nothing is added to it, it is z itself
-            lin = float(linear[b][k, j]) if with_peep or (
+            lin = float(linear[b][k, j]) if with_peep or cell.number is not None or (
                 var.clip is not None and abs(float(linear[b][k, j])) > var.clip) else z
             shown_z = honest(lin, precision)
             lines.append(Text(
                 f"  z_{LETTER[gate]}[{j + 1}] = "
                 f"{_sum(cell.W[k, j], v, float(cell.b[k, j]), precision)} {_is(lin, shown_z)} "
                 f"{shown_z}{terms_note}"))
+            if cell.number is not None and lin != z:  # the sum, then its rounding
+                lines.append(Text(f"     → {honest(z, precision)} in {cell.number} "
+                                  f"({_narrowed(cell.number, lin)})", style="yellow"))
+                lin = z
             total = lin
             if with_peep:
                 assert var.peephole is not None and peep is not None
