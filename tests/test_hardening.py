@@ -654,12 +654,17 @@ def test_bad_onnx_models_are_data_errors(tmp_path):
          "activation 'weird' is not one lstmcalc computes"),
         ({"attrs": {"direction": "sideways"}}, "direction 'sideways' is not forward"),
         ({"attrs": {"direction": "bidirectional"}}, "direction is bidirectional but its W holds 1"),
-        ({"sequence_lens": helper.make_tensor("sequence_lens", TensorProto.INT32, [1], [2])},
-         "sequence_lens, which lstmcalc does not read yet"),
     ]
     for k, (change, pattern) in enumerate(cases):
         path = _onnx_model(tmp_path / f"m{k}.onnx", **change)
         one_line_error(lstmcalc("step", path, "-i", "-", input="1,2,3\n"), 65, pattern)
+    # sequence_lens: unroll runs it (tests/test_ragged.py); step runs whole sequences
+    path = _onnx_model(tmp_path / "lens.onnx", sequence_lens=helper.make_tensor(
+        "sequence_lens", TensorProto.INT32, [1], [2]))
+    one_line_error(lstmcalc("step", path, "-i", "-", input="1,2,3\n"), 2,
+                   "has sequence_lens .* lstmcalc unroll runs it")
+    one_line_error(lstmcalc("unroll", path, "-i", "-", input="1,2,3\n"), 65,
+                   r"sequence lengths need a batch of inputs \(T, B, m\)")
 
 
 # 1, 8, 9. streams, stdout, warnings, small things ----------------------------------------------

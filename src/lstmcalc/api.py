@@ -38,7 +38,7 @@ def load(source: Source, *, name: str | None = None, layout: str | None = None) 
             raise UsageError("name and layout are for weight files; a dict is a config")
         text = json.dumps(source, default=_plain)
         return config.parse_spec(text, "<dict>", json=True)
-    return sources.load_spec(os.fspath(source), MAX_BYTES, layout, name=name)
+    return sources.load_spec(os.fspath(source), MAX_BYTES, layout, name=name, lengths_ok=True)
 
 
 def _plain(value: Any) -> Any:
@@ -48,10 +48,17 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not a number or an array")
 
 
-def _spec(source: Any) -> Any:
+def _spec(source: Any, ragged: bool = False) -> Any:
+    """The spec of a source; ragged: the caller honours an ONNX node's sequence_lens."""
     from lstmcalc.config import Spec
 
-    return source if isinstance(source, Spec) else load(source)
+    spec = source if isinstance(source, Spec) else load(source)
+    if spec.lengths is not None and not ragged:
+        from lstmcalc.errors import Unsupported
+
+        raise Unsupported("the LSTM node has sequence_lens (each sequence stops at its own "
+                          "length): unroll runs it; step and grad run whole sequences")
+    return spec
 
 
 def _given(value: Any, default: Any) -> Any:
@@ -101,16 +108,25 @@ def step(source: Source, *, x: Any = None, h: Any = None, c: Any = None,
 
 
 def unroll(source: Source, inputs: Any = None, *, h: Any = None, c: Any = None,
-           dtype: Arithmetic = "float64", compare_to: str | None = None) -> "Report":
+           dtype: Arithmetic = "float64", compare_to: str | None = None,
+           lengths: Any = None) -> "Report":
     """A whole sequence (`lstmcalc unroll`): inputs (T, m) or (T, B, m), a path, or None
-    for the config's sequence. dtype and compare_to: as for step."""
+    for the config's sequence. dtype and compare_to: as for step. lengths (B,): a ragged
+    batch (`--lengths`; an ONNX node's own sequence_lens are read from its file)."""
     from lstmcalc import core, reports, sources
 
-    spec = _spec(source)
+    spec = _spec(source, ragged=True)
     xs = _sequence(inputs, spec, "unroll")
     h, c = _given(h, spec.h), _given(c, spec.c)
+    given = None if lengths is None else ",".join(repr(float(v)) for v in np.ravel(lengths))
+    ragged = sources.sequence_lengths(spec, given)
+    if ragged is not None and not spec.is_stack:
+        cell, _ = sources.arithmetic(spec, dtype)
+        sr = core.stack_unroll([[cell]], spec.directions, xs, None if h is None else [h],
+                               None if c is None else [c], ragged)
+        return Report(reports.StackReport(spec.source, sr))
     if spec.is_stack:
-        sr = core.stack_unroll(spec.stack_cells(dtype), spec.directions, xs, h, c)
+        sr = core.stack_unroll(spec.stack_cells(dtype), spec.directions, xs, h, c, ragged)
         return Report(reports.StackReport(spec.source, sr))
     cell, compared = sources.arithmetic(spec, dtype, compare_to)
     run, precision = reports.computed(spec.cell, cell, xs, h, c, compared,

@@ -50,6 +50,9 @@ class Spec:
     stack: list | None = None  # [[Weights per direction] per layer], for more than one cell
     directions: tuple = ("forward",)
     layout: str | None = None  # a weight file's layout (pytorch, keras, onnx, tf1)
+    # a ragged batch's lengths (an ONNX node's sequence_lens, (B,)), or the name of the graph
+    # input that gives them at run time (then --lengths must), or None
+    lengths: np.ndarray | str | None = None
 
     @cached_property
     def cell(self) -> Cell:

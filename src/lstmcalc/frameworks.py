@@ -239,9 +239,9 @@ def _onnx_node(node, model, source: str, max_bytes: int,
     for name, given in zip(names, node.input):
         if not given or name == "X":
             continue
-        if name == "sequence_lens":
-            raise DataError("the LSTM node has sequence_lens, which lstmcalc does not read yet "
-                            "(ONNX Runtime stops each sequence at its length)", source)
+        if name == "sequence_lens" and given not in constants:
+            out[name] = given  # a graph input: the lengths come with the inputs (--lengths)
+            continue
         if given not in constants:
             if name in ("initial_h", "initial_c") and _zeros_in_graph(model, given, constants):
                 continue  # zeros of the batch's shape, as torch.onnx.export writes h_0, c_0
@@ -418,10 +418,12 @@ class Held:
 
 def load(path: str, layout: str | None, forget_bias: float | None, max_bytes: int,
          name: str | None = None):
-    """(stack, directions, layout, how the layout was chosen, initial (h, c) or (None, None)).
+    """(stack, directions, layout, how the layout was chosen, (h0, c0, lengths)).
 
     stack[k][d] is the Weights of layer k, direction directions[d]; one standard cell is
-    [[weights]] with ("forward",). Initial states come as (L D, ..., n), PyTorch's order.
+    [[weights]] with ("forward",). Initial states come as (L D, ..., n), PyTorch's order, or
+    None; lengths: an ONNX node's sequence_lens, (B,), or the name of the graph input that
+    gives it at run time, or None.
     forget_bias: TF1's constant; None takes the file's own (as convert writes it) or 1.0.
     name: which LSTM of several (models.choose)."""
     held = Held(path, max_bytes)
@@ -441,12 +443,12 @@ def build(held: Held, chosen: str, layout: str | None, forget_bias: float | None
         if forget_bias is not None:
             raise UsageError("--forget-bias goes with the tf1 layout; this file is keras")
         stack, directions, how = _keras_stack(held.keras[chosen], held.kind, source)
-        return stack, directions, "keras", how, (None, None)
+        return stack, directions, "keras", how, (None, None, None)
     found, attrs = held.arrays(chosen)
-    initial = (None, None)
+    initial = (None, None, None)
     if fixed == "onnx":
         h0, c0 = found.pop("initial_h", None), found.pop("initial_c", None)
-        initial = (h0, c0)
+        initial = (h0, c0, found.pop("sequence_lens", None))
         onnx_direction = attrs.get("direction", b"forward")
         onnx_direction = onnx_direction.decode("utf-8", "replace") \
             if isinstance(onnx_direction, bytes) \

@@ -67,6 +67,8 @@ def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
             out[key] = numbers(arr)
     if step.m is not None and keep("h"):
         out["h_unprojected"] = numbers(step.m)  # o * tanh(C_t), before the projection
+    if step.padded is not None:  # a ragged batch: which sequences have ended (not run)
+        out["padded"] = step.padded.tolist()
     return out
 
 
@@ -87,6 +89,15 @@ def directions_json(directions: tuple) -> list:
 def layers_text(count: int, directions: tuple) -> str:
     """For people: "1 layer, forward, reverse", "2 layers, forward"."""
     return f"{count} layer{'s' if count != 1 else ''}, {directions_text(directions)}"
+
+
+def lengths_text(lengths) -> str:
+    """For people: what a ragged batch's lengths mean in the steps shown."""
+    given = ", ".join(str(int(v)) for v in lengths)
+    return (f"Sequence lengths {given}: past its length a sequence is not run (as ONNX's "
+            "sequence_lens and PyTorch's packed sequences): its gates and products show 0, "
+            "its h and C hold, and the layer's output there is 0 (a step marked * in a "
+            "table). A reverse direction starts at each sequence's own last step.")
 
 
 def directions_text(directions: tuple) -> str:

@@ -5,8 +5,11 @@ from lstmcalc.errors import UsageError
 
 
 def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float | None = None,
-              activations: str | None = None, name: str | None = None):
-    """The spec of a config (YAML or JSON), or of a framework's weight file."""
+              activations: str | None = None, name: str | None = None,
+              lengths_ok: bool = False):
+    """The spec of a config (YAML or JSON), or of a framework's weight file. lengths_ok: the
+    caller runs an ONNX node's sequence_lens (unroll), or needs only the weights; else such a
+    node is refused rather than run as if its sequences were whole."""
     from lstmcalc import config
     from lstmcalc.document import WEIGHT_SUFFIXES, is_weights_file
 
@@ -24,7 +27,7 @@ def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float 
     layout = getattr(layout, "value", layout)  # the CLI's Layout, or its name
     if forget_bias is not None and layout not in (None, "tf1"):
         raise UsageError("--forget-bias goes with the tf1 layout")
-    stack, directions, chosen, how, (h0, c0) = frameworks.load(
+    stack, directions, chosen, how, (h0, c0, lengths) = frameworks.load(
         path, layout, forget_bias, max_bytes, name)
     if activations is not None:
         stack = [[with_activations(w, activations) for w in layer] for layer in stack]
@@ -32,10 +35,15 @@ def load_spec(path: str | None, max_bytes: int, layout=None, forget_bias: float 
     layers = f", {len(stack)} layers" if len(stack) > 1 else ""
     dirs = "" if directions == ("forward",) else f", {'+'.join(directions)}"
     single = len(stack) == 1 and directions == ("forward",)
+    if lengths is not None and not lengths_ok:
+        from lstmcalc.errors import Unsupported
+
+        raise Unsupported("the LSTM node has sequence_lens (each sequence stops at its own "
+                          "length): lstmcalc unroll runs it; this command runs whole sequences")
     return config.Spec(f"{path} ({how}{layers}{dirs})", weights, None,
                        None if h0 is None else (h0[0] if single else h0),
                        None if c0 is None else (c0[0] if single else c0), None, None,
-                       stack=stack, directions=directions, layout=chosen)
+                       stack=stack, directions=directions, layout=chosen, lengths=lengths)
 
 
 def with_activations(weights, text: str):
@@ -65,3 +73,23 @@ def arithmetic(spec, dtype: str, compare_to: str | None = None):
                          "bfloat16, qI.F) against float64")
     cell = spec.cell_in(dtype)
     return cell, cell.number is not None or compare_to is not None
+
+
+def sequence_lengths(spec, given: str | None):
+    """The lengths of a ragged batch: --lengths (N,N,...), else the file's own (an ONNX
+    node's sequence_lens), or None. A node whose sequence_lens is a graph input needs
+    --lengths; a file's own lengths are not overridden silently."""
+    own = spec.lengths
+    if given is not None:
+        if own is not None and not isinstance(own, str):
+            raise UsageError("--lengths: this file gives its own (the LSTM node's "
+                             "sequence_lens); lstmcalc runs those")
+        try:
+            return [float(v) for v in given.split(",")]
+        except ValueError:
+            raise UsageError(f"--lengths {given!r}: give whole numbers separated by commas, "
+                             "one per sequence of the batch") from None
+    if isinstance(own, str):
+        raise UsageError(f"the LSTM node's sequence_lens is the graph input {own!r}: give the "
+                         "lengths with --lengths N,N,... (one per sequence of the batch)")
+    return own

@@ -14,7 +14,7 @@ from lstmcalc.choices import FIELDS, CompareTo, DType, Format, InputFormat, Layo
 from lstmcalc.document import STDIN
 from lstmcalc.errors import ExitStatus, LstmcalcError, UsageError, shown
 from lstmcalc.sources import (arithmetic, load_spec,  # noqa: F401 - the commands' own
-                              with_activations)
+                              sequence_lengths, with_activations)
 
 # NumPy and the core load only when a command computes, so that --help and --version are quick.
 

@@ -31,6 +31,7 @@ from lstmcalc.cli.app import (
     app,
     arithmetic,
     load_spec,
+    sequence_lengths,
     not_for_stacks,
     parse_fields,
     reported,
@@ -72,6 +73,11 @@ def unroll(
     state_out: Annotated[str | None, typer.Option(
         "--state-out", metavar="FILE", show_default=False,
         help="Save the final h and C as JSON (atomically), for --state to resume from.")] = None,
+    lengths_opt: Annotated[str | None, typer.Option(
+        "--lengths", metavar="N,N,...", show_default=False,
+        help="A ragged batch: each sequence's length, one per sequence of a (T, B, m) input; "
+             "past it a sequence is not run (ONNX's sequence_lens, PyTorch's packed "
+             "sequences). An ONNX node's own sequence_lens are read from the file.")] = None,
     rows: RowsOpt = 20,
     precision: PrecisionOpt = 4,
     dtype: ArithmeticOpt = "float64",
@@ -109,18 +115,30 @@ def unroll(
             output.require_plot()
         out = files.prepare({"state": state_out, "plot": plot, "svg": svg, "html": html},
                             [config_path, inputs, state])
-        spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations, name)
+        spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations, name,
+                         lengths_ok=True)
         the_cell, compared = arithmetic(spec, dtype, compare_to)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
         show = Show(precision=precision, rows=rows, fields=chosen, view=view,
                     title="lstmcalc unroll")
         cells = spec.stack_cells(dtype) if spec.is_stack else None
+        lengths = sequence_lengths(spec, lengths_opt)
+        if lengths is not None and cells is None:  # one cell, run as a stack of one
+            if compared:
+                raise UsageError(f"--dtype {dtype} runs whole sequences; a ragged batch "
+                                 "(--lengths, sequence_lens) runs in float64 or float32")
+            cells = [[the_cell]]
+            h0 = None if h0 is None else [h0]
+            c0 = None if c0 is None else [c0]
         if cells is not None:
             not_for_stacks(**{"--stochastic": stochastic})
         if state is not None:
             if cells is None:
                 h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
+            elif lengths is not None and not spec.is_stack:
+                h, c = config.load_state(state, n, max_input_bytes, the_cell.state_size)
+                h0, c0 = [h], [c]
             else:
                 h0, c0 = config.load_stack_state(state, stack_sizes(cells), max_input_bytes)
 
@@ -184,7 +202,7 @@ def unroll(
                             display_name(inputs) if inputs else spec.source)
 
         if cells is not None:
-            sr = core.stack_unroll(cells, spec.directions, xs, h0, c0)
+            sr = core.stack_unroll(cells, spec.directions, xs, h0, c0, lengths)
             stack_report = reports.StackReport(spec.source, sr, final)
             # the picture first: if it cannot be drawn, nothing has been written yet
             picture = output.png(stack_report, f"lstmcalc unroll {spec.source}") \

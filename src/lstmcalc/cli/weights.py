@@ -59,7 +59,8 @@ def shapes(
         if sizes_given:
             report = reports.shapes_report(m=input_size, n=hidden_size)
         else:
-            spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations, name)
+            spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations, name,
+                             lengths_ok=True)
             if spec.is_stack:
                 report = reports.stack_shapes_report(spec.stack_cells("float64"),
                                                      spec.directions, spec.source)
@@ -193,7 +194,8 @@ def convert(
 
         big = source != "-" and os.path.isfile(source) and os.path.getsize(source) >= 10 << 20
         with output.progress("convert", big and output.progress_wanted(quiet)):
-            spec = load_spec(source, max_input_bytes, from_, forget_bias, activations, name)
+            spec = load_spec(source, max_input_bytes, from_, forget_bias, activations, name,
+                             lengths_ok=True)
         stack = spec.stack if spec.stack is not None else [[spec.weights]]
         directions = spec.directions
         data: str | bytes

@@ -240,6 +240,8 @@ class Step:
     m: np.ndarray | None = None  # (..., n)  o * act(C_t) before a projection, if there is one
     # the gaps as written (core.precise.written_gaps), when its run computed them for all steps
     exact_gap: np.ndarray | None = None
+    # in a ragged batch (core.stacks, lengths): (...) True for a sequence already ended
+    padded: np.ndarray | None = None
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -253,7 +255,10 @@ class Step:
             return self.a_gap
         from lstmcalc.core.precise import written_gaps
 
-        return written_gaps(self.cell.variant, self.z, self.a_gap)
+        gaps = written_gaps(self.cell.variant, self.z, self.a_gap)
+        if self.padded is not None:  # a step not run: its gates are 0, 1 from their bound
+            gaps[self.padded] = self.a_gap[self.padded]
+        return gaps
 
 
 def _require_finite(arr: np.ndarray, what: str) -> None:
@@ -307,6 +312,9 @@ class Run:
     m: np.ndarray | None = None  # (T, ..., n) before a projection, if there is one
     # in a fixed-point format: where each quantity saturated (core.reduced), by its JSON key
     saturated: dict[str, np.ndarray] | None = None
+    # in a ragged batch (core.stacks, lengths): (T, ...) True at the steps of a sequence that
+    # has ended; there the cell does not run: every intermediate is 0, h and C hold
+    padded: np.ndarray | None = None
 
     @property
     def T(self) -> int:
@@ -326,7 +334,8 @@ class Run:
         return Step(self.cell, x, h_prev, c_prev, v, self.z[t], self.a[t], self.a_gap[t],
                     self.fc[t], self.ig[t], self.c[t], self.tanh_c[t], self.tanh_c_gap[t],
                     self.h[t], self.h_gap[t], None if self.m is None else self.m[t],
-                    None if exact is None else exact[t])
+                    None if exact is None else exact[t],
+                    None if self.padded is None else self.padded[t])
 
     @cached_property
     def exact_gaps(self) -> np.ndarray:
@@ -336,7 +345,10 @@ class Run:
             return self.a_gap
         from lstmcalc.core.precise import written_gaps
 
-        return written_gaps(self.cell.variant, self.z, self.a_gap)
+        gaps = written_gaps(self.cell.variant, self.z, self.a_gap)
+        if self.padded is not None:  # a step not run: its gates are 0, 1 from their bound
+            gaps[self.padded] = self.a_gap[self.padded]
+        return gaps
 
 
 

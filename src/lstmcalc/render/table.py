@@ -358,8 +358,9 @@ def run_view(run, precision: int = 4, source: str | None = None, rows: int = 20,
                     {"log_gaps": saturation[0][idx][k],
                      "log_values": None if k == 2 else saturation[1][idx][k]}
                     for k in range(4)]
+            ended = run.padded is not None and bool(run.padded[idx])
             table.add_row(
-                str(t + 1), _units_column(cell.hidden_size),
+                f"{t + 1}*" if ended else str(t + 1), _units_column(cell.hidden_size),
                 _column(run.x[idx], precision),
                 *(_column(a[k], precision, z_gap[k], **logs[k]) for k in range(4)),
                 _column(run.c[idx], precision),

@@ -257,6 +257,8 @@ def stack_dict(report: StackReport, fields, numbers) -> dict:
     out = machine.header(first.cell, first.batch_shape)
     out["num_layers"] = len(sr.runs)
     out["directions"] = records.directions_json(sr.directions)
+    if sr.lengths is not None:
+        out["lengths"] = sr.lengths.tolist()
     if not report.final:
         out["layers"] = [{"layer": k + 1, "direction": direction,
                           **machine.run_dict(run, fields, numbers)}
@@ -332,6 +334,8 @@ def stack_table(report: StackReport, show: Show):
     sr = report.stack
     parts: list = [Text.assemble(("lstmcalc unroll", "bold"), "  ", report.source,
                                  f"  ({records.layers_text(len(sr.runs), sr.directions)})")]
+    if sr.lengths is not None:
+        parts.append(Text(records.lengths_text(sr.lengths), style="yellow"))
     for k, layer in enumerate(sr.runs):
         for run, direction in zip(layer, sr.layer_directions[k]):
             note = "" if direction == "forward" else \
