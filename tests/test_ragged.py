@@ -188,3 +188,22 @@ def test_packed_sequences_in_pytorch_agree(tmp_path):
     np.testing.assert_allclose(sr.output[-1], out.numpy(), atol=1e-14)
     np.testing.assert_allclose(sr.final_h, h_n.numpy(), atol=1e-14)
     np.testing.assert_allclose(sr.final_c, c_n.numpy(), atol=1e-14)
+
+
+def test_the_committed_onnx_model_with_sequence_lens_against_onnx_runtime_s_outputs(tmp_path):
+    """tests/fixtures/make_framework_fixtures.py onnx_ragged: the check holds where ONNX
+    Runtime is not installed (reading the file needs onnx)."""
+    import pathlib
+
+    pytest.importorskip("onnx")
+    folder = pathlib.Path(__file__).parent / "fixtures" / "frameworks"
+    io = np.load(folder / "onnx_ragged_io.npz")
+    np.save(tmp_path / "x.npy", io["x"].astype(np.float64))
+    out = json.loads(run_main("unroll", folder / "onnx_ragged.onnx", "-i", tmp_path / "x.npy",
+                              "-f", "json").stdout)
+    T_, B_ = io["x"].shape[:2]
+    assert out["lengths"] == [5, 2, 0]
+    y = np.array(out["output"]).reshape(T_, B_, 2, -1).transpose(0, 2, 1, 3)
+    np.testing.assert_allclose(y, io["Y"], atol=2e-6)
+    np.testing.assert_allclose(np.array(out["h"]), io["Y_h"], atol=2e-6)
+    np.testing.assert_allclose(np.array(out["c"]), io["Y_c"], atol=2e-6)
