@@ -12,8 +12,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from lstmcalc.core import threads
-from lstmcalc.core.activations import (sigmoid, sigmoid_complement, subnormal_below, tanh_gap)
-from lstmcalc.core.types import (F, G, GATES, I, O, SIGMOID_GATES, Cell, Run, Step,
+from lstmcalc.core.activations import (sigmoid, subnormal_below)
+from lstmcalc.core.types import (F, G, GATES, I, O, Cell, Run, Step,
                                  _vector)
 from lstmcalc.errors import NonFiniteError, ShapeError
 
@@ -308,17 +308,11 @@ def unroll(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,
     xs, h0, c0, batch, (z, a, fc, ig, c, tc, h) = _run(cell, xs, h0, c0, stored=True)
     T, n = xs.shape[0], cell.hidden_size
     z4, a4 = z.reshape(T, *batch, 4, n), a.reshape(T, *batch, 4, n)
-    a_gap = np.empty_like(z4)
-    for k in SIGMOID_GATES:  # gate by gate: a fancy index on this axis copies slowly (8x)
-        a_gap[..., k, :] = sigmoid_complement(z4[..., k, :])
-    a_gap[..., G, :] = tanh_gap(z4[..., G, :])
     shape = (T, *batch, n)
-    c, tc, h = c.reshape(shape), tc.reshape(shape), h.reshape(shape)
-    tanh_c_gap = tanh_gap(c)
-    # 1 - |o tanh C| = (1 - o) + o (1 - |tanh C|), with o >= 0: no cancellation
-    h_gap = a_gap[..., O, :] + a4[..., O, :] * tanh_c_gap
+    # the gaps (1 - |value|) come from z and C when first asked for (Run.a_gap, ...)
     return Run(cell, xs.reshape(T, *batch, -1), h0.reshape(*batch, n), c0.reshape(*batch, n),
-               z4, a4, a_gap, fc.reshape(shape), ig.reshape(shape), c, tc, tanh_c_gap, h, h_gap)
+               z4, a4, None, fc.reshape(shape), ig.reshape(shape), c.reshape(shape),
+               tc.reshape(shape), None, h.reshape(shape), None)
 
 
 def outputs(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,

@@ -16,6 +16,8 @@ it (once per written gap), never the loops. Error-free transformations after Dek
 
 from typing import Any
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -180,17 +182,20 @@ def precise_gaps(z: ArrayLike, kind: str) -> np.ndarray:
     return out.astype(dtype)
 
 
-def written_gaps(variant: Any, z: np.ndarray, a_gap: np.ndarray) -> np.ndarray:
+def written_gaps(variant: Any, z: np.ndarray,
+                 a_gap: "np.ndarray | Callable[[], np.ndarray]") -> np.ndarray:
     """The saturation gaps lstmcalc writes, for any number of steps at once (z and a_gap of
     shape (..., 4, n)): correctly rounded (precise_gaps) wherever a gate is a sigmoid or tanh
     of its pre-activation; a coupled forget gate's and other activations' as the loop
-    computed them (a_gap)."""
+    computed them (a_gap, or a function that gives it: asked for only where needed)."""
     from lstmcalc.core.types import F, G
 
-    out = np.array(a_gap, copy=True)
+    out = np.empty(np.shape(z), np.asarray(z).dtype)
     for k in range(4):
         act = variant.candidate if k == G else variant.gate
         if (variant.coupled and k == F) or act.name not in ("sigmoid", "tanh"):
+            given = a_gap() if callable(a_gap) else a_gap
+            out[..., k, :] = given[..., k, :]
             continue
         out[..., k, :] = precise_gaps(z[..., k, :], act.name)
     return out

@@ -301,14 +301,16 @@ class Run:
     c0: np.ndarray  # (..., n)
     z: np.ndarray  # (T, ..., 4, n)
     a: np.ndarray  # (T, ..., 4, n)
-    a_gap: np.ndarray
+    # the gaps 1 - |value| (see Step), given, or None: then computed from z and C on first use
+    # (the standard cell's; what -f json writes is core.precise's, from z)
+    a_gap_given: np.ndarray | None
     fc: np.ndarray  # (T, ..., n)
     ig: np.ndarray
     c: np.ndarray
     tanh_c: np.ndarray
-    tanh_c_gap: np.ndarray
+    tanh_c_gap_given: np.ndarray | None
     h: np.ndarray
-    h_gap: np.ndarray
+    h_gap_given: np.ndarray | None
     m: np.ndarray | None = None  # (T, ..., n) before a projection, if there is one
     # in a fixed-point format: where each quantity saturated (core.reduced), by its JSON key
     saturated: dict[str, np.ndarray] | None = None
@@ -319,6 +321,34 @@ class Run:
     @property
     def T(self) -> int:
         return self.x.shape[0]
+
+    @cached_property
+    def a_gap(self) -> np.ndarray:
+        """(T, ..., 4, n): 1 - |a| without cancellation (σ(-z) for the sigmoid gates)."""
+        if self.a_gap_given is not None:
+            return self.a_gap_given
+        from lstmcalc.core.activations import sigmoid_complement, tanh_gap
+
+        gap = np.empty_like(self.z)
+        for k in SIGMOID_GATES:  # gate by gate: a fancy index on this axis copies slowly
+            gap[..., k, :] = sigmoid_complement(self.z[..., k, :])
+        gap[..., G, :] = tanh_gap(self.z[..., G, :])
+        return gap
+
+    @cached_property
+    def tanh_c_gap(self) -> np.ndarray:
+        if self.tanh_c_gap_given is not None:
+            return self.tanh_c_gap_given
+        from lstmcalc.core.activations import tanh_gap
+
+        return tanh_gap(self.c)
+
+    @cached_property
+    def h_gap(self) -> np.ndarray:
+        if self.h_gap_given is not None:
+            return self.h_gap_given
+        # 1 - |o tanh C| = (1 - o) + o (1 - |tanh C|), with o >= 0: no cancellation
+        return self.a_gap[..., O, :] + self.a[..., O, :] * self.tanh_c_gap
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -345,7 +375,7 @@ class Run:
             return self.a_gap
         from lstmcalc.core.precise import written_gaps
 
-        gaps = written_gaps(self.cell.variant, self.z, self.a_gap)
+        gaps = written_gaps(self.cell.variant, self.z, lambda: self.a_gap)
         if self.padded is not None:  # a step not run: its gates are 0, 1 from their bound
             gaps[self.padded] = self.a_gap[self.padded]
         return gaps
