@@ -137,3 +137,41 @@ def test_batch_sizes_that_disagree_are_named():
     with pytest.raises(ShapeError, match="the batch sizes disagree: x has a batch of 3, h a "
                                          "batch of 2, C one sequence"):
         unroll(cell, np.zeros((4, 3, 3)), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m,n,batch", [(3, 3, ()), (64, 32, ()), (5, 4, (3,))])
+def test_long_runs_split_anywhere_are_bit_identical(dtype, m, n, batch):
+    """Long enough for the projection's large products (forward._BIG rows) and for outputs()
+    to go a chunk of steps at a time: every split gives the whole run's bits, and outputs()
+    unroll()'s."""
+    cell, rng = random_cell(5, m, n, dtype=dtype)
+    T = 2600
+    xs = rng.normal(size=(T, *batch, m)).astype(dtype)
+    whole = unroll(cell, xs)
+    h, c = outputs(cell, xs)
+    np.testing.assert_array_equal(h, whole.h)
+    np.testing.assert_array_equal(c, whole.c[-1])
+    for split in (1, 700, 1024, 1025, 2047, 2599):
+        first = unroll(cell, xs[:split])
+        h2, c2 = outputs(cell, xs[split:], first.h[-1], first.c[-1])
+        np.testing.assert_array_equal(np.concatenate([first.h, h2]), whole.h, err_msg=split)
+        np.testing.assert_array_equal(c2, whole.c[-1])
+
+
+def test_the_projection_s_large_products_give_the_blocks_bits(monkeypatch):
+    """forward._project uses products of _BIG rows only where the BLAS gives each row the
+    bits of the canonical blocks (checked once per shape); either way, the same numbers."""
+    from lstmcalc.core import forward
+
+    rng = np.random.default_rng(7)
+    X, W, b = rng.normal(size=(5000, 24)), rng.normal(size=(24, 48)), rng.normal(size=48)
+    canonical = np.concatenate([X[s:s + 64] @ W for s in range(0, 4992, 64)]
+                               + [(np.vstack([X[4992:], np.zeros((56, 24))]) @ W)[:8]]) + b
+    assert np.array_equal(forward._project(X, W, b, 64), canonical)
+    monkeypatch.setattr(forward, "_same_bits", lambda *args: False)
+    assert np.array_equal(forward._project(X, W, b, 64), canonical)
+    monkeypatch.setattr(forward, "_same_bits", lambda *args: True)  # a BLAS that says yes
+    big = forward._project(X, W, b, 64)
+    assert np.array_equal(big[:4096], np.concatenate([X[s:s + 1024] @ W
+                                                      for s in range(0, 4096, 1024)]) + b)

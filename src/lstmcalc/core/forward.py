@@ -8,6 +8,9 @@ writes each equation as it reads. step() is a run of one step, so step and unrol
 for bit.
 """
 
+import functools
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -64,12 +67,43 @@ def _check_gates(z: np.ndarray, what: str, steps: bool) -> None:
 _BLOCK64 = 64
 
 
-def _project(X: np.ndarray, WT: np.ndarray, b: np.ndarray, rows: int) -> np.ndarray:
-    """X @ WT + b for X of shape (R, m), `rows` rows per product, the last block zero-padded."""
-    R = X.shape[0]
-    out = np.empty((R, WT.shape[1]), X.dtype)
-    pad = np.zeros((rows, X.shape[1]), X.dtype)
-    for s in range(0, R, rows):
+# Where the BLAS gives each row of a product of _BIG rows the same bits as the canonical blocks
+# above (checked once per shape: _same_bits), whole runs of blocks go in products of _BIG rows:
+# far fewer calls, each packing W once (20,000 rows, m = 64, 4n = 512: 28 ms instead of 63 ms
+# on one thread). Whether it does depends on the BLAS, its kernel for the shapes and its
+# threads (OpenBLAS's Haswell kernel on two threads gives other bits where 4n is small).
+_BIG = 1024
+
+
+@functools.lru_cache(maxsize=64)
+def _same_bits(dtype: str, m: int, N: int, rows: int, big: int, limited: bool) -> bool:
+    """Whether every row of a (big, m) @ (m, N) product has the bits it has in the (rows, m)
+    products of the canonical blocks, under the BLAS threads of this moment (limited: the
+    recurrence's one thread). Checked on random numbers: the kernel a BLAS runs depends on the
+    shapes, the dtype and the threads, not on the values."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((big, m)).astype(dtype)
+    W = rng.standard_normal((m, N)).astype(dtype)
+    parts = np.concatenate([X[s:s + rows] @ W for s in range(0, big, rows)])
+    return bool(np.array_equal(X @ W, parts))
+
+
+def _project(X: np.ndarray, WT: np.ndarray, b: np.ndarray, rows: int,
+             limited: bool = False) -> np.ndarray:
+    """X @ WT + b for X of shape (R, m), `rows` rows per product, the last block zero-padded:
+    each row's bits do not depend on R, so a sequence split in two gives the same numbers.
+    Runs of blocks go in larger products where those give the same bits (_same_bits)."""
+    R, m = X.shape
+    N = WT.shape[1]
+    out = np.empty((R, N), X.dtype)
+    start = 0
+    big = rows * max(1, _BIG // rows)
+    if R >= big > rows and _same_bits(X.dtype.str, m, N, rows, big, limited):
+        start = R - R % big
+        for s in range(0, start, big):
+            np.matmul(X[s:s + big], WT, out=out[s:s + big])
+    pad = np.zeros((rows, m), X.dtype)
+    for s in range(start, R, rows):
         e = min(s + rows, R)
         if e - s == rows:
             np.matmul(X[s:e], WT, out=out[s:e])
@@ -123,14 +157,31 @@ def _recur(cell: Cell, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, stored: b
     lw = cell._loop
     rows = _BLOCK64 if dtype == np.float64 else B
     # small steps run on one BLAS thread, the projection's blocks too (a busy machine)
-    with threads.recurrence(B * n * 4 * n, T), np.errstate(over="ignore", invalid="ignore"):
-        zn = _project(xs.reshape(T * B, m), lw.WxT, lw.b, rows)
-        return _loop(cell, zn.reshape(T, B, 4 * n), h0, c0, stored, exact)
+    work = B * n * 4 * n
+    limited = threads.limited(work, T)
+    with threads.recurrence(work, T), np.errstate(over="ignore", invalid="ignore"):
+        if stored or exact:
+            zn = _project(xs.reshape(T * B, m), lw.WxT, lw.b, rows, limited)
+            return _loop(cell, zn.reshape(T, B, 4 * n), h0, c0, stored, exact)
+        # only the outputs: the projection a chunk of steps at a time, each chunk a whole
+        # number of blocks (so every row's bits are the same), its buffer small and reused
+        unit = math.lcm(rows, B)
+        chunk = unit * max(1, _BIG // unit) // B  # steps
+        h = np.empty((T, B, n), dtype)
+        h_prev, c_prev = h0, c0
+        for s in range(0, T, chunk):
+            e = min(s + chunk, T)
+            zn = _project(xs[s:e].reshape((e - s) * B, m), lw.WxT, lw.b, rows, limited)
+            out = _loop(cell, zn.reshape(e - s, B, 4 * n), h_prev, c_prev, False, False,
+                        h[s:e])
+            h_prev, c_prev = h[e - 1], out[4][0].copy()
+        return out[:6] + (h,)
 
 
 def _loop(cell: Cell, zn: np.ndarray, h0: np.ndarray, c0: np.ndarray, stored: bool,
-          exact: bool) -> Arrays:
-    """_recur's loop over the steps, given the input part of every step's -z and z (zn)."""
+          exact: bool, h_out: np.ndarray | None = None) -> Arrays:
+    """_recur's loop over the steps, given the input part of every step's -z and z (zn);
+    h_out: where h goes (T, B, n), else a new array."""
     T, B, _ = zn.shape
     n, dtype = cell.hidden_size, cell.dtype
     lw = cell._loop
@@ -140,12 +191,32 @@ def _loop(cell: Cell, zn: np.ndarray, h0: np.ndarray, c0: np.ndarray, stored: bo
     z = zn if stored else np.empty((1, B, 4 * n), dtype)
     a = np.empty((S, B, 4 * n), dtype)
     fc, ig, c, tc = (np.empty((S, B, n), dtype) for _ in range(4))
-    h = np.empty((T, B, n), dtype)
+    h = np.empty((T, B, n), dtype) if h_out is None else h_out
     rec = np.empty((B, 4 * n), dtype)
     f_, i_, g_, o_ = (slice(k * n, (k + 1) * n) for k in range(4))
     h_prev, c_prev = h0, c0
     matmul, add, multiply, exp, divide, tanh_ = (
         np.matmul, np.add, np.multiply, np.exp, np.divide, np.tanh)
+    if not stored and not exact:  # the same calls on the same buffers, views made once
+        zt, at, ct, fct, igt, tct = z[0], a[0], c[0], fc[0], ig[0], tc[0]
+        at_f, at_i, at_g, at_o, zt_g = at[:, f_], at[:, i_], at[:, g_], at[:, o_], zt[:, g_]
+        ct[...] = c0  # C_{t-1} lives in ct from here on
+        with np.errstate(over="ignore", invalid="ignore"):
+            for t in range(T):
+                matmul(h_prev, WhT, out=rec)
+                add(zn[t], rec, out=zt)
+                exp(zt, out=at)  # e^(-z) may overflow to inf, giving exactly 0
+                add(at, 1.0, out=at)
+                divide(1.0, at, out=at)
+                tanh_(zt_g, out=at_g)
+                multiply(at_f, ct, out=fct)
+                multiply(at_i, at_g, out=igt)
+                add(fct, igt, out=ct)
+                tanh_(ct, out=tct)
+                h_prev = h[t]
+                multiply(at_o, tct, out=h_prev)
+        z *= sign
+        return z, a, fc, ig, c, tc, h
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(T):
             k = t if stored else 0
@@ -321,7 +392,7 @@ def outputs(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,
 
     The same arithmetic as unroll(), bit for bit, without keeping the intermediates."""
     if not cell.variant.is_standard or cell.number is not None:
-        run = _unroll_variant(cell, xs, h0, c0)
+        run = unroll(cell, xs, h0, c0)
         return run.h, run.c[-1]
     xs, h0, c0, batch, (_, _, _, _, c, _, h) = _run(cell, xs, h0, c0, stored=False)
     n = cell.hidden_size

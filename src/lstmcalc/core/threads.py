@@ -27,14 +27,16 @@ def _controller() -> Any:
     return ThreadpoolController()
 
 
+def limited(work_per_step: int, steps: int) -> bool:
+    """Whether recurrence() runs BLAS on one thread for these steps."""
+    return work_per_step < SMALL and steps >= FEW and _controller() is not None
+
+
 def recurrence(work_per_step: int, steps: int) -> contextlib.AbstractContextManager[Any]:
     """The context the recurrent loop runs in: BLAS on one thread when its steps are small
     and many, else as it is."""
-    if work_per_step >= SMALL or steps < FEW:
+    if not limited(work_per_step, steps):
         return contextlib.nullcontext()
-    controller = _controller()
-    if controller is None:
-        return contextlib.nullcontext()
-    limited: contextlib.AbstractContextManager[Any] = controller.limit(limits=1,
-                                                                       user_api="blas")
-    return limited
+    one: contextlib.AbstractContextManager[Any] = _controller().limit(limits=1,
+                                                                      user_api="blas")
+    return one
