@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+from installed import warm_up  # bytecode caches as an installed package has them
+
 GATES = ("forget", "input", "candidate", "output")
 
 PEER = {
@@ -57,6 +59,8 @@ def compare(path: str, kind: str, runs: int = 5) -> None:
     ours = [sys.executable, "-m", "lstmcalc", "shapes", path, "-f", "json"]
     peer = [sys.executable, "-c", PEER[kind], path]
     times: dict = {"lstmcalc": [], "peer": []}
+    warm_up(ours)
+    warm_up(peer)
     for _ in range(runs):
         times["lstmcalc"].append(timed(ours))
         times["peer"].append(timed(peer))

@@ -128,3 +128,22 @@ def test_the_usual_config_takes_the_fast_path(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "parse_spec", lambda *a, **k: pytest.fail("located reader"))
     spec = config.load(str(path))
     np.testing.assert_array_equal(spec.x, [1.0, 2.0])
+
+
+def test_the_exponent_scan_agrees_with_the_regular_expression():
+    """fastpath._risky_exponent finds each e and E (or, past a few thousand, runs the regex):
+    on every text, the same answer as the regex over the whole text."""
+    import random
+
+    from lstmcalc import fastpath
+
+    rng = random.Random(5)
+    pieces = ["1.5e-05", "2E+10", "3e-100", "4E300", "5e7", "true", "gates", "e", "E-",
+              "1e+1234", "6e-9", "0.5", '"Wé"', "7e-0", "8E12"]
+    texts = ["", "e", "1e100", "e1000", "xE+999", "1e-99 2e-9"]
+    texts += [" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
+              for _ in range(500)]
+    texts += [", ".join(["1.5e-05"] * 3000), ", ".join(["1.5e-05"] * 3000) + ", 1e-300"]
+    for text in texts:
+        assert fastpath._risky_exponent(text) == bool(fastpath._RISKY_EXPONENT.search(text)), \
+            text[:80]

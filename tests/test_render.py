@@ -130,9 +130,12 @@ def test_orjson_and_stdlib_write_the_same_numbers(monkeypatch, dtype):
     pytest.importorskip("orjson")
     spec = config.load_builtin()
     run = unroll(spec.cell.astype(dtype), spec.sequence, spec.h, spec.c)
-    fast = [machine.run_json(run)] + list(machine.run_jsonl(run)) + [machine.to_json(run.step(2))]
+    def lines():  # run_jsonl gives its lines a chunk of steps at a time
+        return "".join(machine.run_jsonl(run)).splitlines()
+
+    fast = [machine.run_json(run)] + lines() + [machine.to_json(run.step(2))]
     monkeypatch.setattr(machine, "_orjson", None)
-    slow = [machine.run_json(run)] + list(machine.run_jsonl(run)) + [machine.to_json(run.step(2))]
+    slow = [machine.run_json(run)] + lines() + [machine.to_json(run.step(2))]
     assert [json.loads(a) for a in fast] == [json.loads(b) for b in slow]
     for line in slow:
         for value in json.loads(line)["h"] if "h" in json.loads(line) else []:
@@ -145,3 +148,33 @@ def test_precision_zero_rounds_and_keeps_the_epsilon_form_for_what_it_hides():
     assert honest(0.6351, 0, 0.3649) == "1"  # a rounding asked for, not "1 − 0.36"
     assert honest(0.97, 0, 0.03) == "1 − 0.03"  # near the bound: still said
     assert honest(0.99996, 4, 4e-5) == "1 − 4e-5"
+
+
+@pytest.mark.parametrize("writer", ["orjson", "json"])
+def test_jsonl_lines_made_a_chunk_at_a_time_are_the_per_step_lines(monkeypatch, writer):
+    """machine.run_lines (every step's line from whole arrays) writes, byte for byte, what
+    jsonl_line writes for each Step: float64 and float32 (orjson writes float32 arrays in its
+    own shortest form), batches, a projection, --fields, any range of steps."""
+    from lstmcalc.core import Cell, Variant
+    from lstmcalc.render import machine
+
+    if writer == "orjson":
+        pytest.importorskip("orjson")
+    else:
+        monkeypatch.setattr(machine, "_orjson", None)
+    rng = np.random.default_rng(0)
+    for dtype in ("float64", "float32"):
+        for batch in ((), (3,)):
+            for variant in (Variant(), Variant(projection=rng.normal(size=(2, 4)))):
+                r = 2 if variant.projection is not None else 4
+                cell = Cell(rng.normal(size=(4, 4, 3 + r)), rng.normal(size=(4, 4)),
+                            variant=variant).astype(dtype)
+                xs = rng.normal(size=(9, *batch, 3))
+                xs[2] *= 1e-6  # numbers that print with an exponent
+                run = unroll(cell, xs)
+                for fields in (None, frozenset({"h", "forget"}),
+                               frozenset({"x", "concatenated", "c"})):
+                    want = [machine.jsonl_line(run.step(j), 5 + j, fields)
+                            for j in range(run.T)]
+                    assert machine.run_lines(run, 5, fields) == "".join(want)
+                    assert machine.run_lines(run, 5, fields, None, 3, 7) == "".join(want[3:7])

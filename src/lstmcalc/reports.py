@@ -31,7 +31,7 @@ from lstmcalc.errors import DataError, LstmcalcError, NonFiniteError
 # generator seeded with the seed, in step order (a run draws what its steps one after another
 # would).
 
-def draw(step: Step, rng: np.random.Generator) -> Reading:
+def draw(step: Step, rng: "np.random.Generator") -> Reading:  # quoted: np.random loads late
     u = rng.random(step.batch_shape + (3, step.cell.hidden_size)).astype(step.a.dtype)
     return core.stochastic_reading(step, u)
 

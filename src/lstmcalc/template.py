@@ -23,7 +23,7 @@ def _vec(values) -> str:
     return "[" + ", ".join(_num(float(v)) for v in values) + "]"
 
 
-def config_text(m: int, n: int, rng: np.random.Generator | None = None) -> str:
+def config_text(m: int, n: int, rng: "np.random.Generator | None" = None) -> str:
     """A commented config for m inputs and n hidden units; random values when rng is given."""
     if rng is None:
         def draw(*shape, scale=1.0):
