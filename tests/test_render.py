@@ -172,7 +172,7 @@ def test_jsonl_lines_made_a_chunk_at_a_time_are_the_per_step_lines(monkeypatch, 
                 xs = rng.normal(size=(9, *batch, 3))
                 xs[2] *= 1e-6  # numbers that print with an exponent
                 run = unroll(cell, xs)
-                for fields in (None, frozenset({"h", "forget"}),
+                for fields in (None, frozenset({"h", "forget"}), frozenset({"y"}),
                                frozenset({"x", "concatenated", "c"})):
                     want = [machine.jsonl_line(run.step(j), 5 + j, fields)
                             for j in range(run.T)]

@@ -18,6 +18,7 @@ never disagree and every cell the core computes reaches every view. Nothing here
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -175,27 +176,48 @@ class StackReport:
 
 
 @dataclass(eq=False)
+class Chunk:
+    """Steps computed together, the first numbered t0 (from 1): as one run (`run`), or one by
+    one where a value stopped being finite (`given`, the steps before it); the output layer's
+    (z_y, y) and the stochastic reading of each step, where asked for."""
+
+    t0: int
+    run: Run | None = None
+    given: list[Step] | None = None
+    outputs: list | None = None
+    readings: list | None = None
+
+    @property
+    def count(self) -> int:
+        return self.run.T if self.run is not None else len(self.given or [])
+
+    @cached_property
+    def steps(self) -> list[Step]:
+        if self.run is not None:
+            return [self.run.step(j) for j in range(self.run.T)]
+        return list(self.given or [])
+
+
+@dataclass(eq=False)
 class StreamReport:
-    """Steps computed as rows arrive: iterate `steps` to compute them, one chunk at a time;
-    each (t, Step, output, reading) comes out before more input is read, and `chunk_done`
-    says whether the step just given was its chunk's last (what a writer should send before
-    more input is waited for). After the last, h and c hold the final state and T the
-    count."""
+    """Steps computed as rows arrive: iterate `chunks` to compute them, one Chunk at a time
+    (the rows that arrived together, up to a size), each before more input is read: what a
+    writer writes before the next row is waited for. After the last, h and c hold the final
+    state and T the count."""
 
     cell: Cell
     source: str
-    steps: Iterator[tuple[int, Step, tuple | None, Reading | None]]
+    chunks: Iterator[Chunk]
     h: np.ndarray | None = None
     c: np.ndarray | None = None
     T: int = 0
     output_layer: OutputLayer | None = None
     seed: int = 0
     stochastic: bool = False
-    chunk_done: bool = True
 
     def final(self) -> FinalReport:
         """Compute every step, keep only the last state."""
-        for _ in self.steps:
+        for _ in self.chunks:
             pass
         assert self.h is not None and self.c is not None
         return FinalReport(self.cell, self.h, self.c, self.T)
@@ -235,7 +257,19 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
     report = StreamReport(cell, source, iter(()), h, c, 0, output_layer, seed, stochastic)
     rng = np.random.default_rng(seed) if stochastic else None
 
-    def steps():
+    def finished(piece: Chunk) -> Chunk:
+        """The chunk with its outputs and readings, the report's state after it."""
+        steps = piece.steps if (output_layer is not None or rng is not None) else None
+        if steps is not None and output_layer is not None:
+            piece.outputs = [output_layer(s.h) for s in steps]
+        if steps is not None and rng is not None:
+            piece.readings = [draw(s, rng) for s in steps]
+        last = piece.run.step(piece.run.T - 1) if piece.run is not None else \
+            (piece.given or [])[-1]
+        report.h, report.c, report.T = last.h, last.c, piece.t0 + piece.count - 1
+        return piece
+
+    def chunks():
         done = 0
         h_, c_ = h, c
         try:
@@ -244,25 +278,23 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
                     run = core.unroll(cell, np.asarray(block), h_, c_)
                     if written:
                         run.exact_gaps  # the written gaps, once per chunk  # noqa: B018
-                    steps_ = [run.step(j) for j in range(run.T)]
-                except NonFiniteError:
-                    steps_ = None
-                for j in range(len(block)):
-                    t = done + 1
-                    if steps_ is None:
+                    piece = Chunk(done + 1, run=run)
+                except NonFiniteError:  # one step at a time, so that the error names its own
+                    given: list[Step] = []
+                    for j, row in enumerate(block):
                         try:
-                            s = core.step(cell, np.asarray(block[j]), h_, c_)
+                            s = core.step(cell, np.asarray(row), h_, c_)
                         except NonFiniteError as e:
-                            raise DataError(f"step {t}: {e}", source) from None
-                    else:
-                        s = steps_[j]
-                    h_, c_ = s.h, s.c
-                    report.h, report.c, report.T = h_, c_, t
-                    report.chunk_done = j == len(block) - 1
-                    done = t
-                    out = None if output_layer is None else output_layer(s.h)
-                    reading = None if rng is None else draw(s, rng)
-                    yield t, s, out, reading
+                            if given:
+                                yield finished(Chunk(done + 1, given=given))
+                                done += len(given)
+                            raise DataError(f"step {done + 1}: {e}", source) from None
+                        given.append(s)
+                        h_, c_ = s.h, s.c
+                    piece = Chunk(done + 1, given=given)
+                yield finished(piece)
+                done += piece.count
+                h_, c_ = report.h, report.c
         except LstmcalcError as e:
             if done:
                 steps = "step" if done == 1 else f"{done} steps"
@@ -273,7 +305,7 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
         if done == 0:
             raise DataError("the input holds no rows", source)
 
-    report.steps = steps()
+    report.chunks = chunks()
     return report
 
 

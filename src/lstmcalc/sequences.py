@@ -108,9 +108,15 @@ def rows(lines: Iterable[str], fmt: str, source: str, m: int | None) -> Iterator
                     raise DataError(f"the header names {len(fields)} columns, expected {m} "
                                     f"(m = {m})", source, line_no)
                 continue  # a header
-            cols = _columns(line, fields, fmt)
-            values = [_finite(f, source, line_no, col, k)
-                      for k, (f, col) in enumerate(zip(fields, cols), start=1)]
+            try:  # the usual line: numbers, all finite; else located, value by value
+                values = [float(f) for f in fields]
+                plain = all(map(math.isfinite, values))
+            except ValueError:
+                plain = False
+            if not plain:
+                cols = _columns(line, fields, fmt)
+                values = [_finite(f, source, line_no, col, k)
+                          for k, (f, col) in enumerate(zip(fields, cols), start=1)]
         first = False
         if header is not None and len(values) != header[1]:
             raise DataError(f"row has {len(values)} values, the header on line {header[0]} "

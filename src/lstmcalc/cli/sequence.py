@@ -150,11 +150,11 @@ def unroll(
         if streaming:
             assert inputs is not None and in_fmt is not None  # streaming reads --inputs
             with sequences.open_lines(inputs) as (source, opened):
-                # a file gives its rows without waiting: compute them 256 at a time; a pipe,
-                # those that have arrived (up to 256), their lines written before waiting on
+                # a file gives its rows without waiting: compute them 2048 at a time; a pipe,
+                # those that have arrived (up to 2048), their lines written before waiting on
                 pipe = sequences.pipe_lines(opened, max_input_bytes)
                 size = sequences.regular_file_size(opened)
-                chunk = 256 if size is not None or pipe is not None else 1
+                chunk = 2048 if size is not None or pipe is not None else 1
                 lines = sequences.decoded(opened if pipe is None else pipe, source,
                                           limit=max_input_bytes)
                 if in_fmt == "auto":
@@ -168,8 +168,8 @@ def unroll(
                         ready=None if pipe is None else pipe.ready)
                     with output.progress("unroll", output.progress_wanted(quiet, fmt),
                                          size or None) as advance:
-                        stream.steps = _reporting(stream, stream.steps, advance,
-                                                  opened if size else None)
+                        stream.chunks = _reporting(stream, stream.chunks, advance,
+                                                   opened if size else None)
                         last = stream.final() if final else None
                         if last is None:
                             output.emit(stream, fmt, show)
@@ -235,9 +235,8 @@ def unroll(
             out["state"].commit(output.state_text(last))
 
 
-def _reporting(stream, steps, advance, opened):
-    """The stream's steps, telling the progress display at the end of each chunk."""
-    for item in steps:
-        yield item
-        if stream.chunk_done:
-            advance(stream.T, opened.tell() if opened is not None else 0)
+def _reporting(stream, chunks, advance, opened):
+    """The stream's chunks, telling the progress display after each."""
+    for chunk in chunks:
+        yield chunk
+        advance(stream.T, opened.tell() if opened is not None else 0)

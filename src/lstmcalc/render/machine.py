@@ -129,7 +129,9 @@ def run_lines(run: Run, t0: int = 1, fields=None, extra=None, start: int = 0,
     T = stop - start
     head = header(run.cell, run.batch_shape)
     conv: Any = numbers
-    if _orjson is not None and run.x.dtype == np.float32:
+    if _orjson is not None and extra is None:
+        conv = _step_texts  # each step's JSON text, from one orjson call per array
+    elif _orjson is not None and run.x.dtype == np.float32:
         # orjson writes a float32 array in its own shortest form (0.0000010418397, where
         # Python's float would give 1.0418397e-06): hand it the arrays, as jsonl_line does
         def conv(arr: np.ndarray) -> Any:
@@ -163,7 +165,10 @@ def run_lines(run: Run, t0: int = 1, fields=None, extra=None, start: int = 0,
     if run.m is not None and keep("h"):
         tail.append(("h_unprojected", conv(run.m[span])))
     if run.padded is not None:
-        tail.append(("padded", run.padded[span].tolist()))
+        tail.append(("padded", conv(run.padded[span]) if conv is _step_texts
+                     else run.padded[span].tolist()))
+    if _orjson is not None and extra is None:
+        return _orjson_lines(t0 + start, T, head, per_step, gates, tail)
     numbers_for = _for_json()
     lines = []
     for j in range(T):
@@ -180,6 +185,42 @@ def run_lines(run: Run, t0: int = 1, fields=None, extra=None, start: int = 0,
             record.update(extra(t, numbers_for))
         lines.append(dumps(record))
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def _step_texts(arr: np.ndarray) -> list[str]:
+    """orjson's JSON text of each arr[j] (arr of shape (T, ...)), cut from one call's text of
+    the whole array: the same characters it writes for arr[j] alone."""
+    arr = np.ascontiguousarray(arr)
+    text = _orjson.dumps(arr, option=_orjson.OPT_SERIALIZE_NUMPY).decode()
+    d = arr.ndim
+    if d == 1:
+        return text[1:-1].split(",")
+    left, right = "[" * (d - 1), "]" * (d - 1)
+    return [left + piece + right for piece in text[d:-d].split(right + "," + left)]
+
+
+def _orjson_lines(t: int, count: int, head: dict, per_step: list, gates: list,
+                  tail: list) -> str:
+    """run_lines' text from each step's pieces of text (_step_texts), keys in its order."""
+    lead = '{"t":'
+    head_text = "," + _orjson.dumps(head).decode()[1:-1]
+    names = [f',"{key}":' for key, _ in per_step]
+    tail_names = [f',"{key}":' for key, _ in tail]
+    lines = []
+    for j in range(count):
+        pieces = [lead, str(t + j), head_text]
+        for name, (_, values) in zip(names, per_step):
+            pieces += (name, values[j])
+        if gates:
+            pieces.append(',"gates":{')
+            pieces.append(",".join(f'"{gate}":{{"preactivation":{z[j]},"activation":{a[j]},'
+                                   f'"saturation_gap":{g[j]}}}' for gate, z, a, g in gates))
+            pieces.append("}")
+        for name, (_, values) in zip(tail_names, tail):
+            pieces += (name, values[j])
+        pieces.append("}\n")
+        lines.append("".join(pieces))
+    return "".join(lines)
 
 
 def final_dict(cell, h: np.ndarray, c: np.ndarray, T: int, numbers=numbers) -> dict:

@@ -217,34 +217,27 @@ def stream_text(report: StreamReport, fmt: Format, show: Show) -> Iterator[str]:
     """The lines of each chunk of steps as soon as the chunk is computed (one write for the
     rows that arrived together, before more input is waited for)."""
     fields = show.fields
-    pending: list[str] = []
-    steps = iter(report.steps)
-    while True:
-        try:
-            t, s, out, reading = next(steps)
-        except StopIteration:
-            break
-        except Exception:
-            if pending:  # the steps before a bad row or value: written before its error
-                yield "".join(pending)
-            raise
+    for chunk in report.chunks:
+        outs, drawn, t0 = chunk.outputs, chunk.readings, chunk.t0
         if fmt is Format.csv:
-            y_csv = None if out is None or (fields is not None and "y" not in fields) \
-                else out[1]
-            lines = machine.csv_rows(s, fields, t, y_csv)
-            if t == 1:
-                lines.insert(0, machine.csv_header(s, fields, t=True, y=y_csv))
-            pending.append(machine.csv_text(lines))
+            lines = []
+            for j, s in enumerate(chunk.steps):
+                out = None if outs is None else outs[j]
+                y_csv = None if out is None or (fields is not None and "y" not in fields) \
+                    else out[1]
+                if t0 + j == 1:
+                    lines.append(machine.csv_header(s, fields, t=True, y=y_csv))
+                lines += machine.csv_rows(s, fields, t0 + j, y_csv)
+            yield machine.csv_text(lines)
+            continue
+        extra = _record_extra(None if outs is None else (lambda t: outs[t - t0]),
+                              None if drawn is None else (lambda t: drawn[t - t0]),
+                              report.seed, fields)
+        if chunk.run is not None:
+            yield machine.run_lines(chunk.run, t0, fields, extra)
         else:
-            extra = _record_extra(None if out is None else (lambda t, out=out: out),
-                                  None if reading is None else (lambda t, r=reading: r),
-                                  report.seed, fields)
-            pending.append(machine.jsonl_line(s, t, fields, extra))
-        if report.chunk_done:
-            yield "".join(pending)
-            pending = []
-    if pending:
-        yield "".join(pending)
+            yield "".join(machine.jsonl_line(s, t0 + j, fields, extra)
+                          for j, s in enumerate(chunk.steps))
 
 
 # Stacks ------------------------------------------------------------------------------------
