@@ -91,6 +91,29 @@ def in_process(path: str, runs: int = 5) -> None:
           f"{min(theirs):.3f} s: ratio {min(ours) / min(theirs):.2f}")
 
 
+def peak_memory(path: str, kind: str) -> None:
+    """Peak resident memory of lstmcalc and of the parse-only peer reading the file, against
+    the issue's bound: three times the arrays (W, b, x as float64) plus 100 MB."""
+    import resource
+
+    def peak(argv: list[str]) -> float:
+        script = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+                  "stdout=subprocess.DEVNULL); print(resource.getrusage("
+                  "resource.RUSAGE_CHILDREN).ru_maxrss)")
+        out = subprocess.run([sys.executable, "-c", script, *argv], check=True,
+                             capture_output=True, text=True).stdout
+        return int(out) / 1024  # KB -> MB on Linux
+
+    del resource
+    units = int(os.path.basename(path)[1:].split(".")[0])
+    arrays = (4 * units * 2 * units + 5 * units) * 8 / 2**20
+    ours = peak([sys.executable, "-m", "lstmcalc", "shapes", path, "-f", "json"])
+    theirs = peak([sys.executable, "-c", PEER[kind], path])
+    print(f"{os.path.basename(path)} ({os.path.getsize(path) / 2**20:.1f} MiB): peak memory "
+          f"lstmcalc {ours:.0f} MB, parse-only peer {theirs:.0f} MB; the bound 3 x "
+          f"{arrays:.1f} MB of arrays + 100 MB = {3 * arrays + 100:.0f} MB")
+
+
 if __name__ == "__main__":
     units_json = int(sys.argv[1]) if len(sys.argv) > 1 else 256
     units_yaml = int(sys.argv[2]) if len(sys.argv) > 2 else 128
@@ -101,3 +124,6 @@ if __name__ == "__main__":
         compare(write(folder, 1, "json"), "json")
         print("  (the one-unit file: the start-up floor, Typer's and NumPy's imports)")
         compare(write(folder, units_yaml, "yaml"), "yaml")
+        capped = write(folder, 290, "yaml")  # 14.2 MiB: near the 16 MiB cap
+        compare(capped, "yaml", runs=3)
+        peak_memory(capped, "yaml")

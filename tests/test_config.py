@@ -289,3 +289,39 @@ def test_several_problems_are_reported_together_in_file_order(tmp_path):
     (tmp_path / "thirty.yaml").write_text(many)
     lines = run_main("step", str(tmp_path / "thirty.yaml")).stderr.decode().splitlines()
     assert len(lines) == 20  # at most 20
+
+
+def test_yaml_lists_of_plain_numbers_are_kept_compact_with_the_same_values_and_messages(
+        monkeypatch):
+    """document.parse(compact=True) keeps a list of plain numbers as one float array
+    (NumItems), never a node per number; the Spec is the same bit for bit, and a list with
+    anything number() would have a word about keeps its nodes, so messages do not change."""
+    import numpy as np
+
+    from lstmcalc import document
+    from lstmcalc.document import NumItems, parse
+
+    text = ("x: [1, -0, 2.5, 1.0e-3]\nh: [0, 0]\nc: [0, 0]\ngates:\n" + "".join(
+        f"  {g}:\n    W: [[0.1, -2, 3.25, 4, 5, 6], [1e-7, 0.2, 0, 0, 0, 1]]\n"
+        f"    b: [0.5, -0.5]\n" for g in ("forget", "input", "candidate", "output")))
+    root = parse(text, "t.yaml", compact=True)
+    x = root.items["x"][1].items
+    assert isinstance(x, NumItems) and list(x.values) == [1.0, 0.0, 2.5, 0.001]
+    assert str(x.values[1]) == "0.0"  # -0 is the integer 0, as number() reads it
+    W = root.items["gates"][1].items["forget"][1].items["W"][1]
+    assert isinstance(W.items[0].items, NumItems)  # 1e-7 is a string in YAML 1.1:
+    assert not isinstance(W.items[1].items, NumItems)  # that row keeps its nodes
+
+    def outcome(source: str):
+        try:
+            spec = config.parse_spec(source, "t.yaml")
+        except DataError as e:
+            return str(e)
+        return np.concatenate([spec.cell.W.ravel(), spec.cell.b.ravel(), spec.x.ravel()])
+
+    compact = [outcome(t) for t in (text, text.replace("1e-7", "0.0000001"))]
+    monkeypatch.setattr(config, "parse", lambda t, s, json=False, compact=False:
+                        document.parse(t, s, json))  # the located reader, a node per number
+    located = [outcome(t) for t in (text, text.replace("1e-7", "0.0000001"))]
+    assert compact[0] == located[0] and "'1e-7' is read by YAML 1.1 as a string" in located[0]
+    assert compact[1].tobytes() == located[1].tobytes()

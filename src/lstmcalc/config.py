@@ -17,7 +17,8 @@ from typing import NamedTuple, NoReturn
 import numpy as np
 
 from lstmcalc.core import GATES, OUTPUT_ACTIVATIONS, Cell, OutputLayer
-from lstmcalc.document import MAX_BYTES, Map, Node, Seq, number, parse, decode, read_input
+from lstmcalc.document import (MAX_BYTES, Map, Node, NumItems, Seq, decode, number, parse,
+                               read_input)
 from lstmcalc.errors import DataError, DataErrors
 from lstmcalc.layouts import Weights
 
@@ -183,6 +184,8 @@ class _Checker:
                                                   if size else ""))
         if size is not None and len(node.items) != size:
             self.fail(node, f"{what} has {len(node.items)} entries, expected {size}{size_note}")
+        if isinstance(node.items, NumItems):  # plain numbers, read already
+            return list(node.items.values)
         return [self.number(item, f"{what}[{k + 1}]") for k, item in enumerate(node.items)]
 
     def matrix(self, node: Node, what: str, rows: int | None, cols: int | None,
@@ -193,7 +196,7 @@ class _Checker:
             self.fail(node, f"{what} must be a matrix (a list of rows), found {found}")
         if rows is not None and len(node.items) != rows:
             self.fail(node, f"{what} has {len(node.items)} rows, expected {rows}{rows_note}")
-        out = []
+        out: list = []  # rows: lists of numbers, or NumItems' arrays
         for r, row in enumerate(node.items, start=1):
             if not isinstance(row, Seq):
                 self.fail(row, f"{what} row {r} must be a list of numbers, found {row.kind}")
@@ -203,6 +206,9 @@ class _Checker:
                 self.note(DataError(f"{what} row {r} has {len(row.items)} columns, expected "
                                     f"{cols}{cols_note}", self.source, row.line, row.col))
                 out.append([0.0] * cols)
+                continue
+            if isinstance(row.items, NumItems):  # plain numbers, read already
+                out.append(row.items.values)
                 continue
             out.append([self.number(v, f"{what} row {r} column {k}")
                         for k, v in enumerate(row.items, start=1)])
@@ -232,7 +238,7 @@ def _width(node: Node) -> int | None:
 
 
 def parse_spec(text: str, source: str, json: bool = False) -> Spec:
-    root = parse(text, source, json=json)
+    root = parse(text, source, json=json, compact=True)
     check = _Checker(source)
     if not isinstance(root, Map):
         check.fail(root, "the top level must be a mapping with keys "
@@ -543,7 +549,8 @@ def _document(path: str, max_bytes: int, records: bool = False) -> tuple[Node, "
         # keep the last record where it stands, so that messages give its own line
         text = "\n" * filled[-1] + lines[filled[-1]] + "\n"
         return parse(text, source, json=True), _Checker(source)
-    return parse(text, source, json=looks_like_json(source, text)), _Checker(source)
+    return parse(text, source, json=looks_like_json(source, text), compact=True), \
+        _Checker(source)
 
 
 def load_state(path: str, n: int, max_bytes: int = MAX_BYTES,

@@ -14,6 +14,8 @@ import bisect
 import json as _json
 import re
 import sys
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -135,9 +137,10 @@ def _line_col(before: str) -> tuple[int, int]:
     return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 
-def parse(text: str, source: str, json: bool = False) -> Node:
-    """The one document in text as located nodes, read as JSON or as YAML."""
-    return _parse_json(text, source) if json else _parse_yaml(text, source)
+def parse(text: str, source: str, json: bool = False, compact: bool = False) -> Node:
+    """The one document in text as located nodes, read as JSON or as YAML. compact: YAML
+    lists of plain numbers kept as NumItems (a config's matrices), not a node per number."""
+    return _parse_json(text, source) if json else _parse_yaml(text, source, compact)
 
 
 _JSON_TOKEN = re.compile(r"""
@@ -227,13 +230,13 @@ def _parse_json(text: str, source: str) -> Node:
     return root
 
 
-def _parse_yaml(text: str, source: str) -> Node:
+def _parse_yaml(text: str, source: str, compact: bool = False) -> Node:
     import yaml  # only when YAML is read
 
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     loader = loader_class(text)
     try:
-        return _build(loader, source)
+        return _build(loader, source, compact)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or "syntax error"
@@ -261,7 +264,53 @@ def _tag_name(tag: str) -> str:
     return "!!" + tag[len(_Y):] if tag.startswith(_Y) else tag
 
 
-def _build(loader, source: str) -> Node:
+class NumItems(Sequence):
+    """A Seq's items when every one is a plain number, kept as one float array (a 16 MiB
+    config holds a million numbers; a located node each would take a few hundred bytes).
+    Only what number() accepts without a word is kept so, with the value it gives; an item
+    asked for is made again as a node at the list's place."""
+
+    def __init__(self, values: "array", line: int, col: int):
+        self.values, self.line, self.col = values, line, col
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        return Scalar(self.line, self.col, repr(self.values[k]), FLOAT, False)
+
+
+def _plain_number(node: Node) -> float | None:
+    """The value number() gives a node without a word, or None where it might say one."""
+    if not isinstance(node, Scalar) or node.quoted or node.tag not in (INT, FLOAT) or \
+            not _JSON_NUMBER.fullmatch(node.text):
+        return None
+    try:
+        value = float(int(node.text)) if node.tag == INT else float(node.text)
+    except (ValueError, OverflowError):
+        return None
+    if value != value or value in (float("inf"), float("-inf")) or value == 0 and any(
+            ch in "123456789" for ch in node.text.lower().split("e")[0]):
+        return None
+    return value
+
+
+def _compacted(node: Node) -> None:
+    """A closed Seq of plain numbers: its items as a NumItems."""
+    if not isinstance(node, Seq) or not node.items:
+        return
+    values = array("d")
+    for item in node.items:
+        value = _plain_number(item)
+        if value is None:
+            return
+        values.append(value)
+    object.__setattr__(node, "items", NumItems(values, node.line, node.col))
+
+
+def _build(loader, source: str, compact: bool = False) -> Node:
     import yaml
     from yaml.resolver import Resolver
 
@@ -329,7 +378,9 @@ def _build(loader, source: str) -> Node:
             attach(node, event)
             stack.append((node, None))
         else:  # end of a sequence or mapping
-            stack.pop()
+            closed, _ = stack.pop()
+            if compact:
+                _compacted(closed)
     if documents == 0 or root is None:
         raise DataError("the input is empty: expected a YAML or JSON document", source)
     return root

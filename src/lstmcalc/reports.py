@@ -280,7 +280,7 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
                         run.exact_gaps  # the written gaps, once per chunk  # noqa: B018
                     piece = Chunk(done + 1, run=run)
                 except NonFiniteError:  # one step at a time, so that the error names its own
-                    given: list[Step] = []
+                    given = []
                     for j, row in enumerate(block):
                         try:
                             s = core.step(cell, np.asarray(row), h_, c_)
