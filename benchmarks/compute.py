@@ -64,6 +64,26 @@ def worker_numpy(m, n, B, T, dtype):
     return result
 
 
+def worker_floor(m, n, B, T, dtype):
+    """What NumPy's BLAS alone needs for the same work: the input projection as one product
+    and T recurrent products, nothing else (no activation, no state): no NumPy loop is faster.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(T * B, m)).astype(dtype)
+    WxT = rng.normal(size=(m, 4 * n)).astype(dtype)
+    WhT = rng.normal(size=(n, 4 * n)).astype(dtype)
+    h = rng.normal(size=(B, n)).astype(dtype)
+    out = np.empty((B, 4 * n), dtype)
+
+    def products():
+        X @ WxT
+        for _ in range(T):
+            np.matmul(h, WhT, out=out)
+    return {"floor": best_of(products)}
+
+
 def worker_peak(dtype):
     """NumPy's matrix-product peak here: GFLOP/s of a large square product."""
     import numpy as np
@@ -90,7 +110,7 @@ def worker_torch(m, n, B, T, dtype):
 
 def spawn(kind, *args):
     env = dict(os.environ)
-    if kind in ("numpy", "peak"):
+    if kind in ("numpy", "peak", "floor"):
         env.pop("OPENBLAS_CORETYPE", None)
         env.pop("OPENBLAS_L2_SIZE", None)
     out = subprocess.run([sys.executable, __file__, "--worker", kind, *map(str, args)],
@@ -100,22 +120,26 @@ def spawn(kind, *args):
 
 def main():
     print(f"{'dtype':8} {'m':>4} {'n':>4} {'B':>3} {'T':>5}  {'torch ms':>9} {'outputs ms':>10} "
-          f"{'ratio':>6} {'unroll ms':>9} {'ratio':>6}  {'of peak':>7}")
+          f"{'ratio':>6} {'unroll ms':>9} {'ratio':>6}  {'of peak':>7}  {'BLAS floor':>10}")
     blas = None
     for dtype in ("float64", "float32"):
         peak = spawn("peak", dtype)["gflops"]
         for m, n, B, T in SIZES:
             ours = spawn("numpy", m, n, B, T, dtype)
             theirs = spawn("torch", m, n, B, T, dtype)
+            floor = spawn("floor", m, n, B, T, dtype)["floor"]
             blas = ours["blas"]
             flops = 2 * T * B * (m + n) * 4 * n
             frac = flops / ours["outputs"] / 1e9 / peak
             print(f"{dtype:8} {m:>4} {n:>4} {B:>3} {T:>5}  {theirs['outputs'] * 1e3:>9.2f} "
                   f"{ours['outputs'] * 1e3:>10.2f} {ours['outputs'] / theirs['outputs']:>6.2f} "
                   f"{ours['unroll'] * 1e3:>9.2f} {ours['unroll'] / theirs['outputs']:>6.2f}  "
-                  + (f"{frac:>7.0%}" if B > 1 else f"{'':>7}"))
+                  + (f"{frac:>7.0%}" if B > 1 else f"{'':>7}")
+                  + f"  {floor / theirs['outputs']:>10.2f}")
         print(f"{'':8} NumPy {dtype} matrix-product peak here: {peak:.1f} GFLOP/s")
     print(f"NumPy BLAS: {', '.join(blas)}; ratio = lstmcalc time / torch time (below 1: faster)")
+    print("BLAS floor: NumPy's products alone (the projection in one, T recurrent ones) / torch "
+          "time: no NumPy implementation of the same work goes below it")
 
 
 if __name__ == "__main__":
@@ -125,7 +149,8 @@ if __name__ == "__main__":
             result = worker_peak(args[0])
         else:
             m, n, B, T = map(int, args[:4])
-            result = (worker_numpy if kind == "numpy" else worker_torch)(m, n, B, T, args[4])
+            worker = {"numpy": worker_numpy, "torch": worker_torch, "floor": worker_floor}[kind]
+            result = worker(m, n, B, T, args[4])
         print(json.dumps(result))
     else:
         main()
