@@ -270,4 +270,4 @@ def test_completion_answers_commands_options_and_choices():
     assert complete("lstmcalc step --dtype ", 3) == ["float64", "float32", "float16",
                                                      "bfloat16", "q4.12", "q8.8", "q1.15"]
     assert complete("lstmcalc unroll --dtype q", 3) == ["q4.12", "q8.8", "q1.15"]
-    assert complete("lstmcalc grad --dtype ", 3) == ["float64", "float32"]
+    assert complete("lstmcalc grad --dtype b", 3) == ["bfloat16"]

@@ -198,3 +198,18 @@ def test_explain_writes_the_exact_sum_then_what_the_format_made_of_it():
                       env={"COLUMNS": "100"}).stdout.decode()
     assert "f[1] = σ(92) = 1" in text16  # the format's value, not the function's 1 − 1e-40
     assert "in float16 (rounded)" in text16  # a candidate sum rounded to float16
+
+
+def test_grad_in_a_narrow_format_backpropagates_through_its_values():
+    """The forward pass in float16 (or qI.F), the backward pass in float64 through the values
+    it computed: near float64's gradients of the same cell, not equal; --check refused."""
+    narrow = out_json("grad", "--dtype", "float16", "-f", "json")
+    exact = out_json("grad", "-f", "json")
+    assert narrow["dtype"] == "float16" and exact["dtype"] == "float64"
+    a = np.asarray(narrow["gradients"]["gates"]["candidate"]["W"])
+    b = np.asarray(exact["gradients"]["gates"]["candidate"]["W"])
+    assert not np.array_equal(a, b)
+    np.testing.assert_allclose(a, b, rtol=0, atol=2e-2 * np.abs(b).max())
+    result = run_main("grad", "--dtype", "q4.12", "--check")
+    assert result.returncode == 2 and "--dtype q4.12 rounds every value" in \
+        result.stderr.decode()

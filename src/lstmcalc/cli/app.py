@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from lstmcalc import __version__
-from lstmcalc.choices import FIELDS, CompareTo, DType, Format, InputFormat, Layout
+from lstmcalc.choices import FIELDS, CompareTo, Format, InputFormat, Layout
 from lstmcalc.document import STDIN
 from lstmcalc.errors import ExitStatus, LstmcalcError, UsageError, shown
 from lstmcalc.sources import (arithmetic, load_spec,  # noqa: F401 - the commands' own
@@ -49,7 +49,6 @@ FormatOpt = Annotated[Format, typer.Option(
 PrecisionOpt = Annotated[int, typer.Option(
     "--precision", "-p", min=0, max=17, help="Decimals shown in tables (machine formats are "
                                              "always exact).")]
-DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Floating-point type of the arithmetic.")]
 ARITHMETICS = ("float64", "float32", "float16", "bfloat16", "q4.12", "q8.8", "q1.15")
 ArithmeticOpt = Annotated[str, typer.Option(
     "--dtype", metavar="float64|float32|float16|bfloat16|qI.F",

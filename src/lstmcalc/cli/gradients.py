@@ -5,12 +5,12 @@ from typing import Annotated
 import typer
 
 from lstmcalc import output
-from lstmcalc.choices import GRAD_FORMATS, DType, Format, Loss, Show, View
+from lstmcalc.choices import GRAD_FORMATS, Format, Loss, Show, View
 from lstmcalc.cli.app import (
     ActivationsOpt,
     BatchFirstOpt,
     ConfigArg,
-    DTypeOpt,
+    ArithmeticOpt,
     ForgetBiasOpt,
     FormatOpt,
     InputFormatOpt,
@@ -71,7 +71,7 @@ def grad(
                        "time.")] = View.table,
     rows: RowsOpt = 20,
     precision: PrecisionOpt = 4,
-    dtype: DTypeOpt = DType.float64,
+    dtype: ArithmeticOpt = "float64",
     layout: LayoutOpt = None,
     forget_bias: ForgetBiasOpt = None,
     activations: ActivationsOpt = None,
@@ -80,7 +80,9 @@ def grad(
     max_input_bytes: MaxBytesOpt = MAX_BYTES,
 ):
     """Backpropagate through one step or a whole sequence: dL/d of every weight, input and
-    state, per step and gate, and how much gradient survives along the cell state."""
+    state, per step and gate, and how much gradient survives along the cell state. With a
+    narrow --dtype the forward pass runs in that format and the backward pass in float64
+    through the values it computed (a straight-through estimate)."""
     with reported():
 
         from lstmcalc import config, core, reports, sequences
@@ -100,10 +102,13 @@ def grad(
             raise UsageError(GRAD_FORMATS)
 
         spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations, name)
-        the_cell = spec.cell.astype(dtype.value)
+        the_cell = spec.cell_in(dtype)
+        if the_cell.number is not None and check:
+            raise UsageError(f"--check compares with finite differences of float64 arithmetic; "
+                             f"--dtype {dtype} rounds every value, so it has none to compare")
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
-        cells = spec.stack_cells(dtype.value) if spec.is_stack else None
+        cells = spec.stack_cells(dtype) if spec.is_stack else None
         if state is not None:
             if cells is None:
                 h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
