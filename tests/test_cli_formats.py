@@ -93,7 +93,7 @@ def test_misuse_is_refused_with_status_2(args, message):
 
 
 def test_a_stack_is_refused_in_a_narrow_format():
-    result = run_main("unroll", FIXTURES / "frameworks" / "pytorch_stack.pt", "-i", "-",
+    result = run_main("unroll", FIXTURES / "frameworks" / "pytorch_stack.npz", "-i", "-",
                       "--dtype", "q4.12", input="1,2,3,4\n")
     assert result.returncode == 2
     assert "--dtype q4.12 computes one cell" in result.stderr.decode()
@@ -213,3 +213,13 @@ def test_grad_in_a_narrow_format_backpropagates_through_its_values():
     result = run_main("grad", "--dtype", "q4.12", "--check")
     assert result.returncode == 2 and "--dtype q4.12 rounds every value" in \
         result.stderr.decode()
+
+
+def test_a_pt_file_without_torch_names_the_extra(monkeypatch):
+    """Reading a .pt where PyTorch is not installed: status 69 and the extra to install (it
+    was an internal error, 70, found by running the suite without torch)."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # import fails as if not installed
+    result = run_main("shapes", FIXTURES / "frameworks" / "pytorch_stack.pt")
+    assert result.returncode == 69
+    assert result.stderr.decode() == ("lstmcalc: error: reading a .pt file needs PyTorch, which "
+                                      "is not installed: pip install 'lstmcalc[torch]'\n")

@@ -370,9 +370,9 @@ class Held:
                 return
             self.raw, self.kind = flat, "HDF5 weights file"  # Keras 2 / TF names
         elif lower.endswith((".pt", ".pth")):
+            values = _torch(data, self.source, max_bytes)  # says which extra, if missing
             import torch
 
-            values = _torch(data, self.source, max_bytes)
             self.raw = {k: v for k, v in values.items() if isinstance(v, torch.Tensor)}
             self.fixed, self.kind = "pytorch", "PyTorch state dict"
             if len(self.raw) < len(values):
