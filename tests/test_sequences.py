@@ -129,3 +129,45 @@ def test_jsonl_rows_json_cannot_read_are_data_errors(line, message):
     with pytest.raises(DataError, match="not a JSON line lstmcalc reads") as e:
         list(sequences.rows([line], "jsonl", "xs.jsonl", 3))
     assert message in e.value.message and e.value.line == 1
+
+
+@pytest.mark.parametrize("fmt, sep", [("csv", ","), ("tsv", "\t"), ("txt", "  ")])
+def test_a_file_read_a_block_at_a_time_gives_what_lines_give(tmp_path, monkeypatch, fmt, sep):
+    """sequences.file_rows (a regular file's plain lines, a 64 KiB block at a time) against
+    the line-by-line reader (what a pipe gets): the same bytes out, and the same message, at
+    the same line, for whatever a later block holds."""
+    from helpers import run_main
+    from lstmcalc import sequences
+
+    blocks = sequences.file_rows
+
+    def line_by_line(stream, fmt, source, m, limit, size):
+        return sequences.rows(sequences.decoded(stream, source, limit), fmt, source, m)
+
+    rng = np.random.default_rng(3)
+    good = [sep.join(repr(float(v)) for v in row) for row in rng.normal(size=(2500, 3))]
+    cases = {"plain": good, "crlf": [line + "\r" for line in good]}
+    bads = (("comment", "# a note"), ("blank", ""), ("word", "1,2,x"), ("inf", "1,2,inf"),
+            ("short", "1,2"), ("nul", "1,2,\0"), ("long", "1," * 40000 + "1"))
+    for name, bad in bads if fmt == "csv" else bads[2:3]:
+        lines = list(good)
+        lines[2000] = bad.replace(",", sep)  # in the third 64 KiB block
+        cases[name] = lines
+    header = {"csv": "a,b,c", "tsv": "a\tb\tc", "txt": "a b c"}[fmt]
+    cases["header"] = [header] + good
+    for name, lines in cases.items():
+        path = tmp_path / f"{name}.{fmt}"
+        path.write_bytes(("\n".join(lines) + "\n").encode())
+        args = ("unroll", "configs/founding.yaml", "-f", "jsonl", "--fields", "h",
+                "--max-input-bytes", "70000")
+        monkeypatch.setattr(sequences, "file_rows", blocks)
+        from_file = run_main(*args, "-i", path)
+        monkeypatch.setattr(sequences, "file_rows", line_by_line)
+        piped = run_main(*args, "-i", path)
+        assert from_file.stdout == piped.stdout, name
+        assert from_file.returncode == piped.returncode, name
+        written = len(from_file.stdout.splitlines())
+        expected = {"plain": 2500, "crlf": 2500, "header": 2500, "comment": 2499,
+                    "blank": 2499}.get(name, 2000)  # an error at line 2001: the rows before
+        assert written == expected, (name, written, from_file.stderr)
+        assert from_file.stderr == piped.stderr, name

@@ -224,14 +224,21 @@ class StreamReport:
 
 
 def _chunks(rows: Iterable, size: int, ready: Callable[[], bool] | None = None
-            ) -> Iterator[list]:
+            ) -> Iterator[list | np.ndarray]:
     """Lists of up to `size` rows; with `ready` (whether another row is already here, asked
     without waiting), a list also ends where the rows that have arrived end, so that their
     lines are written before the next row is waited for. A bad row ends its chunk early: the
-    rows before it come out first, and its error is raised on the next call."""
+    rows before it come out first, and its error is raised on the next call. An array among
+    the rows is rows read together (sequences.file_rows): it comes out as it is."""
     chunk: list = []
     try:
         for row in rows:
+            if isinstance(row, np.ndarray):  # rows read together already (k <= size)
+                if chunk:
+                    yield chunk
+                    chunk = []
+                yield row
+                continue
             chunk.append(row)
             if len(chunk) == size or (ready is not None and not ready()):
                 yield chunk

@@ -88,26 +88,32 @@ def _finite(text: str, source: str, line: int, col: int, k: int) -> float:
     return value
 
 
-def rows(lines: Iterable[str], fmt: str, source: str, m: int | None) -> Iterator[list[float]]:
-    """One list of m numbers per data line. Blank lines and lines starting with # are skipped;
-    in CSV/TSV/text, a first line whose fields are all non-numeric names is a header."""
-    first = True
-    header: tuple[int, int] | None = None  # (line, columns) of a header
-    for line_no, line in enumerate(decoded(lines, source), start=1):
+class _Rows:
+    """The rows of a line format, line by line: the first line may be a header, every row must
+    have m values (m from the first row where not given), each a finite number."""
+
+    def __init__(self, fmt: str, source: str, m: int | None):
+        self.fmt, self.source, self.m = fmt, source, m
+        self.first = True
+        self.header: tuple[int, int] | None = None  # (line, columns) of a header
+
+    def take(self, line: str, line_no: int) -> list[float] | None:
+        """The row a line holds, or None for a blank line, a comment or the header."""
+        source, fmt, m = self.source, self.fmt, self.m
         text = line.strip()
         if not text or text.startswith("#"):
-            continue
+            return None
         if fmt == "jsonl":
             values = _jsonl_row(text, source, line_no)
         else:
             fields = _SPLIT[fmt].split(text)
-            if first and not any(_is_number(f) for f in fields):
-                first = False
-                header = (line_no, len(fields))
+            if self.first and not any(_is_number(f) for f in fields):
+                self.first = False
+                self.header = (line_no, len(fields))
                 if m is not None and len(fields) != m:
                     raise DataError(f"the header names {len(fields)} columns, expected {m} "
                                     f"(m = {m})", source, line_no)
-                continue  # a header
+                return None  # a header
             try:  # the usual line: numbers, all finite; else located, value by value
                 values = [float(f) for f in fields]
                 plain = all(map(math.isfinite, values))
@@ -117,20 +123,117 @@ def rows(lines: Iterable[str], fmt: str, source: str, m: int | None) -> Iterator
                 cols = _columns(line, fields, fmt)
                 values = [_finite(f, source, line_no, col, k)
                           for k, (f, col) in enumerate(zip(fields, cols), start=1)]
-        first = False
+        self.first = False
+        header = self.header
         if header is not None and len(values) != header[1]:
             raise DataError(f"row has {len(values)} values, the header on line {header[0]} "
                             f"names {header[1]} columns", source, line_no)
         if m is None:
-            m = len(values)
+            self.m = m = len(values)
         if len(values) != m:
             raise DataError(f"row has {len(values)} values, expected {m} (m = {m})", source,
                             line_no)
-        yield values
+        return values
+
+
+def rows(lines: Iterable[str], fmt: str, source: str, m: int | None) -> Iterator[list[float]]:
+    """One list of m numbers per data line. Blank lines and lines starting with # are skipped;
+    in CSV/TSV/text, a first line whose fields are all non-numeric names is a header."""
+    reader = _Rows(fmt, source, m)
+    for line_no, line in enumerate(decoded(lines, source), start=1):
+        values = reader.take(line, line_no)
+        if values is not None:
+            yield values
+
+
+_DELIMITER = {"csv": ",", "tsv": "\t"}
+
+
+def file_rows(stream, fmt: str, source: str, m: int | None, limit: int,
+              size: int) -> Iterator[list[float] | np.ndarray]:
+    """rows() of a regular file in CSV, TSV or text, read a block of lines at a time: a block
+    whose every line is plainly m numbers comes out as one (k, m) array, read in one pass;
+    any other block (the first, with its header or byte-order mark; a comment, a blank line,
+    a bad value, invalid UTF-8) goes line by line through rows()' own checks and messages."""
+    reader = _Rows(fmt, source, m)
+    line_no = 0
+    first = True
+    for raw in _line_blocks(stream, limit):
+        block = None
+        if not first and reader.m is not None and not reader.first:
+            block = _plain_block(raw, fmt, reader.m, limit)
+        first = False
+        if block is not None:
+            line_no += len(raw)
+            for s in range(0, len(block), size):
+                yield block[s:s + size]
+            continue
+        for line in decoded(raw, source, limit, start=line_no):
+            line_no += 1
+            values = reader.take(line, line_no)
+            if values is not None:
+                yield values
+
+
+def _line_blocks(stream, limit: int) -> Iterator[list[bytes]]:
+    """The stream's lines (each with its newline, the last maybe without), about 64 KiB of them
+    at a time. A line past `limit` comes alone, as soon as it is past it, for decoded() to
+    refuse: it is never read whole."""
+    pending = b""
+    while True:
+        data = stream.read(1 << 16)
+        if not data:
+            if pending:
+                yield [pending]
+            return
+        pending += data
+        cut = pending.rfind(b"\n")
+        if cut == -1:
+            if len(pending) > limit:
+                yield [pending]
+                return
+            continue
+        lines = pending[:cut + 1].split(b"\n")[:-1]
+        pending = pending[cut + 1:]
+        yield [line + b"\n" for line in lines]
+
+
+def _plain_block(raw: list[bytes], fmt: str, m: int, limit: int) -> np.ndarray | None:
+    """The lines as a (k, m) array when each is plainly m finite numbers, else None."""
+    data = b"".join(raw)
+    if b"\0" in data or b"#" in data or any(len(line) > limit for line in raw):
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    k = len(lines)
+    if fmt in _DELIMITER:
+        mark = _DELIMITER[fmt]
+        if any(line.count(mark) != m - 1 or not line.strip() for line in lines):
+            return None
+        tokens = _SPLIT[fmt].split("\n".join(line.strip() for line in lines)
+                                   .replace("\n", mark))
+    else:
+        tokens = text.split()
+        if any(len(line.split()) != m for line in lines):
+            return None
+    if len(tokens) != k * m:
+        return None
+    try:
+        values = np.array(list(map(float, tokens)), dtype=np.float64)
+    except ValueError:
+        return None
+    if not np.isfinite(values).all():
+        return None
+    return values.reshape(k, m)
 
 
 def decoded(lines: Iterable[str] | Iterable[bytes], source: str,
-            limit: int | None = None) -> Iterator[str]:
+            limit: int | None = None, start: int = 0) -> Iterator[str]:
     """The lines as text (a binary stream's decoded one by one, so that invalid UTF-8 is
     located on its own line), with every problem a located DataError. limit: the longest
     line taken; a stream is then read a line at a time up to it, so that one endless line
@@ -140,7 +243,7 @@ def decoded(lines: Iterable[str] | Iterable[bytes], source: str,
         it: Iterator = iter(lambda: reader.readline(limit + 1), reader.read(0))
     else:
         it = iter(lines)
-    line_no = 0
+    line_no = start  # lines before these (a file read a block at a time)
     while True:
         try:
             raw = next(it)

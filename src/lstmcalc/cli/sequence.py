@@ -157,13 +157,18 @@ def unroll(
                 chunk = 2048 if size is not None or pipe is not None else 1
                 lines = sequences.decoded(opened if pipe is None else pipe, source,
                                           limit=max_input_bytes)
+                whole_blocks = size is not None and pipe is None and in_fmt in (
+                    "csv", "tsv", "txt")  # a file's plain lines, read a block at a time
                 if in_fmt == "auto":
                     first = next(lines, "")
                     in_fmt = sequences.sniff(first)
                     lines = itertools.chain([first], lines)
                 if in_fmt in sequences.LINE_FORMATS:
+                    given = sequences.file_rows(opened, in_fmt, source, m, max_input_bytes,
+                                                chunk) if whole_blocks else \
+                        sequences.rows(lines, in_fmt, source, m)
                     stream = reports.stream_report(
-                        the_cell, sequences.rows(lines, in_fmt, source, m), source, h0, c0,
+                        the_cell, given, source, h0, c0,
                         spec.output, stochastic, seed, chunk, written=not final,
                         ready=None if pipe is None else pipe.ready)
                     with output.progress("unroll", output.progress_wanted(quiet, fmt),
