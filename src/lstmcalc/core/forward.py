@@ -217,6 +217,25 @@ def _loop(cell: Cell, zn: np.ndarray, h0: np.ndarray, c0: np.ndarray, stored: bo
                 multiply(at_o, tct, out=h_prev)
         z *= sign
         return z, a, fc, ig, c, tc, h
+    if stored and not exact:  # the same calls; each step's views from NumPy's own iteration
+        steps = zip(zn, a, a[:, :, f_], a[:, :, i_], a[:, :, g_], a[:, :, o_], zn[:, :, g_],
+                    fc, ig, c, tc, h)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for zt, at, at_f, at_i, at_g, at_o, zt_g, fct, igt, ct, tct, ht in steps:
+                matmul(h_prev, WhT, out=rec)
+                add(zt, rec, out=zt)  # z is zn: the input part, then the whole
+                exp(zt, out=at)  # e^(-z) may overflow to inf, giving exactly 0
+                add(at, 1.0, out=at)
+                divide(1.0, at, out=at)
+                tanh_(zt_g, out=at_g)
+                multiply(at_f, c_prev, out=fct)
+                multiply(at_i, at_g, out=igt)
+                add(fct, igt, out=ct)
+                tanh_(ct, out=tct)
+                multiply(at_o, tct, out=ht)
+                h_prev, c_prev = ht, ct
+        z *= sign
+        return z, a, fc, ig, c, tc, h
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(T):
             k = t if stored else 0
