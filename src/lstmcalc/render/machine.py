@@ -187,40 +187,47 @@ def run_lines(run: Run, t0: int = 1, fields=None, extra=None, start: int = 0,
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _step_texts(arr: np.ndarray) -> list[str]:
+def _step_texts(arr: np.ndarray) -> tuple[str, list[str], str]:
     """orjson's JSON text of each arr[j] (arr of shape (T, ...)), cut from one call's text of
-    the whole array: the same characters it writes for arr[j] alone."""
+    the whole array, as (opening brackets, each step's text inside them, closing brackets):
+    the same characters it writes for arr[j] alone."""
     arr = np.ascontiguousarray(arr)
     text = _orjson.dumps(arr, option=_orjson.OPT_SERIALIZE_NUMPY).decode()
     d = arr.ndim
     if d == 1:
-        return text[1:-1].split(",")
+        return "", text[1:-1].split(","), ""
     left, right = "[" * (d - 1), "]" * (d - 1)
-    return [left + piece + right for piece in text[d:-d].split(right + "," + left)]
+    return left, text[d:-d].split(right + "," + left), right
 
 
 def _orjson_lines(t: int, count: int, head: dict, per_step: list, gates: list,
                   tail: list) -> str:
-    """run_lines' text from each step's pieces of text (_step_texts), keys in its order."""
-    lead = '{"t":'
+    """run_lines' text from each step's pieces of text (_step_texts), keys in its order: the
+    pieces laid side by side as columns (a key's text, with the brackets, repeated down its
+    column) and each line joined from its row, with no Python loop over the steps."""
+    from itertools import repeat
+
     head_text = "," + _orjson.dumps(head).decode()[1:-1]
-    names = [f',"{key}":' for key, _ in per_step]
-    tail_names = [f',"{key}":' for key, _ in tail]
-    lines = []
-    for j in range(count):
-        pieces = [lead, str(t + j), head_text]
-        for name, (_, values) in zip(names, per_step):
-            pieces += (name, values[j])
-        if gates:
-            pieces.append(',"gates":{')
-            pieces.append(",".join(f'"{gate}":{{"preactivation":{z[j]},"activation":{a[j]},'
-                                   f'"saturation_gap":{g[j]}}}' for gate, z, a, g in gates))
-            pieces.append("}")
-        for name, (_, values) in zip(tail_names, tail):
-            pieces += (name, values[j])
-        pieces.append("}\n")
-        lines.append("".join(pieces))
-    return "".join(lines)
+    columns: list = [[f'{{"t":{t + j}{head_text}' for j in range(count)]]
+
+    def add(before: str, texts: tuple[str, list[str], str]) -> None:
+        left, pieces, right = texts
+        columns.extend((repeat(before + left), pieces, repeat(right)))
+
+    for key, texts in per_step:
+        add(f',"{key}":', texts)
+    for k, (gate, z, a, g) in enumerate(gates):
+        opening = ',"gates":{' if k == 0 else ","
+        add(opening + f'"{gate}":{{"preactivation":', z)
+        add(',"activation":', a)
+        add(',"saturation_gap":', g)
+        columns.append(repeat("}"))
+    if gates:
+        columns.append(repeat("}"))
+    for key, texts in tail:
+        add(f',"{key}":', texts)
+    columns.append(repeat("}\n"))
+    return "".join(map("".join, zip(*columns)))
 
 
 def final_dict(cell, h: np.ndarray, c: np.ndarray, T: int, numbers=numbers) -> dict:
