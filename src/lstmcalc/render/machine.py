@@ -136,7 +136,7 @@ def run_lines(run: Run, t0: int = 1, fields=None, extra=None, start: int = 0,
         # Python's float would give 1.0418397e-06): hand it the arrays, as jsonl_line does
         def conv(arr: np.ndarray) -> Any:
             return np.ascontiguousarray(arr) if arr.dtype == np.float32 else numbers(arr)
-    per_step: list[tuple[str, list]] = []  # (key, one entry per step)
+    per_step: list[tuple[str, Any]] = []  # (key, one entry per step, or _step_texts)
     span = slice(start, stop)
     if start == 0:
         h_prev = np.concatenate([run.h0[None], run.h[:stop - 1]])
@@ -157,7 +157,7 @@ def run_lines(run: Run, t0: int = 1, fields=None, extra=None, start: int = 0,
         gaps = run.exact_gaps[span]
         gates = [(gate, conv(run.z[span, ..., k, :]), conv(run.a[span, ..., k, :]),
                   conv(gaps[..., k, :])) for k, gate in written]
-    tail: list[tuple[str, list]] = []
+    tail: list[tuple[str, Any]] = []
     for key, arr in (("forget_times_c_prev", run.fc), ("input_times_candidate", run.ig),
                      ("c", run.c), ("tanh_c", run.tanh_c), ("h", run.h)):
         if keep(key):
