@@ -191,11 +191,15 @@ def written_gaps(variant: Any, z: np.ndarray,
     from lstmcalc.core.types import F, G
 
     out = np.empty(np.shape(z), np.asarray(z).dtype)
+    groups: dict[str, list[int]] = {"sigmoid": [], "tanh": []}
     for k in range(4):
         act = variant.candidate if k == G else variant.gate
-        if (variant.coupled and k == F) or act.name not in ("sigmoid", "tanh"):
+        if (variant.coupled and k == F) or act.name not in groups:
             given = a_gap() if callable(a_gap) else a_gap
             out[..., k, :] = given[..., k, :]
             continue
-        out[..., k, :] = precise_gaps(z[..., k, :], act.name)
+        groups[act.name].append(k)
+    for kind, gates in groups.items():  # the gates of one kind in one call: fewer, larger
+        if gates:
+            out[..., gates, :] = precise_gaps(z[..., gates, :], kind)
     return out
