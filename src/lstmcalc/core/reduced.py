@@ -7,7 +7,8 @@ kept beside it (Run.saturated).
 
 float16 / bfloat16, per step (PyTorch's rounding points; R rounds a float32 to the format):
     z_x = R(f32(W_x x + b_x))   z_h = R(f32(W_h h + b_h))   z = R(f32(z_x + z_h))
-    the sums of products exact in float64, then rounded to float32 once; each activation in
+    each product exact in float64 and summed there (exact unless the terms span more than 53
+    bits, far below float32's rounding), then rounded to float32 once; each activation in
     float32 (sigmoid as 1 / (1 + e^-z) with e^-z correctly rounded to float32) and R;
     f*C, i*g, their sum, tanh(C_t), o*tanh(C_t): each R.
 qI.F: the semantics of docs/hardware.md (integer codes, exact sums, round half to even,
