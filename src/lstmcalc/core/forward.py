@@ -10,6 +10,7 @@ for bit.
 
 import functools
 import math
+from itertools import repeat
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -194,67 +195,33 @@ def _loop(cell: Cell, zn: np.ndarray, h0: np.ndarray, c0: np.ndarray, stored: bo
     h = np.empty((T, B, n), dtype) if h_out is None else h_out
     rec = np.empty((B, 4 * n), dtype)
     f_, i_, g_, o_ = (slice(k * n, (k + 1) * n) for k in range(4))
+    # each step's views: stored, the rows of the (T, ...) arrays, taken by NumPy's own
+    # iteration (z is zn: the input part, then the whole); else the same buffers every step
+    gated = (a, a[..., f_], a[..., i_], a[..., g_], a[..., o_], z[..., g_], fc, ig, c, tc)
+    if stored:
+        steps = zip(zn, z, *gated, h)
+    else:
+        steps = zip(zn, *(repeat(arr[0]) for arr in (z, *gated)), h)
     h_prev, c_prev = h0, c0
     matmul, add, multiply, exp, divide, tanh_ = (
         np.matmul, np.add, np.multiply, np.exp, np.divide, np.tanh)
-    if not stored and not exact:  # the same calls on the same buffers, views made once
-        zt, at, ct, fct, igt, tct = z[0], a[0], c[0], fc[0], ig[0], tc[0]
-        at_f, at_i, at_g, at_o, zt_g = at[:, f_], at[:, i_], at[:, g_], at[:, o_], zt[:, g_]
-        ct[...] = c0  # C_{t-1} lives in ct from here on
-        with np.errstate(over="ignore", invalid="ignore"):
-            for t in range(T):
-                matmul(h_prev, WhT, out=rec)
-                add(zn[t], rec, out=zt)
-                exp(zt, out=at)  # e^(-z) may overflow to inf, giving exactly 0
-                add(at, 1.0, out=at)
-                divide(1.0, at, out=at)
-                tanh_(zt_g, out=at_g)
-                multiply(at_f, ct, out=fct)
-                multiply(at_i, at_g, out=igt)
-                add(fct, igt, out=ct)
-                tanh_(ct, out=tct)
-                h_prev = h[t]
-                multiply(at_o, tct, out=h_prev)
-        z *= sign
-        return z, a, fc, ig, c, tc, h
-    if stored and not exact:  # the same calls; each step's views from NumPy's own iteration
-        steps = zip(zn, a, a[:, :, f_], a[:, :, i_], a[:, :, g_], a[:, :, o_], zn[:, :, g_],
-                    fc, ig, c, tc, h)
-        with np.errstate(over="ignore", invalid="ignore"):
-            for zt, at, at_f, at_i, at_g, at_o, zt_g, fct, igt, ct, tct, ht in steps:
-                matmul(h_prev, WhT, out=rec)
-                add(zt, rec, out=zt)  # z is zn: the input part, then the whole
-                exp(zt, out=at)  # e^(-z) may overflow to inf, giving exactly 0
-                add(at, 1.0, out=at)
-                divide(1.0, at, out=at)
-                tanh_(zt_g, out=at_g)
-                multiply(at_f, c_prev, out=fct)
-                multiply(at_i, at_g, out=igt)
-                add(fct, igt, out=ct)
-                tanh_(ct, out=tct)
-                multiply(at_o, tct, out=ht)
-                h_prev, c_prev = ht, ct
-        z *= sign
-        return z, a, fc, ig, c, tc, h
     with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(T):
-            k = t if stored else 0
-            zt, at, ct = z[k], a[k], c[k]
+        for zn_t, zt, at, at_f, at_i, at_g, at_o, zt_g, fct, igt, ct, tct, ht in steps:
             matmul(h_prev, WhT, out=rec)  # (B, 4n)
-            add(zn[t], rec, out=zt)
+            add(zn_t, rec, out=zt)
             if exact:
                 at[...] = sigmoid(-zt)
             else:  # e^(-z) may overflow to inf, giving exactly 0
                 exp(zt, out=at)
                 add(at, 1.0, out=at)
                 divide(1.0, at, out=at)
-            tanh_(zt[:, g_], out=at[:, g_])
-            multiply(at[:, f_], c_prev, out=fc[k])
-            multiply(at[:, i_], at[:, g_], out=ig[k])
-            add(fc[k], ig[k], out=ct)
-            tanh_(ct, out=tc[k])
-            multiply(at[:, o_], tc[k], out=h[t])
-            h_prev, c_prev = h[t], ct
+            tanh_(zt_g, out=at_g)
+            multiply(at_f, c_prev, out=fct)
+            multiply(at_i, at_g, out=igt)
+            add(fct, igt, out=ct)
+            tanh_(ct, out=tct)
+            multiply(at_o, tct, out=ht)
+            h_prev, c_prev = ht, ct
     z *= sign  # the true pre-activations
     return z, a, fc, ig, c, tc, h
 
