@@ -5,37 +5,24 @@ alternately, best of 3.
     python benchmarks/progress.py
 """
 
-import os
 import pathlib
-import pty
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-CONFIG = str(pathlib.Path(__file__).resolve().parent.parent / "configs" / "founding.yaml")
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from helpers import stderr_on_a_terminal  # noqa: E402 - found through the line above
+
+CONFIG = str(ROOT / "configs" / "founding.yaml")
 
 
 def timed(rows: str, quiet: bool) -> float:
-    leader, follower = pty.openpty()
     argv = [sys.executable, "-m", "lstmcalc", "unroll", CONFIG, "-i", rows, "-f", "jsonl"]
     start = time.perf_counter()
-    p = subprocess.Popen(argv + (["--quiet"] if quiet else []), stdout=subprocess.DEVNULL,
-                         stderr=follower)
-    os.close(follower)
-    drawn = b""
-    while True:  # drain the terminal, as a terminal would
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    p.wait()
-    os.close(leader)
+    drawn, _ = stderr_on_a_terminal(argv + (["--quiet"] if quiet else []))
     elapsed = time.perf_counter() - start
     assert (b"steps" in drawn) != quiet, drawn[-200:]
     return elapsed
@@ -43,7 +30,7 @@ def timed(rows: str, quiet: bool) -> float:
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as folder:
-        rows = os.path.join(folder, "rows.csv")
+        rows = str(pathlib.Path(folder) / "rows.csv")
         np.savetxt(rows, np.random.default_rng(0).random((100_000, 3)), delimiter=",")
         shown, quiet = [], []
         for _ in range(3):

@@ -119,6 +119,30 @@ def step_table(step, precision: int = 4, source: str = ""):
     return render(reports.step_report(source, step), Format.table, Show(precision=precision))
 
 
+def stderr_on_a_terminal(argv: list[str]) -> tuple[bytes, int]:
+    """What a command draws on stderr when stderr is a terminal (a pseudo-terminal, drained
+    as a terminal would be) and stdout goes nowhere, and its exit status. Shared by the
+    progress tests and benchmarks/progress.py."""
+    import pty
+    import subprocess
+
+    leader, follower = pty.openpty()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    status = p.wait(timeout=60)
+    os.close(leader)
+    return drawn, status
+
+
 def run_main(*args, input=None, env=None, cwd=None):
     """lstmcalc's console entry point run in this process, as a shell would run it: argv,
     stdin, stdout and stderr as bytes, the environment and the working folder set for the

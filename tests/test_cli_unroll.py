@@ -12,6 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from helpers import stderr_on_a_terminal
 from lstmcalc.cli import app
 from lstmcalc.config import builtin_text
 
@@ -315,24 +316,9 @@ def test_a_pipe_in_bursts_gives_the_bytes_of_the_file(cfg, tmp_path):
 
 
 def _stderr_on_a_terminal(argv: list[str]) -> bytes:
-    """What a command draws on stderr when stderr is a terminal (a pseudo-terminal) and
-    stdout a pipe."""
-    import pty
-
-    leader, follower = pty.openpty()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=follower)
-    os.close(follower)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    assert p.wait(timeout=60) == 0
-    os.close(leader)
+    """What a command draws on stderr when stderr is a terminal and stdout a pipe; it exits 0."""
+    drawn, status = stderr_on_a_terminal(argv)
+    assert status == 0
     return drawn
 
 
