@@ -207,3 +207,27 @@ def test_the_committed_onnx_model_with_sequence_lens_against_onnx_runtime_s_outp
     np.testing.assert_allclose(y, io["Y"], atol=2e-6)
     np.testing.assert_allclose(np.array(out["h"]), io["Y_h"], atol=2e-6)
     np.testing.assert_allclose(np.array(out["c"]), io["Y_c"], atol=2e-6)
+
+
+def test_a_ragged_run_keeps_the_gaps_its_steps_computed():
+    """1 - |a|, 1 - |tanh C| and 1 - |h| where a sequence ran are the run's own, computed
+    without cancellation (a saturated gate's 1e-30 is kept, not rounded to 0); where it did
+    not run, the gates and tanh C are 0, so 1 from their bound."""
+    rng = np.random.default_rng(8)
+    cell = Cell(rng.normal(0, 8, (4, N, M + N)), rng.normal(0, 8, (4, N)))  # saturating
+    xs = rng.normal(0, 3, (T, B, M))
+    for direction in ("forward", "reverse"):
+        run = stack_unroll([[cell]], (direction,), xs, lengths=LENGTHS).runs[0][0]
+        for b, length in enumerate(LENGTHS):
+            if length == 0:
+                assert (run.a_gap[:, b] == 1).all() and (run.tanh_c_gap[:, b] == 1).all()
+                continue
+            seq = xs[:length, b]
+            alone = unroll(cell, seq[::-1] if direction == "reverse" else seq)
+            shown = ~run.padded[:, b]
+            assert shown.sum() == length
+            assert (alone.a_gap < 1e-12).any()  # saturated somewhere: the check has teeth
+            for mine, theirs in ((run.a_gap, alone.a_gap), (run.tanh_c_gap, alone.tanh_c_gap),
+                                 (run.h_gap, alone.h_gap)):
+                np.testing.assert_allclose(mine[shown, b], theirs, rtol=1e-12, atol=0)
+            assert (run.a_gap[~shown, b] == 1).all()

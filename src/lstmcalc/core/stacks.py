@@ -133,11 +133,10 @@ def _ragged(cell: Cell, xs: np.ndarray, h0: Any, c0: Any, lengths: np.ndarray,
     kk = np.clip(k, 0, T - 1)
     b = np.arange(B)
 
-    def placed(arr: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:
-        out = np.where(shown.reshape(T, B, *(1,) * (arr.ndim - 2)), arr[kk, b], 0.0)
-        if held is not None:
-            out = np.where(shown.reshape(T, B, 1), out, held)
-        return out.astype(arr.dtype)
+    def placed(arr: np.ndarray, held: Any = 0.0) -> np.ndarray:
+        """arr's own steps where they are shown, `held` where no step runs."""
+        where = shown.reshape(T, B, *(1,) * (arr.ndim - 2))
+        return np.where(where, arr[kk, b], held).astype(arr.dtype)
 
     last = np.clip(lengths - 1, 0, T - 1)
     h_end = np.where((lengths > 0)[:, None], run.h[last, b], 0.0)
@@ -148,11 +147,12 @@ def _ragged(cell: Cell, xs: np.ndarray, h0: Any, c0: Any, lengths: np.ndarray,
     h_held = np.where(before, h_start[None], h_end[None])
     c_held = np.where(before, c_start[None], c_end[None])
     h = placed(run.h, h_held)
-    c = placed(run.c, c_held)
-    a = placed(run.a)
-    tc = placed(run.tanh_c)
-    shown_run = Run(run.cell, placed(run.x), run.h0, run.c0, placed(run.z), a, 1 - np.abs(a),
-                    placed(run.fc), placed(run.ig), c, tc, 1 - np.abs(tc), h, 1 - np.abs(h),
+    # the gaps 1 - |value| as the run computed them (without cancellation) where it ran; where
+    # it did not, the gates and tanh C are 0 (1 from their bound) and h holds
+    shown_run = Run(run.cell, placed(run.x), run.h0, run.c0, placed(run.z), placed(run.a),
+                    placed(run.a_gap, 1.0), placed(run.fc), placed(run.ig),
+                    placed(run.c, c_held), placed(run.tanh_c), placed(run.tanh_c_gap, 1.0), h,
+                    placed(run.h_gap, 1 - np.abs(h)),
                     None if run.m is None else placed(run.m), padded=~shown)
     output = np.where(valid[..., None], h[::-1] if reverse else h, 0.0).astype(h.dtype)
     return shown_run, output
