@@ -260,7 +260,7 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
     A chunk is one unroll, which computes bit for bit what its steps one by one would; a
     value that stops being finite sends the chunk through step by step instead, so that the
     error names its own step. written: the steps are written as they come (an error then
-    says how many were; their gaps as written are computed once per chunk)."""
+    says how many were)."""
     report = StreamReport(cell, source, iter(()), h, c, 0, output_layer, seed, stochastic)
     rng = np.random.default_rng(seed) if stochastic else None
 
@@ -271,9 +271,12 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
             piece.outputs = [output_layer(s.h) for s in steps]
         if steps is not None and rng is not None:
             piece.readings = [draw(s, rng) for s in steps]
-        last = piece.run.step(piece.run.T - 1) if piece.run is not None else \
-            (piece.given or [])[-1]
-        report.h, report.c, report.T = last.h, last.c, piece.t0 + piece.count - 1
+        if piece.run is not None:
+            report.h, report.c = piece.run.h[-1], piece.run.c[-1]
+        else:  # steps one by one: never an empty chunk
+            assert piece.given
+            report.h, report.c = piece.given[-1].h, piece.given[-1].c
+        report.T = piece.t0 + piece.count - 1
         return piece
 
     def chunks():
@@ -282,13 +285,10 @@ def stream_report(cell: Cell, rows: Iterable, source: str, h, c, output_layer=No
         try:
             for block in _chunks(rows, chunk, ready):
                 try:
-                    run = core.unroll(cell, np.asarray(block), h_, c_)
-                    if written:
-                        run.exact_gaps  # the written gaps, once per chunk  # noqa: B018
-                    piece = Chunk(done + 1, run=run)
+                    piece = Chunk(done + 1, run=core.unroll(cell, np.asarray(block), h_, c_))
                 except NonFiniteError:  # one step at a time, so that the error names its own
                     given = []
-                    for j, row in enumerate(block):
+                    for row in block:
                         try:
                             s = core.step(cell, np.asarray(row), h_, c_)
                         except NonFiniteError as e:
