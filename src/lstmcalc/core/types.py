@@ -10,6 +10,7 @@ Pure NumPy: nothing in core/ prints, reads files or knows about any output forma
 may carry batch axes (shape (B, m), or any leading batch shape).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -251,14 +252,22 @@ class Step:
         """The saturation gaps as written: correctly rounded for sigmoid and tanh gates."""
         if self.exact_gap is not None:
             return self.exact_gap
-        if self.cell.number is not None:  # the format's values: 1 - |a| is exact
-            return self.a_gap
-        from lstmcalc.core.precise import written_gaps
+        return _written_gaps(self.cell, self.z, lambda: self.a_gap, self.padded)
 
-        gaps = written_gaps(self.cell.variant, self.z, self.a_gap)
-        if self.padded is not None:  # a step not run: its gates are 0, 1 from their bound
-            gaps[self.padded] = self.a_gap[self.padded]
-        return gaps
+
+def _written_gaps(cell: "Cell", z: np.ndarray, a_gap: Callable[[], np.ndarray],
+                  padded: np.ndarray | None) -> np.ndarray:
+    """The saturation gaps of a Step or a Run as written (core.precise.written_gaps): in a
+    narrow format its own 1 - |a| (exact there); where a ragged batch's step did not run, the
+    gates are 0, so 1 from their bound. a_gap: asked for only where needed."""
+    if cell.number is not None:
+        return a_gap()
+    from lstmcalc.core.precise import written_gaps
+
+    gaps = written_gaps(cell.variant, z, a_gap)
+    if padded is not None:
+        gaps[padded] = a_gap()[padded]
+    return gaps
 
 
 def _require_finite(arr: np.ndarray, what: str) -> None:
@@ -371,14 +380,7 @@ class Run:
     def exact_gaps(self) -> np.ndarray:
         """Every step's saturation gaps as written (core.precise.written_gaps), computed once
         for the whole run: writers ask for them before they take the steps."""
-        if self.cell.number is not None:  # the format's values: 1 - |a| is exact
-            return self.a_gap
-        from lstmcalc.core.precise import written_gaps
-
-        gaps = written_gaps(self.cell.variant, self.z, lambda: self.a_gap)
-        if self.padded is not None:  # a step not run: its gates are 0, 1 from their bound
-            gaps[self.padded] = self.a_gap[self.padded]
-        return gaps
+        return _written_gaps(self.cell, self.z, lambda: self.a_gap, self.padded)
 
 
 
