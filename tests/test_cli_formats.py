@@ -223,3 +223,22 @@ def test_a_pt_file_without_torch_names_the_extra(monkeypatch):
     assert result.returncode == 69
     assert result.stderr.decode() == ("lstmcalc: error: reading a .pt file needs PyTorch, which "
                                       "is not installed: pip install 'lstmcalc[torch]'\n")
+
+
+def test_options_a_stack_does_not_take_are_refused_not_ignored():
+    stack = FIXTURES / "frameworks" / "pytorch_stack.npz"
+    for args, message in (
+            (["step", stack, "-i", "-", "--dtype", "float32", "--compare-to", "float64"],
+             "--compare-to float64 compares one cell"),
+            (["unroll", stack, "-i", "-", "--dtype", "float32", "--compare-to", "float64"],
+             "--compare-to float64 compares one cell"),
+            (["step", stack, "-i", "-", "--hex"], "--hex: not available yet for stacked")):
+        result = run_main(*args, input="1,2,3\n")
+        assert result.returncode == 2 and message in result.stderr.decode(), args
+    from lstmcalc.errors import Unsupported
+
+    for call in (api.step, api.unroll):
+        with pytest.raises(Unsupported, match="compares one cell"):
+            call(str(stack), x=[1.0, 2.0, 3.0], dtype="float32", compare_to="float64") \
+                if call is api.step else \
+                call(str(stack), [[1.0, 2.0, 3.0]], dtype="float32", compare_to="float64")

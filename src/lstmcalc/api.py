@@ -95,11 +95,11 @@ def step(source: Source, *, x: Any = None, h: Any = None, c: Any = None,
     x, h, c = _given(x, spec.x), _given(h, spec.h), _given(c, spec.c)
     if x is None:
         raise DataError(f"no x: give x, {spec.cell.input_size} numbers", spec.source)
+    cell, compared = sources.arithmetic(spec, dtype, compare_to)  # refuses what a stack can't
     if spec.is_stack:
         sr = core.stack_unroll(spec.stack_cells(dtype), spec.directions, np.asarray(x)[None],
                                h, c)
         return Report(reports.StackReport(spec.source, sr))
-    cell, compared = sources.arithmetic(spec, dtype, compare_to)
     # a step is a run of one
     run, precision = reports.computed(spec.cell, cell, np.asarray(x)[None], h, c, compared,
                                       compare_to is not None)
@@ -120,15 +120,14 @@ def unroll(source: Source, inputs: Any = None, *, h: Any = None, c: Any = None,
     h, c = _given(h, spec.h), _given(c, spec.c)
     given = None if lengths is None else ",".join(repr(float(v)) for v in np.ravel(lengths))
     ragged = sources.sequence_lengths(spec, given)
-    if ragged is not None and not spec.is_stack:
-        cell, _ = sources.arithmetic(spec, dtype)
+    cell, compared = sources.arithmetic(spec, dtype, compare_to, ragged is not None)
+    if ragged is not None and not spec.is_stack:  # one cell, run as a stack of one
         sr = core.stack_unroll([[cell]], spec.directions, xs, None if h is None else [h],
                                None if c is None else [c], ragged)
         return Report(reports.StackReport(spec.source, sr))
     if spec.is_stack:
         sr = core.stack_unroll(spec.stack_cells(dtype), spec.directions, xs, h, c, ragged)
         return Report(reports.StackReport(spec.source, sr))
-    cell, compared = sources.arithmetic(spec, dtype, compare_to)
     run, precision = reports.computed(spec.cell, cell, xs, h, c, compared,
                                       compare_to is not None)
     return Report(reports.run_report(spec.source, run, spec.output, precision=precision))

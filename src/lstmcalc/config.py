@@ -65,25 +65,31 @@ class Spec:
         return self.stack is not None and (len(self.stack) > 1 or
                                            self.directions != ("forward",))
 
-    def stack_cells(self, dtype) -> list:
-        """The stack's cells in dtype: [[Cell per direction] per layer]."""
-        assert self.stack is not None
+    def _narrow(self, dtype: str):
+        """--dtype's narrow format (core.formats), or None for a NumPy float; refused for a
+        stack, whose cells a narrow format does not compute yet."""
         from lstmcalc.core import formats
 
-        narrow = formats.parse(str(dtype))
-        if narrow is not None:
+        narrow = formats.parse(dtype)
+        if narrow is not None and self.is_stack:
             from lstmcalc.errors import Unsupported
 
             raise Unsupported(f"--dtype {narrow} computes one cell; this file holds "
                               "layers or directions: use float32 or float64")
+        return narrow
+
+    def stack_cells(self, dtype) -> list:
+        """The stack's cells in dtype: [[Cell per direction] per layer]."""
+        assert self.stack is not None
+        self._narrow(str(dtype))
         return [[w.cell().astype(dtype) for w in layer] for layer in self.stack]
 
     def cell_in(self, dtype: str) -> Cell:
         """The (first) cell in the arithmetic --dtype names: float64, float32, or a narrow
         format (core.formats), whose weights are rounded to it with the two biases apart."""
-        from lstmcalc.core import formats, reduced
+        from lstmcalc.core import reduced
 
-        narrow = formats.parse(dtype)
+        narrow = self._narrow(dtype)
         if narrow is None:
             return self.cell.astype(dtype)
         return reduced.quantize_cell(narrow, self.cell, self.weights.bh)

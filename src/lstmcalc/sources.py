@@ -61,18 +61,29 @@ def with_activations(weights, text: str):
     return replace(weights, variant=v)
 
 
-def arithmetic(spec, dtype: str, compare_to: str | None = None):
+def arithmetic(spec, dtype: str, compare_to: str | None = None, ragged: bool = False):
     """The spec's cell in --dtype's arithmetic (float64, float32, float16, bfloat16, qI.F),
     and whether its report compares it with float64: a narrow format always does, float32
-    with compare_to "float64"."""
+    with compare_to "float64". ragged: the sequences have their own lengths, which are run
+    as a stack, without a comparison."""
     compare_to = getattr(compare_to, "value", compare_to)  # the CLI's CompareTo, or its name
     if compare_to not in (None, "float64"):
         raise UsageError(f"compare_to {compare_to!r}: lstmcalc compares with float64")
+    if compare_to is not None and spec.is_stack:
+        from lstmcalc.errors import Unsupported
+
+        raise Unsupported("--compare-to float64 compares one cell: not available yet for "
+                          "stacked or bidirectional LSTMs")
     if compare_to is not None and dtype == "float64":
         raise UsageError("--compare-to float64 compares another --dtype (float32, float16, "
                          "bfloat16, qI.F) against float64")
     cell = spec.cell_in(dtype)
-    return cell, cell.number is not None or compare_to is not None
+    compared = cell.number is not None or compare_to is not None
+    if compared and ragged:
+        raise UsageError(f"--dtype {dtype}{' --compare-to float64' if compare_to else ''} "
+                         "runs whole sequences; a ragged batch (--lengths, sequence_lens) "
+                         "runs in float64 or float32")
+    return cell, compared
 
 
 def sequence_lengths(spec, given: str | None):

@@ -117,17 +117,14 @@ def unroll(
                             [config_path, inputs, state])
         spec = load_spec(config_path, max_input_bytes, layout, forget_bias, activations, name,
                          lengths_ok=True)
-        the_cell, compared = arithmetic(spec, dtype, compare_to)
+        lengths = sequence_lengths(spec, lengths_opt)
+        the_cell, compared = arithmetic(spec, dtype, compare_to, lengths is not None)
         m, n = the_cell.input_size, the_cell.hidden_size
         h0, c0 = spec.h, spec.c
         show = Show(precision=precision, rows=rows, fields=chosen, view=view,
                     title="lstmcalc unroll")
         cells = spec.stack_cells(dtype) if spec.is_stack else None
-        lengths = sequence_lengths(spec, lengths_opt)
         if lengths is not None and cells is None:  # one cell, run as a stack of one
-            if compared:
-                raise UsageError(f"--dtype {dtype} runs whole sequences; a ragged batch "
-                                 "(--lengths, sequence_lens) runs in float64 or float32")
             cells = [[the_cell]]
             h0 = None if h0 is None else [h0]
             c0 = None if c0 is None else [c0]

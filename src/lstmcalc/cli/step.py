@@ -116,10 +116,11 @@ def step(
         h, c = spec.h, spec.c
         show = Show(precision=precision, explain=explain, derivatives=derivatives,
                     diagram=diagram, title="lstmcalc step", hex=hex_words)
+        the_cell, compared = arithmetic(spec, dtype, compare_to)  # refuses what a stack can't
         if spec.is_stack:
             not_for_stacks(**{"--explain": explain, "--derivatives": derivatives,
                               "--diagram": diagram, "--expect": expect,
-                              "--stochastic": stochastic})
+                              "--stochastic": stochastic, "--hex": hex_words})
             cells = spec.stack_cells(dtype)
             if state is not None:
                 from lstmcalc import config
@@ -134,7 +135,6 @@ def step(
 
             h, c = config.load_state(state, spec.cell.hidden_size, max_input_bytes,
                                      spec.cell.state_size)
-        the_cell, compared = arithmetic(spec, dtype, compare_to)
         if hex_words and the_cell.number is None:
             raise UsageError("--hex shows a narrow format's words: give --dtype float16, "
                              "bfloat16 or qI.F")
