@@ -6,6 +6,7 @@ default; orjson's writer takes the arrays themselves).
 """
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -45,30 +46,46 @@ def sizes(m: int, n: int, p: int) -> dict:
             "gates": [n], "c": [n], "h": [p]}
 
 
+def record_parts(keep, x, h_prev, c_prev, v: Callable, z, a, gaps: Callable, fc, ig, c, tanh_c,
+                 h, m=None, padded=None) -> tuple[list, list, list]:
+    """The arrays of a step object, in the JSON contract's key order, for one step or, with a
+    leading axis on each, for several: ([(key, array)] before the gates, [(gate,
+    preactivation, activation, saturation gap)], [(key, array)] after them). keep(key): the
+    --fields kept; v and gaps: functions, called only where their keys are kept."""
+    before = [(key, arr) for key, arr in (("x", x), ("h_prev", h_prev), ("c_prev", c_prev))
+              if keep(key)]
+    if keep("concatenated"):
+        before.append(("concatenated", v()))
+    written = [(k, gate) for k, gate in enumerate(GATES) if keep(gate) or keep("gates")]
+    gates = []
+    if written:
+        g = gaps()
+        gates = [(gate, z[..., k, :], a[..., k, :], g[..., k, :]) for k, gate in written]
+    after = [(key, arr) for key, arr in (("forget_times_c_prev", fc),
+                                         ("input_times_candidate", ig), ("c", c),
+                                         ("tanh_c", tanh_c), ("h", h)) if keep(key)]
+    if m is not None and keep("h"):
+        after.append(("h_unprojected", m))  # o * tanh(C_t), before the projection
+    if padded is not None:  # a ragged batch: which sequences have ended (not run)
+        after.append(("padded", padded))
+    return before, gates, after
+
+
 def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
     """The step object. fields: keep only these keys (and the header). numbers: how arrays are
     written into it (lists by default)."""
     keep = (lambda key: True) if fields is None else fields.__contains__
     out = header(step.cell, step.batch_shape)
-    for key, arr in (("x", step.x), ("h_prev", step.h_prev), ("c_prev", step.c_prev),
-                     ("concatenated", step.v)):
-        if keep(key):
-            out[key] = numbers(arr)
-    written = [(k, gate) for k, gate in enumerate(GATES) if keep(gate) or keep("gates")]
-    if written:
-        gaps = step.written_gap()  # correctly rounded: core.precise
-        out["gates"] = {gate: {"preactivation": numbers(step.z[..., k, :]),
-                               "activation": numbers(step.a[..., k, :]),
-                               "saturation_gap": numbers(gaps[..., k, :])}
-                        for k, gate in written}
-    for key, arr in (("forget_times_c_prev", step.fc), ("input_times_candidate", step.ig),
-                     ("c", step.c), ("tanh_c", step.tanh_c), ("h", step.h)):
-        if keep(key):
-            out[key] = numbers(arr)
-    if step.m is not None and keep("h"):
-        out["h_unprojected"] = numbers(step.m)  # o * tanh(C_t), before the projection
-    if step.padded is not None:  # a ragged batch: which sequences have ended (not run)
-        out["padded"] = step.padded.tolist()
+    before, gates, after = record_parts(
+        keep, step.x, step.h_prev, step.c_prev, lambda: step.v, step.z, step.a,
+        step.written_gap, step.fc, step.ig, step.c, step.tanh_c, step.h, step.m, step.padded)
+    for key, arr in before:
+        out[key] = numbers(arr)
+    if gates:  # the gaps correctly rounded: core.precise
+        out["gates"] = {gate: {"preactivation": numbers(z), "activation": numbers(a),
+                               "saturation_gap": numbers(g)} for gate, z, a, g in gates}
+    for key, arr in after:
+        out[key] = numbers(arr)
     return out
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from lstmcalc.core import GATES, Run, Step
-from lstmcalc.records import header, numbers, step_dict
+from lstmcalc.records import header, numbers, record_parts, step_dict
 
 _orjson: Any
 try:
@@ -136,7 +136,6 @@ def run_lines(run: Run, t0: int = 1, fields=None, extra=None, start: int = 0,
         # Python's float would give 1.0418397e-06): hand it the arrays, as jsonl_line does
         def conv(arr: np.ndarray) -> Any:
             return np.ascontiguousarray(arr) if arr.dtype == np.float32 else numbers(arr)
-    per_step: list[tuple[str, Any]] = []  # (key, one entry per step, or _step_texts)
     span = slice(start, stop)
     if start == 0:
         h_prev = np.concatenate([run.h0[None], run.h[:stop - 1]])
@@ -144,29 +143,20 @@ def run_lines(run: Run, t0: int = 1, fields=None, extra=None, start: int = 0,
     else:
         h_prev, c_prev = run.h[start - 1:stop - 1], run.c[start - 1:stop - 1]
     x = run.x[span]
-    for key, arr in (("x", x), ("h_prev", h_prev), ("c_prev", c_prev)):
-        if keep(key):
-            per_step.append((key, conv(arr)))
-    if keep("concatenated"):
+
+    def v() -> np.ndarray:
         parts = {"x": x, "h": h_prev}
-        per_step.append(("concatenated", conv(np.concatenate(
-            [parts[p] for p in run.cell.concat], axis=-1))))
-    written = [(k, gate) for k, gate in enumerate(GATES) if keep(gate) or keep("gates")]
-    gates = []
-    if written:
-        gaps = run.exact_gaps[span]
-        gates = [(gate, conv(run.z[span, ..., k, :]), conv(run.a[span, ..., k, :]),
-                  conv(gaps[..., k, :])) for k, gate in written]
-    tail: list[tuple[str, Any]] = []
-    for key, arr in (("forget_times_c_prev", run.fc), ("input_times_candidate", run.ig),
-                     ("c", run.c), ("tanh_c", run.tanh_c), ("h", run.h)):
-        if keep(key):
-            tail.append((key, conv(arr[span])))
-    if run.m is not None and keep("h"):
-        tail.append(("h_unprojected", conv(run.m[span])))
-    if run.padded is not None:
-        tail.append(("padded", conv(run.padded[span]) if conv is _step_texts
-                     else run.padded[span].tolist()))
+        return np.concatenate([parts[p] for p in run.cell.concat], axis=-1)
+
+    before, gate_parts, after = record_parts(
+        keep, x, h_prev, c_prev, v, run.z[span], run.a[span], lambda: run.exact_gaps[span],
+        run.fc[span], run.ig[span], run.c[span], run.tanh_c[span], run.h[span],
+        None if run.m is None else run.m[span],
+        None if run.padded is None else run.padded[span])
+    # (key, one entry per step, or _step_texts' triple)
+    per_step = [(key, conv(arr)) for key, arr in before]
+    gates = [(gate, conv(z), conv(a), conv(g)) for gate, z, a, g in gate_parts]
+    tail = [(key, conv(arr)) for key, arr in after]
     if _orjson is not None and extra is None:
         return _orjson_lines(t0 + start, T, head, per_step, gates, tail)
     numbers_for = _for_json()
