@@ -283,18 +283,11 @@ class NumItems(Sequence):
 
 
 def _plain_number(node: Node) -> float | None:
-    """The value number() gives a node without a word, or None where it might say one."""
-    if not isinstance(node, Scalar) or node.quoted or node.tag not in (INT, FLOAT) or \
-            not _JSON_NUMBER.fullmatch(node.text):
-        return None
+    """The value number() gives a node, or None where it has a word to say instead."""
     try:
-        value = float(int(node.text)) if node.tag == INT else float(node.text)
-    except (ValueError, OverflowError):
+        return number(node, "", "")
+    except DataError:
         return None
-    if value != value or value in (float("inf"), float("-inf")) or value == 0 and any(
-            ch in "123456789" for ch in node.text.lower().split("e")[0]):
-        return None
-    return value
 
 
 def _compacted(node: Node) -> None:

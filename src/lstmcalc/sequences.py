@@ -157,12 +157,10 @@ def file_rows(stream, fmt: str, source: str, m: int | None, limit: int,
     a bad value, invalid UTF-8) goes line by line through rows()' own checks and messages."""
     reader = _Rows(fmt, source, m)
     line_no = 0
-    first = True
     for raw in _line_blocks(stream, limit):
         block = None
-        if not first and reader.m is not None and not reader.first:
+        if not reader.first and reader.m is not None:  # a row read: the header is settled
             block = _plain_block(raw, fmt, reader.m, limit)
-        first = False
         if block is not None:
             line_no += len(raw)
             for s in range(0, len(block), size):
