@@ -144,7 +144,7 @@ def _worst(errors: np.ndarray, lsb: np.ndarray) -> dict:
             "max_lsb": float(in_lsb.max())}
 
 
-def precision_dict(precision, step: bool = False) -> dict:
+def precision_dict(precision) -> dict:
     """A narrow format's report as JSON: its errors against float64 for each gate's
     pre-activation and activation and for f*C, i*g, C, tanh C, h (largest and mean absolute
     error, largest in units of the format's last place) and, in fixed point, how many values

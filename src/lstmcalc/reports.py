@@ -121,7 +121,7 @@ def extras_dict(report: StepReport, conv, stochastic: bool = True) -> dict:
     if report.stochastic is not None and stochastic:
         out["stochastic"] = records.reading_dict(*report.stochastic, conv)
     if report.precision is not None:
-        out["number_format"] = records.precision_dict(report.precision, step=True)
+        out["number_format"] = records.precision_dict(report.precision)
     return out
 
 
