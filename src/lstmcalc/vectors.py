@@ -47,7 +47,7 @@ def signals(run: Run) -> list[tuple[str, np.ndarray]]:
 def _words(fmt: NumberFormat, values: np.ndarray) -> np.ndarray:
     """The words as stored in .npy: signed codes (fixed point) or bit patterns."""
     if isinstance(fmt, Fixed):
-        return np.rint(values * fmt.scale).astype(_signed(fmt.bits))
+        return fmt.signed_codes(values).astype(_signed(fmt.bits))
     return fmt.codes(values).astype(np.uint16)
 
 

@@ -117,9 +117,12 @@ class Fixed(NumberFormat):
         saturated = (k < self.lowest) | (k > self.highest)
         return np.clip(k, self.lowest, self.highest).astype(np.int64), saturated
 
+    def signed_codes(self, values: np.ndarray) -> np.ndarray:
+        """The format's values (float64) -> their codes k (int64): values * 2^F, exact."""
+        return np.rint(np.asarray(values, np.float64) * self.scale).astype(np.int64)
+
     def codes(self, values: np.ndarray) -> np.ndarray:
-        k = np.rint(np.asarray(values, np.float64) * self.scale).astype(np.int64)
-        return k & ((1 << self.bits) - 1)
+        return self.signed_codes(values) & ((1 << self.bits) - 1)
 
     def lsb(self, values: np.ndarray) -> np.ndarray:
         return np.full(np.shape(values), 1 / self.scale)

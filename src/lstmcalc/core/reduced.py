@@ -194,10 +194,7 @@ def _fixed(cell: Cell, fmt: Fixed, X: np.ndarray, H: np.ndarray, C: np.ndarray
     v, F = cell.variant, fmt.fraction
     n, lo, hi = cell.hidden_size, fmt.lowest, fmt.highest
     scale = fmt.scale
-
-    def code(values: np.ndarray) -> np.ndarray:
-        return np.rint(values * scale).astype(np.int64)
-
+    code = fmt.signed_codes
     Wc = code(cell.W.reshape(4 * n, -1))  # (4n, m + n)
     b2 = code(cell.b.reshape(-1)) << F  # b at 2F fraction bits
     # the exact sum fits int64 when its bound does; else Python integers (exact, slower)
