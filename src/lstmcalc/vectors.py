@@ -63,9 +63,7 @@ def _c_type(fmt: NumberFormat) -> str:
 
 def _hex(fmt: NumberFormat, lines: np.ndarray) -> str:
     """lines: (L, k) values -> L lines of k words."""
-    codes = fmt.codes(lines)
-    return "".join(" ".join(f"{int(w):0{fmt.hex_digits}x}" for w in row) + "\n"
-                   for row in codes)
+    return "".join(fmt.hex_words(row) + "\n" for row in lines)
 
 
 def _c_array(name: str, ctype: str, words: np.ndarray) -> str:

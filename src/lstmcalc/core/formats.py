@@ -35,6 +35,11 @@ class NumberFormat:
     def hex_digits(self) -> int:
         return math.ceil(self.bits / 4)
 
+    def hex_words(self, values: np.ndarray) -> str:
+        """The format's values (float64, any shape) as their words in hex, ceil(bits / 4)
+        digits each, separated by spaces (what Verilog's $readmemh reads on a line)."""
+        return " ".join(f"{int(w):0{self.hex_digits}x}" for w in self.codes(values).ravel())
+
     def quantize(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float64 values -> (the format's nearest values as float64, where each saturated)."""
         raise NotImplementedError

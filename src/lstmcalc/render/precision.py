@@ -78,6 +78,5 @@ def hex_view(fmt: NumberFormat, signals: list[tuple[str, np.ndarray]]) -> Render
     table.columns[1].no_wrap = False
     table.columns[1].overflow = "fold"
     for name, values in signals:
-        words = " ".join(f"{int(k):0{fmt.hex_digits}x}" for k in fmt.codes(values).ravel())
-        table.add_row(name, words)
+        table.add_row(name, fmt.hex_words(values))
     return Group(Text(), Text(f"Words in {fmt} ({fmt.bits} bits)", style="bold"), table)
