@@ -104,3 +104,24 @@ def sequence_lengths(spec, given: str | None):
         raise UsageError(f"the LSTM node's sequence_lens is the graph input {own!r}: give the "
                          "lengths with --lengths N,N,... (one per sequence of the batch)")
     return own
+
+
+def given_sequence(spec, inputs: str | None, input_format: str | None, batch_first: bool,
+                   max_bytes: int):
+    """x_1..x_T as grad and vectors take them: from --inputs (any format unroll reads), else
+    the config's sequence, else its x as one step."""
+    import numpy as np
+
+    from lstmcalc import sequences
+    from lstmcalc.errors import DataError
+
+    if inputs is not None:
+        fmt = sequences.format_of(inputs, input_format)
+        return sequences.read(inputs, None if fmt == "auto" else fmt, batch_first,
+                              spec.cell.input_size, max_bytes)
+    if spec.sequence is not None:
+        return spec.sequence
+    if spec.x is not None:
+        return np.asarray(spec.x)[None]  # one step
+    raise DataError("no input: give --inputs FILE, or x or a sequence in the config",
+                    spec.source)

@@ -13,8 +13,8 @@ from lstmcalc import __version__
 from lstmcalc.choices import FIELDS, CompareTo, Format, InputFormat, Layout
 from lstmcalc.document import STDIN
 from lstmcalc.errors import ExitStatus, LstmcalcError, UsageError, shown
-from lstmcalc.sources import (arithmetic, load_spec,  # noqa: F401 - the commands' own
-                              sequence_lengths, with_activations)
+from lstmcalc.sources import (arithmetic, given_sequence,  # noqa: F401 - the commands' own
+                              load_spec, sequence_lengths, with_activations)
 
 # NumPy and the core load only when a command computes, so that --help and --version are quick.
 

@@ -23,6 +23,7 @@ from lstmcalc.cli.app import (
     RowsOpt,
     StateOpt,
     app,
+    given_sequence,
     load_spec,
     reported,
     stdin_once,
@@ -106,7 +107,7 @@ def grad(
         if the_cell.number is not None and check:
             raise UsageError(f"--check compares with finite differences of float64 arithmetic; "
                              f"--dtype {dtype} rounds every value, so it has none to compare")
-        m, n = the_cell.input_size, the_cell.hidden_size
+        n = the_cell.hidden_size
         h0, c0 = spec.h, spec.c
         cells = spec.stack_cells(dtype) if spec.is_stack else None
         if state is not None:
@@ -114,17 +115,8 @@ def grad(
                 h0, c0 = config.load_state(state, n, max_input_bytes, the_cell.state_size)
             else:
                 h0, c0 = config.load_stack_state(state, stack_sizes(cells), max_input_bytes)
-        if inputs is not None:
-            in_fmt = sequences.format_of(inputs, input_format and input_format.value)
-            xs = sequences.read(inputs, None if in_fmt == "auto" else in_fmt, batch_first, m,
-                                max_input_bytes)
-        elif spec.sequence is not None:
-            xs = spec.sequence
-        elif spec.x is not None:
-            xs = spec.x[None]  # one step
-        else:
-            raise DataError("no input: give --inputs FILE, or x or a sequence in the config",
-                            spec.source)
+        xs = given_sequence(spec, inputs, input_format and input_format.value, batch_first,
+                            max_input_bytes)
         label = spec.source + (f", inputs {display_name(inputs)}" if inputs else "")
         show = Show(precision=precision, rows=rows, view=view)
         # the outputs the loss reads: h_t of the cell, or the stack's top-layer output

@@ -17,12 +17,13 @@ from lstmcalc.cli.app import (
     MaxBytesOpt,
     NameOpt,
     app,
+    given_sequence,
     load_spec,
     reported,
     stdin_once,
 )
-from lstmcalc.document import MAX_BYTES, display_name
-from lstmcalc.errors import DataError, OutputError, UsageError
+from lstmcalc.document import MAX_BYTES
+from lstmcalc.errors import OutputError, UsageError
 
 
 @app.command(short_help="Test vectors for a testbench: every signal's words, per step.",
@@ -51,9 +52,8 @@ def vectors(
     """Write test vectors: x, h_{t-1}, C_{t-1}, each gate's z and activation, f⊙C, i⊙g, C_t,
     tanh(C_t) and h_t at every step, and the weights, as words of a narrow format."""
     with reported():
-        import numpy as np
 
-        from lstmcalc import core, files, sequences
+        from lstmcalc import core, files
         from lstmcalc.core import formats
         from lstmcalc import vectors as writer
 
@@ -68,23 +68,9 @@ def vectors(
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise OutputError("is not a folder", folder)
         spec = load_spec(config_path, max_input_bytes, layout, None, activations, name)
-        if spec.is_stack:
-            spec.stack_cells(dtype)  # refuses, naming why
-        cell = spec.cell_in(dtype)
-        m = cell.input_size
-        if inputs is not None:
-            in_fmt = sequences.format_of(inputs, input_format and input_format.value)
-            xs = sequences.read(inputs, in_fmt, batch_first, m, max_input_bytes)
-            if xs.shape[-1] != m:
-                raise DataError(f"rows have {xs.shape[-1]} values, expected {m} (m = {m})",
-                                display_name(inputs))
-        elif spec.sequence is not None:
-            xs = spec.sequence
-        elif spec.x is not None:
-            xs = np.asarray(spec.x)[None]
-        else:
-            raise DataError("no inputs: give --inputs FILE, or x or a sequence in the config",
-                            spec.source)
+        cell = spec.cell_in(dtype)  # refuses a stack, naming why
+        xs = given_sequence(spec, inputs, input_format and input_format.value, batch_first,
+                            max_input_bytes)
         run = core.unroll(cell, xs, spec.h, spec.c)
         written = writer.files(run, spec.source)
         os.makedirs(folder, exist_ok=True)
