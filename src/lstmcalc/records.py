@@ -71,6 +71,17 @@ def record_parts(keep, x, h_prev, c_prev, v: Callable, z, a, gaps: Callable, fc,
     return before, gates, after
 
 
+def signals(x, h_prev, c_prev, z, a, fc, ig, c, tanh_c, h) -> list[tuple[str, np.ndarray]]:
+    """A cell's signals, for one step or (with a leading axis) several, in the order test
+    vectors and --hex give them, by name: x, h_prev, c_prev, each gate's z and activation
+    (forget_z, forget_a, ...), forget_times_c_prev, input_times_candidate, c, tanh_c, h."""
+    out = [("x", x), ("h_prev", h_prev), ("c_prev", c_prev)]
+    for k, gate in enumerate(GATES):
+        out += [(f"{gate}_z", z[..., k, :]), (f"{gate}_a", a[..., k, :])]
+    return out + [("forget_times_c_prev", fc), ("input_times_candidate", ig), ("c", c),
+                  ("tanh_c", tanh_c), ("h", h)]
+
+
 def step_dict(step: Step, fields=None, numbers=numbers) -> dict:
     """The step object. fields: keep only these keys (and the header). numbers: how arrays are
     written into it (lists by default)."""

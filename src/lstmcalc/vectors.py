@@ -13,7 +13,8 @@ import json
 
 import numpy as np
 
-from lstmcalc.core import GATES, Cell, Run
+from lstmcalc import records
+from lstmcalc.core import Cell, Run
 from lstmcalc.core.formats import SEMANTICS_VERSION, Fixed, NumberFormat
 
 MEANING = {
@@ -33,15 +34,8 @@ MEANING = {
 
 def signals(run: Run) -> list[tuple[str, np.ndarray]]:
     """The per-step signals, each (T, ..., k)."""
-    T = run.T
-    h_prev = np.concatenate([run.h0[None], run.h[:-1]]) if T > 1 else run.h0[None]
-    c_prev = np.concatenate([run.c0[None], run.c[:-1]]) if T > 1 else run.c0[None]
-    out = [("x", run.x), ("h_prev", h_prev), ("c_prev", c_prev)]
-    for k, gate in enumerate(GATES):
-        out += [(f"{gate}_z", run.z[..., k, :]), (f"{gate}_a", run.a[..., k, :])]
-    out += [("forget_times_c_prev", run.fc), ("input_times_candidate", run.ig), ("c", run.c),
-            ("tanh_c", run.tanh_c), ("h", run.h)]
-    return out
+    return records.signals(run.x, run.h_prev, run.c_prev, run.z, run.a, run.fc, run.ig, run.c,
+                           run.tanh_c, run.h)
 
 
 def _words(fmt: NumberFormat, values: np.ndarray) -> np.ndarray:

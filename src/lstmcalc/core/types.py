@@ -332,6 +332,16 @@ class Run:
         return self.x.shape[0]
 
     @cached_property
+    def h_prev(self) -> np.ndarray:
+        """(T, ..., r): h_{t-1} of every step, h0 first."""
+        return np.concatenate([self.h0[None], self.h[:-1]])
+
+    @cached_property
+    def c_prev(self) -> np.ndarray:
+        """(T, ..., n): C_{t-1} of every step, c0 first."""
+        return np.concatenate([self.c0[None], self.c[:-1]])
+
+    @cached_property
     def a_gap(self) -> np.ndarray:
         """(T, ..., 4, n): 1 - |a| without cancellation (σ(-z) for the sigmoid gates)."""
         if self.a_gap_given is not None:

@@ -137,12 +137,7 @@ def run_lines(run: Run, t0: int = 1, fields=None, extra=None, start: int = 0,
         def conv(arr: np.ndarray) -> Any:
             return np.ascontiguousarray(arr) if arr.dtype == np.float32 else numbers(arr)
     span = slice(start, stop)
-    if start == 0:
-        h_prev = np.concatenate([run.h0[None], run.h[:stop - 1]])
-        c_prev = np.concatenate([run.c0[None], run.c[:stop - 1]])
-    else:
-        h_prev, c_prev = run.h[start - 1:stop - 1], run.c[start - 1:stop - 1]
-    x = run.x[span]
+    x, h_prev, c_prev = run.x[span], run.h_prev[span], run.c_prev[span]
 
     def v() -> np.ndarray:
         parts = {"x": x, "h": h_prev}

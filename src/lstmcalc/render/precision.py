@@ -72,11 +72,13 @@ def precision_view(precision, fmt: NumberFormat | None) -> RenderableType:
 
 def hex_view(fmt: NumberFormat, signals: list[tuple[str, np.ndarray]]) -> RenderableType:
     """Each signal's words (two's complement codes, or IEEE bit patterns) in hex, unit 1
-    first: one row per signal."""
+    first: one row per signal (records.signals)."""
     table = FitTable("signal", "words (hex, unit 1 first)", keys=1, box=box.SIMPLE_HEAD,
                      pad_edge=False, show_edge=False)
     table.columns[1].no_wrap = False
     table.columns[1].overflow = "fold"
-    for name, values in signals:
-        table.add_row(name, fmt.hex_words(values))
+    for name, values in signals:  # forget_z shown as forget z, c as C_t, ...
+        shown = LABEL.get(name) or (name.replace("_", " ") if name.endswith(("_z", "_a"))
+                                    else name)
+        table.add_row(shown, fmt.hex_words(values))
     return Group(Text(), Text(f"Words in {fmt} ({fmt.bits} bits)", style="bold"), table)

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from lstmcalc.choices import GRAD_FORMATS, Format, Show, View
-from lstmcalc.core import GATES
 from lstmcalc.errors import UsageError
 from lstmcalc import records
 from lstmcalc.render import machine
@@ -97,12 +96,9 @@ def step_table(report: StepReport, show: Show):
     if show.hex and step.cell.number is not None:
         from lstmcalc.render.precision import hex_view
 
-        signals = [("x", step.x), ("h_prev", step.h_prev), ("c_prev", step.c_prev)]
-        signals += [(f"{gate} {what}", arr[..., k, :]) for k, gate in enumerate(GATES)
-                    for what, arr in (("z", step.z), ("a", step.a))]
-        signals += [("f⊙C_{t-1}", step.fc), ("i⊙g", step.ig), ("C_t", step.c),
-                    ("tanh(C_t)", step.tanh_c), ("h_t", step.h)]
-        parts.append(hex_view(step.cell.number, signals))
+        parts.append(hex_view(step.cell.number, records.signals(
+            step.x, step.h_prev, step.c_prev, step.z, step.a, step.fc, step.ig, step.c,
+            step.tanh_c, step.h)))
     if report.checks is not None:
         parts.append(teach.expect_view(report.checks))
     return Group(*parts)
