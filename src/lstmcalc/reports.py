@@ -51,7 +51,7 @@ class Precision:
     per-gate error table."""
 
     name: str
-    errors: dict[str, np.ndarray]  # core.reduced.errors: |run - float64 run|, by JSON key
+    errors: dict[str, np.ndarray]  # |run - float64 run|, by JSON key
     lsb: dict[str, np.ndarray]  # the format's spacing at each value, by the same keys
     saturated: dict[str, np.ndarray] | None  # fixed point: by JSON key, plus W and b
     full: bool = False
@@ -62,16 +62,20 @@ def precision_of(cell64: Cell, run: Run, xs, h0, c0, full: bool = False) -> Prec
     from lstmcalc.core import reduced
     from lstmcalc.core.formats import Fixed
 
-    reference = core.unroll(cell64.astype(np.float64), xs, h0, c0)
+    def quantities(r: Run) -> dict[str, np.ndarray]:  # by the keys of records.precision_dict
+        return {"preactivation": r.z, "activation": r.a, "forget_times_c_prev": r.fc,
+                "input_times_candidate": r.ig, "c": r.c, "tanh_c": r.tanh_c, "h": r.h}
+
+    values = quantities(run)
+    reference = quantities(core.unroll(cell64.astype(np.float64), xs, h0, c0))
     fmt = run.cell.number
-    values = {"preactivation": run.z, "activation": run.a, "forget_times_c_prev": run.fc,
-              "input_times_candidate": run.ig, "c": run.c, "tanh_c": run.tanh_c, "h": run.h}
+    errors = {key: np.abs(arr - reference[key]) for key, arr in values.items()}
     lsb = {key: (fmt.lsb(arr) if fmt is not None else np.spacing(np.abs(arr)))
            for key, arr in values.items()}
     saturated = None
     if run.saturated is not None and isinstance(fmt, Fixed):
         saturated = {**run.saturated, **reduced.load_saturation(fmt, cell64)}
-    return Precision(run.cell.dtype_name, reduced.errors(run, reference), lsb, saturated, full)
+    return Precision(run.cell.dtype_name, errors, lsb, saturated, full)
 
 
 def computed(cell64: Cell, cell: Cell, xs, h0, c0, compared: bool, full: bool = False

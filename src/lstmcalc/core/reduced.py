@@ -276,15 +276,3 @@ def _linear_piece(act: Activation, k: np.ndarray, F: int) -> np.ndarray:
     if name != "affine":
         value = np.clip(value, 0, one)
     return value
-
-
-def errors(run: Run, reference: Run) -> dict[str, np.ndarray]:
-    """|run - reference| for each quantity: the gates' pre-activations and activations
-    (T, ..., 4, n), and f*C, i*g, C_t, tanh(C_t), h_t (T, ..., n)."""
-    out = {"preactivation": np.abs(run.z - reference.z), "activation": np.abs(run.a - reference.a)}
-    for key, mine, theirs in (("forget_times_c_prev", run.fc, reference.fc),
-                              ("input_times_candidate", run.ig, reference.ig),
-                              ("c", run.c, reference.c), ("tanh_c", run.tanh_c, reference.tanh_c),
-                              ("h", run.h, reference.h)):
-        out[key] = np.abs(mine - theirs)
-    return out
