@@ -153,11 +153,18 @@ def test_a_file_read_a_block_at_a_time_gives_what_lines_give(tmp_path, monkeypat
         lines = list(good)
         lines[2000] = bad.replace(",", sep)  # in the third 64 KiB block
         cases[name] = lines
+    # the block's delimiters add up (one line has one too many, the next one too few); a
+    # digit that float() reads only as text; spaces around the values
+    lines = list(good)
+    lines[2000], lines[2001] = "1,2,3,4".replace(",", sep), "5,6".replace(",", sep)
+    cases["shifted"] = lines
+    cases["arabic digit"] = good[:2000] + ["1,2,٣".replace(",", sep)] + good[2001:]
+    cases["spaces"] = [" " + line.replace(sep, " " + sep + " ") + " " for line in good]
     header = {"csv": "a,b,c", "tsv": "a\tb\tc", "txt": "a b c"}[fmt]
     cases["header"] = [header] + good
     for name, lines in cases.items():
         path = tmp_path / f"{name}.{fmt}"
-        path.write_bytes(("\n".join(lines) + "\n").encode())
+        path.write_bytes(("\n".join(lines) + ("" if name == "spaces" else "\n")).encode())
         args = ("unroll", "configs/founding.yaml", "-f", "jsonl", "--fields", "h",
                 "--max-input-bytes", "70000")
         monkeypatch.setattr(sequences, "file_rows", blocks)
@@ -167,7 +174,8 @@ def test_a_file_read_a_block_at_a_time_gives_what_lines_give(tmp_path, monkeypat
         assert from_file.stdout == piped.stdout, name
         assert from_file.returncode == piped.returncode, name
         written = len(from_file.stdout.splitlines())
+        # an error at line 2001: the rows before it
         expected = {"plain": 2500, "crlf": 2500, "header": 2500, "comment": 2499,
-                    "blank": 2499}.get(name, 2000)  # an error at line 2001: the rows before
+                    "blank": 2499, "arabic digit": 2500, "spaces": 2500}.get(name, 2000)
         assert written == expected, (name, written, from_file.stderr)
         assert from_file.stderr == piped.stderr, name

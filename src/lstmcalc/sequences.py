@@ -157,15 +157,18 @@ def file_rows(stream, fmt: str, source: str, m: int | None, limit: int,
     a bad value, invalid UTF-8) goes line by line through rows()' own checks and messages."""
     reader = _Rows(fmt, source, m)
     line_no = 0
-    for raw in _line_blocks(stream, limit):
+    for data in _line_blocks(stream, limit):
         block = None
         if not reader.first and reader.m is not None:  # a row read: the header is settled
-            block = _plain_block(raw, fmt, reader.m, limit)
+            block = _plain_block(data, fmt, reader.m, limit)
         if block is not None:
-            line_no += len(raw)
+            line_no += len(block)
             for s in range(0, len(block), size):
                 yield block[s:s + size]
             continue
+        lines = data.split(b"\n")
+        last = lines.pop()  # b"" after a final newline, else a line without one
+        raw = [line + b"\n" for line in lines] + ([last] if last else [])
         for line in decoded(raw, source, limit, start=line_no):
             line_no += 1
             values = reader.take(line, line_no)
@@ -173,55 +176,72 @@ def file_rows(stream, fmt: str, source: str, m: int | None, limit: int,
                 yield values
 
 
-def _line_blocks(stream, limit: int) -> Iterator[list[bytes]]:
-    """The stream's lines (each with its newline, the last maybe without), about 64 KiB of them
-    at a time. A line past `limit` comes alone, as soon as it is past it, for decoded() to
-    refuse: it is never read whole."""
+BLOCK = 1 << 16  # bytes read at a time from a regular file
+
+
+def _line_blocks(stream, limit: int) -> Iterator[bytes]:
+    """The stream's bytes, about BLOCK at a time, each piece whole lines (the last piece's last
+    line maybe without its newline). A line past `limit` comes alone, as soon as it is past it,
+    for decoded() to refuse: it is never read whole."""
     pending = b""
     while True:
-        data = stream.read(1 << 16)
+        data = stream.read(BLOCK)
         if not data:
             if pending:
-                yield [pending]
+                yield pending
             return
         pending += data
         cut = pending.rfind(b"\n")
         if cut == -1:
             if len(pending) > limit:
-                yield [pending]
+                yield pending
                 return
             continue
-        lines = pending[:cut + 1].split(b"\n")[:-1]
+        yield pending[:cut + 1]
         pending = pending[cut + 1:]
-        yield [line + b"\n" for line in lines]
 
 
-def _plain_block(raw: list[bytes], fmt: str, m: int, limit: int) -> np.ndarray | None:
-    """The lines as a (k, m) array when each is plainly m finite numbers, else None."""
-    data = b"".join(raw)
-    if b"\0" in data or b"#" in data or any(len(line) > limit for line in raw):
+def _plain_block(data: bytes, fmt: str, m: int, limit: int) -> np.ndarray | None:
+    """The lines as a (k, m) array when each is plainly m finite numbers, else None (and the
+    lines go through rows()' own checks and messages). Plainly: ASCII, no comment, no NUL,
+    no blank line, no line past `limit`, and in CSV and TSV m - 1 delimiters on every line,
+    counted for all the lines at once."""
+    if b"\0" in data or b"#" in data:
         return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    k = len(lines)
+    body = data[:-1] if data.endswith(b"\n") else data
     if fmt in _DELIMITER:
-        mark = _DELIMITER[fmt]
-        if any(line.count(mark) != m - 1 or not line.strip() for line in lines):
+        mark = _DELIMITER[fmt].encode()
+        buf = np.frombuffer(body, np.uint8)
+        ends = np.flatnonzero(buf == 10)  # the newlines between the lines
+        k = len(ends) + 1
+        if len(body) + 1 > limit:  # some line may be past the cap
+            starts = np.concatenate(([0], ends + 1))
+            stops = np.concatenate((ends + 1, [len(body) + 1]))
+            if int((stops - starts).max()) > limit:
+                return None
+        if m > 1:  # the delimiters of each line
+            per_line = np.bincount(np.searchsorted(ends, np.flatnonzero(buf == mark[0])),
+                                   minlength=k)
+            if not (per_line == m - 1).all():
+                return None
+        elif mark in body:
             return None
-        tokens = _SPLIT[fmt].split("\n".join(line.strip() for line in lines)
-                                   .replace("\n", mark))
+        tokens = body.replace(b"\n", mark).split(mark)
     else:
-        tokens = text.split()
+        if any(len(line) + 1 > limit for line in body.split(b"\n")):
+            return None
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        lines = text.split("\n")
+        k = len(lines)
         if any(len(line.split()) != m for line in lines):
             return None
+        tokens = text.split()
     if len(tokens) != k * m:
         return None
-    try:
+    try:  # float() of bytes takes ASCII only: anything else goes line by line
         values = np.array(list(map(float, tokens)), dtype=np.float64)
     except ValueError:
         return None
