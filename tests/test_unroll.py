@@ -175,3 +175,23 @@ def test_the_projection_s_large_products_give_the_blocks_bits(monkeypatch):
     big = forward._project(X, W, b, 64)
     assert np.array_equal(big[:4096], np.concatenate([X[s:s + 1024] @ W
                                                       for s in range(0, 4096, 1024)]) + b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m,n,batch", [(3, 3, ()), (16, 64, (5,)), (40, 200, (32,))])
+def test_each_step_adds_the_plain_recurrent_product(dtype, m, n, batch):
+    """The loop's recurrent product (np.dot, for its smaller cost a call) has the bits of
+    h_{t-1} @ W_h^T as np.matmul writes it: z_t = (x_t W_x^T + b) + h_{t-1} W_h^T."""
+    from lstmcalc.core import forward
+
+    cell, rng = random_cell(8, m, n, scale=0.1, dtype=dtype)
+    T = 6
+    xs = rng.normal(size=(T, *batch, m)).astype(dtype)
+    run = unroll(cell, xs)
+    lw = cell._loop
+    B = int(np.prod(batch, dtype=int))
+    rows = 64 if dtype == np.float64 else B
+    zn = forward._project(xs.reshape(T * B, m), lw.WxT, lw.b, rows).reshape(T, B, 4 * n)
+    h_prev = np.concatenate([np.zeros((1, B, n), dtype), run.h.reshape(T, B, n)[:-1]])
+    expected = np.stack([zn[t] + np.matmul(h_prev[t], lw.WhT) for t in range(T)]) * lw.sign
+    assert np.array_equal(run.z.reshape(T, B, 4 * n), expected)
