@@ -227,18 +227,12 @@ def _plain_block(data: bytes, fmt: str, m: int, limit: int) -> np.ndarray | None
         elif mark in body:
             return None
         tokens = body.replace(b"\n", mark).split(mark)
-    else:
-        if any(len(line) + 1 > limit for line in body.split(b"\n")):
-            return None
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        lines = text.split("\n")
+    else:  # ASCII whitespace only: a line split at other spaces goes line by line
+        lines = body.split(b"\n")
         k = len(lines)
-        if any(len(line.split()) != m for line in lines):
+        if any(len(line) + 1 > limit or len(line.split()) != m for line in lines):
             return None
-        tokens = text.split()
+        tokens = body.split()
     if len(tokens) != k * m:
         return None
     try:  # float() of bytes takes ASCII only: anything else goes line by line
