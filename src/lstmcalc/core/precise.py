@@ -141,22 +141,37 @@ def _dd_gaps(w: np.ndarray, kind: str) -> np.ndarray:
 # nearly every value; elsewhere (long double = double, or quad in software) double-double only
 _EXTENDED = np.finfo(np.longdouble).nmant == 63
 _DOUBT = 2.0**-58  # relative: far above the extended pass's error (a few units of 2^-64)
+# from here up, v - out (12 significant bits at most, below out's last) and half a spacing
+# are float64s, subnormals not needed
+_NORMAL = 2.0**-1000
 
 
 def _extended_gaps(w: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """The gaps from long double arithmetic rounded to float64, and where that rounding is in
-    doubt (the long double value within _DOUBT of a midpoint between two float64s)."""
+    doubt (the long double value within _DOUBT of a midpoint between two float64s). The
+    midpoint test runs in float64 where it can: there, the value's distance to its float64
+    (exact by Sterbenz's lemma) and the half-spacings are float64s; only for the values below
+    _NORMAL, where they need not be, does it run in long double."""
     wl = w.astype(np.longdouble)
     e = np.exp(-np.abs(wl))
     v = np.where(w >= 0, e, 1) / (1 + e)
     if kind == "tanh":
         v = 2 * v
     out = v.astype(np.float64)
-    up = np.nextafter(out, np.inf).astype(np.longdouble)
-    down = np.nextafter(out, -np.inf).astype(np.longdouble)
-    here = out.astype(np.longdouble)
-    margin = _DOUBT * v
-    doubt = (np.abs(v - (here + up) / 2) <= margin) | (np.abs(v - (here + down) / 2) <= margin)
+    d = (v - out).astype(np.float64)
+    half_up = (np.nextafter(out, np.inf) - out) * 0.5
+    half_down = (out - np.nextafter(out, -np.inf)) * 0.5
+    margin = _DOUBT * out
+    doubt = (np.abs(d - half_up) <= margin) | (np.abs(d + half_down) <= margin)
+    tiny = out < _NORMAL
+    if tiny.any():
+        vt, ot = v[tiny], out[tiny]
+        up = np.nextafter(ot, np.inf).astype(np.longdouble)
+        down = np.nextafter(ot, -np.inf).astype(np.longdouble)
+        here = ot.astype(np.longdouble)
+        margin_t = _DOUBT * vt
+        doubt[tiny] = ((np.abs(vt - (here + up) / 2) <= margin_t)
+                       | (np.abs(vt - (here + down) / 2) <= margin_t))
     return out, doubt
 
 
