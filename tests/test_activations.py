@@ -114,7 +114,8 @@ def test_double_double_alone_is_correctly_rounded(kind):
     """Where long double is not x87 extended precision, double-double does every value."""
     w = GRID if kind == "sigmoid" else 2 * np.abs(np.minimum(np.abs(GRID), 1e300))
     with np.errstate(over="ignore", invalid="ignore"):
-        assert _worst(precise._dd_gaps(w, kind), kind) == (0.0, pytest.approx(0.5, abs=1e-9))
+        gaps = precise._dd_gaps(w, kind == "tanh")
+    assert _worst(gaps, kind) == (0.0, pytest.approx(0.5, abs=1e-9))
 
 
 @pytest.mark.skipif(not precise._EXTENDED, reason="long double is not x87 extended here")
@@ -125,8 +126,8 @@ def test_the_extended_pass_is_right_wherever_it_is_not_in_doubt(kind):
                         rng.uniform(-1e-6, 1e-6, 10000)])
     w = w if kind == "sigmoid" else 2 * np.abs(w)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        quick, doubt = precise._extended_gaps(w, kind)
-        exact = precise._dd_gaps(w, kind)
+        quick, doubt = precise._extended_gaps(w, kind == "tanh")
+        exact = precise._dd_gaps(w, kind == "tanh")
     assert not ((quick != exact) & ~doubt).any()
     assert (quick != exact).any() and doubt.mean() < 0.1  # the filter has work, and little
 

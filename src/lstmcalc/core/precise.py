@@ -21,7 +21,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-Pair = tuple[np.ndarray, np.ndarray]
+Num = Any  # an array, or a float constant that broadcasts
+Pair = tuple[Num, Num]
 
 _SPLIT = 134217729.0  # 2^27 + 1
 # ln 2 = _LN2_HI + _LN2_MID + _LN2_LO; _LN2_HI has 32 significant bits, so k * _LN2_HI is
@@ -47,18 +48,18 @@ _INVERSE_FACTORIALS = [
     (2.505210838544172e-08, -1.448814070935912e-24)]
 
 
-def _fast_two_sum(a: np.ndarray, b: np.ndarray) -> Pair:
+def _fast_two_sum(a: Num, b: Num) -> Pair:
     s = a + b
     return s, b - (s - a)
 
 
-def _two_sum(a: np.ndarray, b: np.ndarray) -> Pair:
+def _two_sum(a: Num, b: Num) -> Pair:
     s = a + b
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)
 
 
-def _two_prod(a: np.ndarray, b: np.ndarray) -> Pair:
+def _two_prod(a: Num, b: Num) -> Pair:
     p = a * b
     t = _SPLIT * a
     a_hi = t - (t - a)
@@ -83,12 +84,12 @@ def _mul(a: Pair, b: Pair) -> Pair:
 
 def _div(a: Pair, b: Pair) -> Pair:
     q1 = a[0] / b[0]
-    r = _add(a, _neg(_mul((q1, np.zeros_like(q1)), b)))
+    r = _add(a, _neg(_mul((q1, 0.0), b)))
     q2 = r[0] / b[0]
-    r = _add(r, _neg(_mul((q2, np.zeros_like(q2)), b)))
+    r = _add(r, _neg(_mul((q2, 0.0), b)))
     q3 = r[0] / b[0]
     q1, q2 = _fast_two_sum(q1, q2)
-    return _add((q1, q2), (q3, np.zeros_like(q3)))
+    return _add((q1, q2), (q3, 0.0))
 
 
 def _neg(a: Pair) -> Pair:
@@ -99,13 +100,13 @@ def _exp_neg(a: np.ndarray) -> tuple[Pair, np.ndarray]:
     """e^-a for finite 0 <= a <= 2000 as (m, k): e^-a = (m_hi + m_lo) * 2^-k, m near 1."""
     k = np.rint(a / np.log(2))
     s, e = _two_sum(a, -k * _LN2_HI)  # exact: k * _LN2_HI has at most 43 bits
-    r = _add((s, e), _neg(_two_prod(k, np.full_like(k, _LN2_MID))))
-    r = _add(r, (-k * _LN2_LO, np.zeros_like(k)))  # r = a - k ln2, |r| <= ln2 / 2
+    r = _add((s, e), _neg(_two_prod(k, _LN2_MID)))  # constants as scalars: fewer arrays
+    r = _add(r, (-k * _LN2_LO, 0.0))  # r = a - k ln2, |r| <= ln2 / 2
     y = (-r[0] / 2**_SQUARINGS, -r[1] / 2**_SQUARINGS)  # exact scaling
     # Horner over 1/j!, each coefficient a double-double constant
-    m = (np.full_like(a, _INVERSE_FACTORIALS[-1][0]), np.full_like(a, _INVERSE_FACTORIALS[-1][1]))
+    m: Any = _INVERSE_FACTORIALS[-1]
     for hi, lo in reversed(_INVERSE_FACTORIALS[:-1]):
-        m = _add(_mul(m, y), (np.full_like(a, hi), np.full_like(a, lo)))
+        m = _add(_mul(m, y), (hi, lo))
     for _ in range(_SQUARINGS):
         m = _mul(m, m)
     return m, k
@@ -124,8 +125,9 @@ def _round_scaled(r: Pair, scale: np.ndarray) -> np.ndarray:
     return out
 
 
-def _dd_gaps(w: np.ndarray, kind: str) -> np.ndarray:
-    """precise_gaps in double-double for float64 w (kind "tanh": w = 2|z|), no NaN."""
+def _dd_gaps(w: np.ndarray, twice: "bool | np.ndarray") -> np.ndarray:
+    """1 - sigmoid(w) in double-double for float64 w, no NaN, doubled where `twice` (a tanh's
+    gap: w = 2|z|)."""
     a = np.minimum(np.abs(w), 2000.0)  # past 745.2, e^-a is 0 in float64
     m, k = _exp_neg(a)
     e = (np.ldexp(m[0], (-k).astype(np.int64)), np.ldexp(m[1], (-k).astype(np.int64)))
@@ -133,7 +135,7 @@ def _dd_gaps(w: np.ndarray, kind: str) -> np.ndarray:
     # 1 - sigmoid(w) = e^-w / (1 + e^-w) for w >= 0, 1 / (1 + e^-|w|) for w < 0
     positive = w >= 0
     numerator = (np.where(positive, m[0], 1.0), np.where(positive, m[1], 0.0))
-    scale = np.where(positive, -k, 0.0) + (1 if kind == "tanh" else 0)
+    scale = np.where(positive, -k, 0.0) + twice
     return _round_scaled(_div(numerator, denominator), scale)
 
 
@@ -146,8 +148,8 @@ _DOUBT = 2.0**-58  # relative: far above the extended pass's error (a few units 
 _NORMAL = 2.0**-1000
 
 
-def _extended_gaps(w: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """The gaps from long double arithmetic rounded to float64, and where that rounding is in
+def _extended_gaps(w: np.ndarray, twice: "bool | np.ndarray") -> tuple[np.ndarray, np.ndarray]:
+    """_dd_gaps' gaps from long double arithmetic rounded to float64, and where that rounding is in
     doubt (the long double value within _DOUBT of a midpoint between two float64s). The
     midpoint test runs in float64 where it can: there, the value's distance to its float64
     (exact by Sterbenz's lemma) and the half-spacings are float64s; only for the values below
@@ -155,8 +157,8 @@ def _extended_gaps(w: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     wl = w.astype(np.longdouble)
     e = np.exp(-np.abs(wl))
     v = np.where(w >= 0, e, 1) / (1 + e)
-    if kind == "tanh":
-        v = 2 * v
+    if np.any(twice):
+        v = v * (1 + np.asarray(twice, np.int8))  # exact
     out = v.astype(np.float64)
     d = (v - out).astype(np.float64)
     half_up = (np.nextafter(out, np.inf) - out) * 0.5
@@ -175,26 +177,36 @@ def _extended_gaps(w: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     return out, doubt
 
 
+def _gaps(w: np.ndarray, twice: "bool | np.ndarray") -> np.ndarray:
+    """1 - sigmoid(w) correctly rounded to float64, doubled where `twice`; NaN stays NaN."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        nan = np.isnan(w)
+        w = np.where(nan, 0.0, w)
+        if _EXTENDED:
+            out, doubt = _extended_gaps(w, twice)
+            if doubt.any():
+                which = np.asarray(twice)[doubt] if np.ndim(twice) else twice
+                out[doubt] = _dd_gaps(w[doubt], which)
+        else:
+            out = _dd_gaps(w, twice)
+        return np.where(nan, np.nan, out)
+
+
+def _argument(z: np.ndarray, kind: str) -> np.ndarray:
+    """The float64 w with 1 - sigmoid(w) the gap, doubled for a tanh: 1 - tanh(|z|) =
+    2 (1 - sigmoid(2|z|)); doubling is exact."""
+    w = z.astype(np.float64)
+    with np.errstate(over="ignore"):
+        return 2 * np.abs(w) if kind == "tanh" else w
+
+
 def precise_gaps(z: ArrayLike, kind: str) -> np.ndarray:
     """1 - sigmoid(z) (kind "sigmoid") or 1 - |tanh(z)| (kind "tanh"), correctly rounded (see
     the module's docstring). Any float dtype: computed for z's value, rounded to float64 once
     and then to z's dtype (float32 within 1 ulp); NaN stays NaN, the infinities give 0 or 1."""
     z = np.asarray(z)
     dtype = z.dtype if z.dtype.kind == "f" else np.dtype(np.float64)
-    w = z.astype(np.float64)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        if kind == "tanh":
-            w = 2 * np.abs(w)  # 1 - tanh(|z|) = 2 (1 - sigmoid(2|z|)); doubling is exact
-        nan = np.isnan(w)
-        w = np.where(nan, 0.0, w)
-        if _EXTENDED:
-            out, doubt = _extended_gaps(w, kind)
-            if doubt.any():
-                out[doubt] = _dd_gaps(w[doubt], kind)
-        else:
-            out = _dd_gaps(w, kind)
-        out = np.where(nan, np.nan, out)
-    return out.astype(dtype)
+    return _gaps(_argument(z, kind), kind == "tanh").astype(dtype)
 
 
 def written_gaps(variant: Any, z: np.ndarray,
@@ -206,15 +218,18 @@ def written_gaps(variant: Any, z: np.ndarray,
     from lstmcalc.core.types import F, G
 
     out = np.empty(np.shape(z), np.asarray(z).dtype)
-    groups: dict[str, list[int]] = {"sigmoid": [], "tanh": []}
+    gates, kinds = [], []
     for k in range(4):
         act = variant.candidate if k == G else variant.gate
-        if (variant.coupled and k == F) or act.name not in groups:
+        if (variant.coupled and k == F) or act.name not in ("sigmoid", "tanh"):
             given = a_gap() if callable(a_gap) else a_gap
             out[..., k, :] = given[..., k, :]
             continue
-        groups[act.name].append(k)
-    for kind, gates in groups.items():  # the gates of one kind in one call: fewer, larger
-        if gates:
-            out[..., gates, :] = precise_gaps(z[..., gates, :], kind)
+        gates.append(k)
+        kinds.append(act.name)
+    if gates:  # every gate in one call: its fixed cost once
+        z = np.asarray(z)[..., gates, :]
+        w = np.stack([_argument(z[..., j, :], kind) for j, kind in enumerate(kinds)], axis=-2)
+        twice = np.broadcast_to(np.array([kind == "tanh" for kind in kinds])[:, None], w.shape)
+        out[..., gates, :] = _gaps(w.reshape(-1), twice.reshape(-1)).reshape(w.shape)
     return out
