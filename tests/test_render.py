@@ -154,7 +154,8 @@ def test_precision_zero_rounds_and_keeps_the_epsilon_form_for_what_it_hides():
 def test_jsonl_lines_made_a_chunk_at_a_time_are_the_per_step_lines(monkeypatch, writer):
     """machine.run_lines (every step's line from whole arrays) writes, byte for byte, what
     jsonl_line writes for each Step: float64 and float32 (orjson writes float32 arrays in its
-    own shortest form), batches, a projection, --fields, any range of steps."""
+    own shortest form), batches, a projection, both concat orders, --fields, any range of
+    steps (h_prev, c_prev and concatenated are cut from the texts of h, c and x)."""
     from lstmcalc.core import Cell, Variant
     from lstmcalc.render import machine
 
@@ -167,13 +168,15 @@ def test_jsonl_lines_made_a_chunk_at_a_time_are_the_per_step_lines(monkeypatch, 
         for batch in ((), (3,)):
             for variant in (Variant(), Variant(projection=rng.normal(size=(2, 4)))):
                 r = 2 if variant.projection is not None else 4
-                cell = Cell(rng.normal(size=(4, 4, 3 + r)), rng.normal(size=(4, 4)),
+                concat = ("h", "x") if variant.projection is None else ("x", "h")
+                cell = Cell(rng.normal(size=(4, 4, 3 + r)), rng.normal(size=(4, 4)), concat,
                             variant=variant).astype(dtype)
                 xs = rng.normal(size=(9, *batch, 3))
                 xs[2] *= 1e-6  # numbers that print with an exponent
                 run = unroll(cell, xs)
                 for fields in (None, frozenset({"h", "forget"}), frozenset({"y"}),
-                               frozenset({"x", "concatenated", "c"})):
+                               frozenset({"x", "concatenated", "c"}),
+                               frozenset({"h_prev", "c_prev", "concatenated"})):
                     want = [machine.jsonl_line(run.step(j), 5 + j, fields)
                             for j in range(run.T)]
                     assert machine.run_lines(run, 5, fields) == "".join(want)

@@ -10,6 +10,7 @@ the same either way.
 import csv
 import io
 import json
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -129,9 +130,7 @@ def run_lines(run: Run, t0: int = 1, fields=None, extra=None, start: int = 0,
     T = stop - start
     head = header(run.cell, run.batch_shape)
     conv: Any = numbers
-    if _orjson is not None and extra is None:
-        conv = _step_texts  # each step's JSON text, from one orjson call per array
-    elif _orjson is not None and run.x.dtype == np.float32:
+    if _orjson is not None and extra is not None and run.x.dtype == np.float32:
         # orjson writes a float32 array in its own shortest form (0.0000010418397, where
         # Python's float would give 1.0418397e-06): hand it the arrays, as jsonl_line does
         def conv(arr: np.ndarray) -> Any:
@@ -148,12 +147,17 @@ def run_lines(run: Run, t0: int = 1, fields=None, extra=None, start: int = 0,
         run.fc[span], run.ig[span], run.c[span], run.tanh_c[span], run.h[span],
         None if run.m is None else run.m[span],
         None if run.padded is None else run.padded[span])
-    # (key, one entry per step, or _step_texts' triple)
+    if _orjson is not None and extra is None:
+        texts = _RunTexts(run, span)
+        return _orjson_lines(t0 + start, T, head,
+                             [(key, texts.of(key, arr)) for key, arr in before],
+                             [(gate, _step_texts(z), _step_texts(a), _step_texts(g))
+                              for gate, z, a, g in gate_parts],
+                             [(key, texts.of(key, arr)) for key, arr in after])
+    # (key, one entry per step)
     per_step = [(key, conv(arr)) for key, arr in before]
     gates = [(gate, conv(z), conv(a), conv(g)) for gate, z, a, g in gate_parts]
     tail = [(key, conv(arr)) for key, arr in after]
-    if _orjson is not None and extra is None:
-        return _orjson_lines(t0 + start, T, head, per_step, gates, tail)
     numbers_for = _for_json()
     lines = []
     for j in range(T):
@@ -185,19 +189,53 @@ def _step_texts(arr: np.ndarray) -> tuple[str, list[str], str]:
     return left, text[d:-d].split(right + "," + left), right
 
 
+class _RunTexts:
+    """_step_texts of a run's arrays (steps span), each made once, and those that repeat
+    another's numbers cut from its text instead of written again: h_prev is h one step
+    later (the first from the state before the span), c_prev is c's, and an unbatched
+    step's concatenated is its x's text and its h_prev's side by side."""
+
+    def __init__(self, run: Run, span: slice):
+        self.run, self.span = run, span
+        self.made: dict[str, tuple[str, Any, str]] = {}
+
+    def of(self, key: str, arr: np.ndarray) -> tuple[str, Any, str]:
+        """The texts of the array written under key (arr, the run's array for it)."""
+        if key not in self.made:
+            self.made[key] = self._make(key, arr)
+        return self.made[key]
+
+    def _make(self, key: str, arr: np.ndarray) -> tuple[str, Any, str]:
+        run, span = self.run, self.span
+        if key in ("h_prev", "c_prev"):
+            name = key[0]
+            left, pieces, right = self.of(name, (run.h if name == "h" else run.c)[span])
+            first = _step_texts(arr[:1])[1]  # the state before the span's first step
+            return left, first + pieces[:-1], right
+        if key == "concatenated" and run.x.ndim == 2:  # (T, m): one sequence
+            parts = [self.of("x", run.x[span])[1] if name == "x"
+                     else self.of("h_prev", run.h_prev[span])[1] for name in run.cell.concat]
+            return "[", _Columns((parts[0], repeat(","), parts[1])), "]"
+        return _step_texts(arr)
+
+
+class _Columns(tuple):
+    """Pieces of a step's text in several columns, laid side by side (_orjson_lines)."""
+
+
 def _orjson_lines(t: int, count: int, head: dict, per_step: list, gates: list,
                   tail: list) -> str:
     """run_lines' text from each step's pieces of text (_step_texts), keys in its order: the
     pieces laid side by side as columns (a key's text, with the brackets, repeated down its
     column) and each line joined from its row, with no Python loop over the steps."""
-    from itertools import repeat
-
     head_text = "," + _orjson.dumps(head).decode()[1:-1]
     columns: list = [[f'{{"t":{t + j}{head_text}' for j in range(count)]]
 
-    def add(before: str, texts: tuple[str, list[str], str]) -> None:
+    def add(before: str, texts: tuple[str, Any, str]) -> None:
         left, pieces, right = texts
-        columns.extend((repeat(before + left), pieces, repeat(right)))
+        columns.append(repeat(before + left))
+        columns.extend(pieces if isinstance(pieces, _Columns) else (pieces,))
+        columns.append(repeat(right))
 
     for key, texts in per_step:
         add(f',"{key}":', texts)
