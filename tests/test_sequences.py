@@ -179,3 +179,15 @@ def test_a_file_read_a_block_at_a_time_gives_what_lines_give(tmp_path, monkeypat
                     "blank": 2499, "arabic digit": 2500, "spaces": 2500}.get(name, 2000)
         assert written == expected, (name, written, from_file.stderr)
         assert from_file.stderr == piped.stderr, name
+
+
+def test_a_npy_sequence_is_not_copied_and_weights_are():
+    """numeric(owned=True): np.load's own float64 array is kept as it is (a 10 MB sequence
+    was copied once more); arrays of others (a framework's tensors) are copied."""
+    from lstmcalc import arrays
+
+    arr = np.arange(6.0).reshape(3, 2)
+    assert arrays.numeric("x", arr, "x.npy", owned=True) is arr
+    copied = arrays.numeric("W", arr, "model.pt")
+    assert copied is not arr and np.array_equal(copied, arr)
+    assert arrays.numeric("x", arr.astype(np.float32), "x.npy", owned=True).dtype == np.float64

@@ -16,8 +16,9 @@ import numpy as np
 from lstmcalc.errors import DataError
 
 
-def numeric(name: str, value: np.ndarray, source: str) -> np.ndarray:
-    """value as a float64 array, refusing what is not a finite real number."""
+def numeric(name: str, value: np.ndarray, source: str, owned: bool = False) -> np.ndarray:
+    """value as a float64 array, refusing what is not a finite real number. owned: value is
+    the caller's own new array, kept as it is when it is float64 already (no copy)."""
     arr = np.asarray(value)
     kind = arr.dtype.kind
     if kind == "b":
@@ -28,7 +29,7 @@ def numeric(name: str, value: np.ndarray, source: str) -> np.ndarray:
     if kind not in "fiu":
         raise DataError(f"{name} holds {arr.dtype} values, not numbers", source)
     with np.errstate(over="ignore", invalid="ignore"):
-        out = arr.astype(np.float64)
+        out = arr.astype(np.float64, copy=not owned)
     bad = ~np.isfinite(out)
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])

@@ -354,7 +354,7 @@ def _npy(data: bytes, source: str, batch_first: bool, max_bytes: int) -> np.ndar
     if arr.ndim not in (2, 3) or 0 in arr.shape:
         raise DataError(f"a .npy sequence must have shape (T, m) or (T, B, m), got {arr.shape}",
                         source)
-    arr = arrays.numeric("x", arr, source)  # x[t, (b,) j]
+    arr = arrays.numeric("x", arr, source, owned=True)  # x[t, (b,) j]; np.load's own array
     if batch_first and arr.ndim == 3:
         arr = arr.transpose(1, 0, 2)
     return arr

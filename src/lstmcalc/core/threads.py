@@ -4,7 +4,9 @@ Each step of the recurrence is one small product (h_{t-1} @ W_h^T, B x n by n x 
 across threads it gains nothing on a quiet machine and loses badly on a busy one: a thread
 that waits for a core holds the step up (measured at m = 64, n = 128, T = 20,000 on two busy
 cores: 4.5 s with OpenBLAS's threads, 0.94 s with one). So the loop runs BLAS single-threaded
-when a step's product is small; the input projection, one large product, keeps every thread.
+when a step's product is small, and the input projection's products of those steps with it:
+on two threads they gain 11 ms quiet and lose 120 ms busy (m = 64, n = 128, T = 20,000,
+`python benchmarks/busy.py`).
 Threads are set through threadpoolctl where it is installed (`lstmcalc[fast]`); without it,
 BLAS keeps its own setting. The numbers are the same either way: OpenBLAS splits a product's
 rows and columns between threads, never the sums, so each entry's bits do not change.
