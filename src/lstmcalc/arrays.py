@@ -9,7 +9,6 @@ numbers, strings or objects), finite, as float64.
 import io
 import json
 import math
-import zipfile
 
 import numpy as np
 
@@ -84,6 +83,8 @@ def load_npz(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
     """The arrays of a .npz file by name, every member's header and size checked first (a
     compressed member may unpack to far more than the file)."""
     try:
+        import zipfile  # here: only .npz files need it
+
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             total = 0
             for info in z.infolist():

@@ -68,6 +68,8 @@ class Spec:
     def _narrow(self, dtype: str):
         """--dtype's narrow format (core.formats), or None for a NumPy float; refused for a
         stack, whose cells a narrow format does not compute yet."""
+        if dtype in ("float64", "float32"):  # formats.NUMPY_FLOATS, without its import
+            return None
         from lstmcalc.core import formats
 
         narrow = formats.parse(dtype)
@@ -87,11 +89,11 @@ class Spec:
     def cell_in(self, dtype: str) -> Cell:
         """The (first) cell in the arithmetic --dtype names: float64, float32, or a narrow
         format (core.formats), whose weights are rounded to it with the two biases apart."""
-        from lstmcalc.core import reduced
-
         narrow = self._narrow(dtype)
         if narrow is None:
             return self.cell.astype(dtype)
+        from lstmcalc.core import reduced
+
         return reduced.quantize_cell(narrow, self.cell, self.weights.bh)
 
 

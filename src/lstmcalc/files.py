@@ -11,7 +11,6 @@ import contextlib
 import os
 import re
 import stat
-import tempfile
 
 from lstmcalc.document import STDIN
 from lstmcalc.errors import OutputError, UsageError
@@ -103,6 +102,8 @@ class AtomicFile:
 
     def _temporary(self):
         try:
+            import tempfile  # here: its import (random, hashlib) is for writers of files
+
             fd, self.tmp = tempfile.mkstemp(prefix=f".lstmcalc-{os.getpid()}-", suffix=".tmp",
                                             dir=self.folder)
         except OSError as e:

@@ -80,13 +80,20 @@ _BIG = 1024
 def _same_bits(dtype: str, m: int, N: int, rows: int, big: int, limited: bool) -> bool:
     """Whether every row of a (big, m) @ (m, N) product has the bits it has in the (rows, m)
     products of the canonical blocks, under the BLAS threads of this moment (limited: the
-    recurrence's one thread). Checked on random numbers: the kernel a BLAS runs depends on the
-    shapes, the dtype and the threads, not on the values."""
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((big, m)).astype(dtype)
-    W = rng.standard_normal((m, N)).astype(dtype)
+    recurrence's one thread). Checked on numbers with full significands (no import of
+    numpy.random, 8 ms): the kernel a BLAS runs depends on the shapes, the dtype and the
+    threads, not on the values."""
+    X = _generic((big, m), 1).astype(dtype)
+    W = _generic((m, N), 2).astype(dtype)
     parts = np.concatenate([X[s:s + rows] @ W for s in range(0, big, rows)])
     return bool(np.array_equal(X @ W, parts))
+
+
+def _generic(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """Numbers in (-1, 1) with full, unrelated significands (the fractional parts of k times
+    the golden ratio, a low-discrepancy sequence), made without a random generator."""
+    k = np.arange(1, shape[0] * shape[1] + 1, dtype=np.float64) + seed * 1e6
+    return ((k * 0.6180339887498949) % 1.0 * 2.0 - 1.0).reshape(shape)
 
 
 def _project(X: np.ndarray, WT: np.ndarray, b: np.ndarray, rows: int,
