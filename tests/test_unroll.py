@@ -195,3 +195,21 @@ def test_each_step_adds_the_plain_recurrent_product(dtype, m, n, batch):
     h_prev = np.concatenate([np.zeros((1, B, n), dtype), run.h.reshape(T, B, n)[:-1]])
     expected = np.stack([zn[t] + np.matmul(h_prev[t], lw.WhT) for t in range(T)]) * lw.sign
     assert np.array_equal(run.z.reshape(T, B, 4 * n), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m,n,batch,T,scale", [(3, 3, (), 1, 0.5), (64, 32, (), 2600, 0.5),
+                                               (5, 4, (3,), 1500, 0.5), (4, 3, (), 40, 300.0)])
+def test_final_is_the_last_of_outputs_bit_for_bit(dtype, m, n, batch, T, scale):
+    """core.final (what --final computes, the chunks' h in one reused buffer) gives outputs()'
+    last h and C: one step, many chunks, a batch, and saturating weights (the exact path)."""
+    from lstmcalc.core import final
+
+    cell, rng = random_cell(9, m, n, scale=scale, dtype=dtype)
+    xs = rng.normal(size=(T, *batch, m)).astype(dtype)
+    h0 = rng.normal(size=(*batch, n)).astype(dtype)
+    h, c = outputs(cell, xs, h0)
+    h_T, c_T = final(cell, xs, h0)
+    assert h_T.shape == h[-1].shape and c_T.shape == c.shape
+    np.testing.assert_array_equal(h_T, h[-1])
+    np.testing.assert_array_equal(c_T, c)

@@ -168,8 +168,8 @@ class FinalReport:
 
 
 def final_report(cell: Cell, xs, h0, c0) -> FinalReport:
-    h, c = core.outputs(cell, xs, h0, c0)
-    return FinalReport(cell, h[-1], c, int(np.shape(xs)[0]))
+    h, c = core.final(cell, xs, h0, c0)
+    return FinalReport(cell, h, c, int(np.shape(xs)[0]))
 
 
 @dataclass(frozen=True, eq=False)

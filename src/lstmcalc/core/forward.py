@@ -97,13 +97,15 @@ def _generic(shape: tuple[int, int], seed: int) -> np.ndarray:
 
 
 def _project(X: np.ndarray, WT: np.ndarray, b: np.ndarray, rows: int,
-             limited: bool = False) -> np.ndarray:
+             limited: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """X @ WT + b for X of shape (R, m), `rows` rows per product, the last block zero-padded:
     each row's bits do not depend on R, so a sequence split in two gives the same numbers.
-    Runs of blocks go in larger products where those give the same bits (_same_bits)."""
+    Runs of blocks go in larger products where those give the same bits (_same_bits).
+    out: an (R, N) array to write into, else a new one."""
     R, m = X.shape
     N = WT.shape[1]
-    out = np.empty((R, N), X.dtype)
+    if out is None:
+        out = np.empty((R, N), X.dtype)
     start = 0
     big = rows * max(1, _BIG // rows)
     if R >= big > rows and _same_bits(X.dtype.str, m, N, rows, big, limited):
@@ -151,12 +153,13 @@ def _inputs(cell: Cell, xs: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | Non
 
 
 def _recur(cell: Cell, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, stored: bool,
-           exact: bool) -> Arrays:
+           exact: bool, every_h: bool = True) -> Arrays:
     """The recurrence over xs (T, B, m) from h0, c0 (B, n).
 
-    stored: keep every intermediate (arrays with a T axis); else keep h for every step and the
-    final c, reusing one buffer per intermediate. exact: sigmoid through activations.sigmoid,
-    which differs from the fast path only where sigmoid(z) is subnormal.
+    stored: keep every intermediate (arrays with a T axis); else keep h for every step (only
+    the last without every_h) and the final c, reusing one buffer per intermediate. exact:
+    sigmoid through activations.sigmoid, which differs from the fast path only where
+    sigmoid(z) is subnormal.
     Returns (z, a, fc, ig, c, tanh_c, h), each (T, B, k) where stored, else (1, B, k) but h;
     z is the true z (the loop works on -z in the sigmoid rows, see LoopWeights).
     """
@@ -175,15 +178,20 @@ def _recur(cell: Cell, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, stored: b
         # number of blocks (so every row's bits are the same), its buffer small and reused
         unit = math.lcm(rows, B)
         chunk = unit * max(1, _BIG // unit) // B  # steps
-        h = np.empty((T, B, n), dtype)
+        # h of every step, or of a chunk's steps, the buffer reused: a cold run's page faults
+        # are the buffers' first writes (20,000 x 128 h: 20 MB, a 1,024-row projection: 4 MB)
+        h = np.empty((T if every_h else min(chunk, T), B, n), dtype)
+        z_buffer = np.empty((min(chunk, T) * B, 4 * n), dtype)
         h_prev, c_prev = h0, c0
         for s in range(0, T, chunk):
             e = min(s + chunk, T)
-            zn = _project(xs[s:e].reshape((e - s) * B, m), lw.WxT, lw.b, rows, limited)
+            zn = _project(xs[s:e].reshape((e - s) * B, m), lw.WxT, lw.b, rows, limited,
+                          z_buffer[: (e - s) * B])
+            rows_h = h[s:e] if every_h else h[: e - s]
             out = _loop(cell, zn.reshape(e - s, B, 4 * n), h_prev, c_prev, False, False,
-                        h[s:e])
-            h_prev, c_prev = h[e - 1], out[4][0].copy()
-        return out[:6] + (h,)
+                        rows_h)
+            h_prev, c_prev = rows_h[-1], out[4][0].copy()
+        return out[:6] + (h if every_h else h_prev[None],)
 
 
 def _loop(cell: Cell, zn: np.ndarray, h0: np.ndarray, c0: np.ndarray, stored: bool,
@@ -240,7 +248,7 @@ def _surely_safe(cell: Cell, xs: np.ndarray) -> bool:
     subnormal, from a bound that costs one pass over the inputs:
     |z| <= max|x| * (row sum of |Wx|) + |b| + (row sum of |Wh|), since |h| <= 1."""
     lw = cell._loop
-    x_max = float(np.abs(xs).max())
+    x_max = float(np.maximum(xs.max(), -xs.min()))  # max |x| without an |x| array; NaN stays
     with np.errstate(over="ignore", invalid="ignore"):
         return bool((x_max * lw.reach_x + lw.reach_bh).max() < lw.limit)
 
@@ -343,12 +351,13 @@ def _unroll_variant(cell: Cell, xs: ArrayLike, h0: ArrayLike | None,
 
 
 def _run(cell: Cell, xs: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | None,
-         stored: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...], Arrays]:
+         stored: bool, every_h: bool = True
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...], Arrays]:
     xs, h0, c0, batch = _inputs(cell, xs, h0, c0)
     T, B = xs.shape[:2]
     n = cell.hidden_size
     fine = _surely_safe(cell, xs)
-    out = _recur(cell, xs, h0, c0, stored or not fine, exact=False)
+    out = _recur(cell, xs, h0, c0, stored or not fine, exact=False, every_h=every_h)
     if not fine:  # the bound is loose: look at the true z
         z = out[0]
         fine = bool(np.isfinite(z).all()) and z.min() > subnormal_below(cell.dtype)
@@ -392,6 +401,19 @@ def outputs(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,
     xs, h0, c0, batch, (_, _, _, _, c, _, h) = _run(cell, xs, h0, c0, stored=False)
     n = cell.hidden_size
     return h.reshape(xs.shape[0], *batch, n), c[-1].reshape(*batch, n)
+
+
+def final(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,
+          c0: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """h_T and C_T (..., n): outputs()' last h and C, bit for bit, without an h kept for
+    every step (what --final writes)."""
+    if not cell.variant.is_standard or cell.number is not None:
+        run = unroll(cell, xs, h0, c0)
+        return run.h[-1], run.c[-1]
+    xs, h0, c0, batch, (_, _, _, _, c, _, h) = _run(cell, xs, h0, c0, stored=False,
+                                                     every_h=False)
+    n = cell.hidden_size
+    return h[-1].reshape(*batch, n), c[-1].reshape(*batch, n)
 
 
 def step(cell: Cell, x: ArrayLike, h: ArrayLike | None = None,
