@@ -336,3 +336,30 @@ def test_progress_shows_on_a_terminals_stderr_only(cfg, tmp_path):
         drawn = _stderr_on_a_terminal([sys.executable, "-m", "lstmcalc", command, cfg, "-i",
                                        str(tmp_path / "x.npy"), "-f", "json"])
         assert f"{command}, 10,000 steps".encode() in drawn
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "txt", "auto"])
+def test_a_pipe_read_in_blocks_says_what_the_file_says(cfg, tmp_path, fmt):
+    """A pipe's lines go through the same blocks as a file's (sequences.file_rows, as they
+    arrive): the same bytes out, and the same message at the same line, for a header, a
+    comment, a bad value, a short row or a line past the cap in a later block, CRLF, and a
+    last line without its newline."""
+    sep = {"csv": ",", "tsv": "\t", "txt": " ", "auto": ","}[fmt]
+    rng = np.random.default_rng(4)
+    good = [sep.join(repr(v) for v in row) for row in rng.normal(size=(3000, 3)).tolist()]
+    cases = {"plain": good, "header": [sep.join("abc")] + good,
+             "crlf": [line + "\r" for line in good], "no final newline": good}
+    for name, bad in (("comment", "# a note"), ("word", sep.join("12x")),
+                      ("short", sep.join("12")), ("long", "1" * 70000)):
+        cases[name] = good[:2500] + [bad] + good[2500:]
+    args = ["unroll", cfg, "-f", "jsonl", "--fields", "h", "--max-input-bytes", "65000"]
+    told = [] if fmt == "auto" else ["--input-format", fmt]  # auto: stdin's format sniffed
+    for name, lines in cases.items():
+        data = ("\n".join(lines) + ("" if name == "no final newline" else "\n")).encode()
+        path = tmp_path / f"rows.{'csv' if fmt == 'auto' else fmt}"
+        path.write_bytes(data)
+        from_file = proc(*args, "-i", str(path))
+        piped = proc(*args, *told, "-i", "-", input=data)
+        assert piped.stdout == from_file.stdout, name
+        assert piped.returncode == from_file.returncode, name
+        assert piped.stderr == from_file.stderr.replace(str(path).encode(), b"<stdin>"), name

@@ -149,15 +149,17 @@ def rows(lines: Iterable[str], fmt: str, source: str, m: int | None) -> Iterator
 _DELIMITER = {"csv": ",", "tsv": "\t"}
 
 
-def file_rows(stream, fmt: str, source: str, m: int | None, limit: int,
+def file_rows(blocks: Iterable[bytes], fmt: str, source: str, m: int | None, limit: int,
               size: int) -> Iterator[list[float] | np.ndarray]:
-    """rows() of a regular file in CSV, TSV or text, read a block of lines at a time: a block
-    whose every line is plainly m numbers comes out as one (k, m) array, read in one pass;
-    any other block (the first, with its header or byte-order mark; a comment, a blank line,
-    a bad value, invalid UTF-8) goes line by line through rows()' own checks and messages."""
+    """rows() of CSV, TSV or text given as blocks of whole lines (a regular file's, read a
+    block at a time: line_blocks; a pipe's, as they arrive: PipeLines.blocks): a block whose
+    every line is plainly m numbers comes out as one (k, m) array (in pieces of `size` rows),
+    read in one pass; any other block (the first, with its header or byte-order mark; a
+    comment, a blank line, a bad value, invalid UTF-8) goes line by line through rows()' own
+    checks and messages."""
     reader = _Rows(fmt, source, m)
     line_no = 0
-    for data in _line_blocks(stream, limit):
+    for data in blocks:
         block = None
         if not reader.first and reader.m is not None:  # a row read: the header is settled
             block = _plain_block(data, fmt, reader.m, limit)
@@ -179,7 +181,7 @@ def file_rows(stream, fmt: str, source: str, m: int | None, limit: int,
 BLOCK = 1 << 16  # bytes read at a time from a regular file
 
 
-def _line_blocks(stream, limit: int) -> Iterator[bytes]:
+def line_blocks(stream, limit: int) -> Iterator[bytes]:
     """The stream's bytes, about BLOCK at a time, each piece whole lines (the last piece's last
     line maybe without its newline). A line past `limit` comes alone, as soon as it is past it,
     for decoded() to refuse: it is never read whole."""
@@ -424,6 +426,21 @@ class PipeLines:
 
     def __iter__(self) -> "PipeLines":
         return self
+
+    def blocks(self) -> Iterator[bytes]:
+        """The lines in blocks as they arrive: as soon as one whole line is here, every whole
+        line that is (the last line at the end may lack its newline; a line past the limit
+        comes as its first limit + 1 bytes, for decoded() to refuse)."""
+        while True:
+            while not self._whole() and not self.eof:
+                self._read(wait=True)
+            if not self.buffer:
+                return
+            cut = self.buffer.rfind(b"\n") + 1
+            if cut == 0:  # no newline: the last line, or one past the limit
+                cut = min(len(self.buffer), self.limit + 1)
+            block, self.buffer = self.buffer[:cut], self.buffer[cut:]
+            yield block
 
     def __next__(self) -> bytes:
         while not self._whole() and not self.eof:

@@ -154,15 +154,22 @@ def unroll(
                 chunk = 2048 if size is not None or pipe is not None else 1
                 lines = sequences.decoded(opened if pipe is None else pipe, source,
                                           limit=max_input_bytes)
-                whole_blocks = size is not None and pipe is None and in_fmt in (
-                    "csv", "tsv", "txt")  # a file's plain lines, read a block at a time
+                # a file's or a pipe's plain lines, a block at a time (a pipe's as they arrive)
+                blocks = None
+                if pipe is not None:
+                    blocks = pipe.blocks()
+                elif size is not None:
+                    blocks = sequences.line_blocks(opened, max_input_bytes)
                 if in_fmt == "auto":
                     first = next(lines, "")
                     in_fmt = sequences.sniff(first)
                     lines = itertools.chain([first], lines)
+                    if blocks is not None:  # the first line, read already, goes first
+                        blocks = itertools.chain([first.encode()], blocks)
                 if in_fmt in sequences.LINE_FORMATS:
-                    given = sequences.file_rows(opened, in_fmt, source, m, max_input_bytes,
-                                                chunk) if whole_blocks else \
+                    given = sequences.file_rows(blocks, in_fmt, source, m, max_input_bytes,
+                                                chunk) \
+                        if blocks is not None and in_fmt in ("csv", "tsv", "txt") else \
                         sequences.rows(lines, in_fmt, source, m)
                     stream = reports.stream_report(
                         the_cell, given, source, h0, c0,
