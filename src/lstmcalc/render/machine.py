@@ -275,7 +275,9 @@ def run_yaml(run: Run, fields=None, extra=None, more=None) -> str:
     return document(lambda numbers: run_dict(run, fields, numbers, extra, more), yaml=True)
 
 
-LINES = 1024  # steps made into JSONL lines at a time
+# steps made into JSONL lines at a time: their text stays in cache (a 1,000,000-step founding
+# stream: 9.7 s in pieces of 256, 10.6 s in whole chunks of ~1,100 steps)
+LINES = 256
 
 
 def run_jsonl(run: Run, fields=None, extra=None):
