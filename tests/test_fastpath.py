@@ -2,7 +2,10 @@
 the fast path accepts, the located reader accepts with the same Spec, bit for bit; whatever
 it declines goes to the located reader, so every message stays as it was."""
 
+import contextlib
 import json
+import sys
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -12,6 +15,20 @@ from hypothesis import strategies as st
 from lstmcalc import config, fastpath
 from lstmcalc.core import GATES
 from lstmcalc.errors import DataError
+
+
+@contextlib.contextmanager
+def parser(name: str):
+    """fastpath's JSON parser: orjson where installed, or json (orjson hidden)."""
+    if name == "orjson":
+        pytest.importorskip("orjson")
+        yield
+    else:
+        with mock.patch.dict(sys.modules, {"orjson": None}):
+            yield
+
+
+PARSERS = pytest.mark.parametrize("name", ["orjson", "json"])
 
 
 def same_spec(a, b) -> None:
@@ -65,18 +82,21 @@ def configs(draw):
     return json.dumps({k: doc[k] for k in order}, indent=draw(st.sampled_from([None, 1])))
 
 
+@PARSERS
 @settings(max_examples=150, deadline=None, database=None)
-@given(configs())
-def test_what_the_fast_path_reads_the_located_reader_reads_the_same(text):
-    fast = fastpath.spec(text, "c.json")
+@given(text=configs())
+def test_what_the_fast_path_reads_the_located_reader_reads_the_same(name, text):
+    with parser(name):
+        fast = fastpath.spec(text, "c.json")
     slow = config.parse_spec(text, "c.json", json=True)
     assert fast is not None, text[:300]
     same_spec(fast, slow)
 
 
+@PARSERS
 @settings(max_examples=300, deadline=None, database=None)
-@given(configs(), st.data())
-def test_a_damaged_config_is_accepted_by_both_or_declined(text, data):
+@given(text=configs(), data=st.data())
+def test_a_damaged_config_is_accepted_by_both_or_declined(name, text, data):
     """Change a few characters: if the fast path still accepts, so does the located reader,
     with the same Spec; else the located reader's answer (a Spec or its error) stands."""
     chars = list(text)
@@ -84,7 +104,8 @@ def test_a_damaged_config_is_accepted_by_both_or_declined(text, data):
         k = data.draw(st.integers(0, len(chars) - 1))
         chars[k] = data.draw(st.sampled_from(list('0123456789.-+eE ,[]{}":tfnxa')))
     damaged = "".join(chars)
-    fast = fastpath.spec(damaged, "c.json")
+    with parser(name):
+        fast = fastpath.spec(damaged, "c.json")
     if fast is None:
         return
     same_spec(fast, config.parse_spec(damaged, "c.json", json=True))
@@ -107,9 +128,15 @@ GOOD = {"x": [1, 2], "gates": {g: {"W": [[0.5, -1, 2]], "b": [0.1]} for g in GAT
     json.dumps({**GOOD, "x": [1, 2, 3]}),
     json.dumps({**GOOD, "h": [[1], [2, 3]]}),
     json.dumps(GOOD)[:-1],
+    # a key given twice at each level (orjson keeps the last: its quotes are counted)
+    json.dumps(GOOD)[:-1] + ', "gates": ' + json.dumps(GOOD["gates"]) + "}",
+    json.dumps(GOOD).replace('"forget": {', '"forget": {"W": [[9, 9, 9]], ', 1),
+    json.dumps(GOOD).replace('"input": {', '"forget": {"W": [[1, 1, 1]]}, "input": {', 1),
 ])
-def test_the_fast_path_declines_and_the_message_is_the_located_one(tmp_path, text):
-    assert fastpath.spec(text, "c.json") is None
+@PARSERS
+def test_the_fast_path_declines_and_the_message_is_the_located_one(tmp_path, text, name):
+    with parser(name):
+        assert fastpath.spec(text, "c.json") is None
     path = tmp_path / "c.json"
     path.write_text(text)
     try:
@@ -122,12 +149,45 @@ def test_the_fast_path_declines_and_the_message_is_the_located_one(tmp_path, tex
         same_spec(config.load(str(path)), want)
 
 
+@PARSERS
+def test_an_escaped_key_is_read_as_the_located_reader_reads_it(name):
+    """A backslash in the text sends it to json, whose hooks see every key as written."""
+    text = json.dumps(GOOD).replace('"W"', '"\\u0057"', 1)  # "W", escaped
+    with parser(name):
+        fast = fastpath.spec(text, "c.json")
+    assert fast is not None
+    same_spec(fast, config.parse_spec(text, "c.json", json=True))
+
+
 def test_the_usual_config_takes_the_fast_path(tmp_path, monkeypatch):
     path = tmp_path / "c.json"
     path.write_text(json.dumps(GOOD))
     monkeypatch.setattr(config, "parse_spec", lambda *a, **k: pytest.fail("located reader"))
     spec = config.load(str(path))
     np.testing.assert_array_equal(spec.x, [1.0, 2.0])
+
+
+def test_orjson_reads_every_number_as_json_does():
+    """The fast path's numbers through orjson are json's (Python's float()), bit for bit:
+    random doubles written shortest, to 17 and 25 digits, long decimals and integers, within
+    the exponents the fast path takes (three-digit ones go to the located reader)."""
+    import random
+    import struct
+
+    orjson = pytest.importorskip("orjson")
+    rng = random.Random(11)
+    texts = []
+    while len(texts) < 60_000:
+        d = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+        if d != d or abs(d) > 1e99 or 0 < abs(d) < 1e-99:
+            continue
+        texts += [repr(d), f"{d:.17e}", f"{d:.25g}",
+                  "0." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 40))),
+                  str(rng.getrandbits(rng.randint(1, 80)) + 1) + "5" * rng.randint(0, 6)]
+    text = "[" + ",".join(texts) + "]"
+    assert fastpath._risky_exponent(text) is False
+    assert struct.pack(f"<{len(texts)}d", *map(float, orjson.loads(text))) == \
+        struct.pack(f"<{len(texts)}d", *map(float, json.loads(text)))
 
 
 def test_the_exponent_scan_agrees_with_the_regular_expression():
