@@ -1,6 +1,6 @@
 """A long unroll on a quiet and on a busy machine: `lstmcalc unroll --final` (m = 64, n = 128,
 float64, 20,000 steps) against a tuned NumPy loop (the projection in one product, then per
-step one product and in-place ufuncs), each in its own process, alternately, best of 3; then
+step one product and in-place ufuncs), each in its own process, alternately, best of 5; then
 the same while two CPU-bound processes share the cores (a busy laptop). The NumPy loop runs
 twice: with OpenBLAS's own threads, and on one (OPENBLAS_NUM_THREADS=1), which is what
 lstmcalc does for steps this small (core/threads.py, with lstmcalc[fast]).
@@ -19,6 +19,7 @@ import numpy as np
 from installed import warm_up  # bytecode caches as an installed package has them
 
 M, N, T = 64, 128, 20_000
+REPEATS = 5
 
 PEER = """
 import sys, numpy as np, json
@@ -53,7 +54,11 @@ def measure(config: str, xs: str, label: str) -> None:
             "numpy": ([sys.executable, "-c", PEER, config, xs], env),
             "numpy, one thread": ([sys.executable, "-c", PEER, config, xs], one)}
     warm_up(runs["lstmcalc"][0])
-    best = {name: min(timed(*args) for _ in range(3)) for name, args in runs.items()}
+    times: dict = {name: [] for name in runs}
+    for _ in range(REPEATS):  # alternately: a drift of the machine hits every command alike
+        for name, args in runs.items():
+            times[name].append(timed(*args))
+    best = {name: min(values) for name, values in times.items()}
     ours = best["lstmcalc"]
     print(f"{label}: lstmcalc {ours:.2f} s; NumPy loop {best['numpy']:.2f} s (ratio "
           f"{ours / best['numpy']:.2f}), on one thread {best['numpy, one thread']:.2f} s "
