@@ -194,3 +194,34 @@ def test_a_npy_sequence_is_not_copied_and_weights_are():
     copied = arrays.numeric("W", arr, "model.pt")
     assert copied is not arr and np.array_equal(copied, arr)
     assert arrays.numeric("x", arr.astype(np.float32), "x.npy", owned=True).dtype == np.float64
+
+
+def test_a_npy_file_is_read_as_a_view_of_its_bytes_and_as_np_load_reads_it():
+    """arrays.load_npy: where the bytes are exactly the array the header says, a read-only
+    view of them, equal to np.load's array in C and Fortran order, any byte order and dtype;
+    a file with bytes missing or left over goes to np.load, whose words the error keeps."""
+    import io
+
+    from lstmcalc import arrays
+    from lstmcalc.errors import DataError
+
+    rng = np.random.default_rng(2)
+    for arr in (rng.normal(size=(5, 3)), np.asfortranarray(rng.normal(size=(4, 2, 3))),
+                rng.normal(size=(6, 2)).astype(">f8"), rng.integers(-9, 9, (3, 4), np.int16),
+                rng.normal(size=(2, 3)).astype(np.float32)):
+        buffer = io.BytesIO()
+        np.save(buffer, arr)
+        data = buffer.getvalue()
+        got = arrays.load_npy(data, "x.npy", 1 << 30)
+        want = np.load(io.BytesIO(data))
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert np.array_equal(got, want) and not got.flags.writeable
+        for damaged in (data[:-1], data + b"\0"):
+            try:
+                again = np.load(io.BytesIO(damaged))
+            except Exception as e:  # noqa: BLE001 - whatever np.load says
+                with pytest.raises(DataError, match="not a readable .npy file") as err:
+                    arrays.load_npy(damaged, "x.npy", 1 << 30)
+                assert str(e) in str(err.value)
+            else:
+                assert np.array_equal(arrays.load_npy(damaged, "x.npy", 1 << 30), again)

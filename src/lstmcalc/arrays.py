@@ -54,25 +54,35 @@ def check_size(name: str, shape: tuple[int, ...], itemsize: int, source: str,
 _UNREADABLE = Exception
 
 
-def _header(fp, name: str, source: str, max_bytes: int) -> None:
+def _header(fp, name: str, source: str, max_bytes: int) -> tuple[tuple[int, ...], bool,
+                                                                  np.dtype]:
+    """A .npy header's shape, Fortran order and dtype, checked; fp is left at the data."""
     try:
         version = np.lib.format.read_magic(fp)
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
         else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
     except _UNREADABLE as e:
         raise DataError(f"{name}: not a readable .npy header: {e}", source) from None
     if dtype.hasobject:
         raise DataError(f"{name} holds Python objects, not numbers", source)
     check_size(name, shape, dtype.itemsize, source, max_bytes)
+    return shape, fortran, dtype
 
 
 def load_npy(data: bytes, source: str, max_bytes: int) -> np.ndarray:
-    """The array of a .npy file, its header checked first."""
+    """The array of a .npy file, its header checked first. Where the data is exactly the
+    array the header says, a read-only view of the bytes (no copy: 10 MB of sequence read
+    once); otherwise np.load says what is wrong."""
     if not data.startswith(b"\x93NUMPY"):
         raise DataError("not a .npy file (it does not begin with NumPy's magic bytes)", source)
-    _header(io.BytesIO(data), "the array", source, max_bytes)
+    fp = io.BytesIO(data)
+    shape, fortran, dtype = _header(fp, "the array", source, max_bytes)
+    count, offset = math.prod(shape), fp.tell()
+    if len(data) == offset + count * dtype.itemsize:
+        flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+        return flat.reshape(shape, order="F" if fortran else "C")
     try:
         return np.load(io.BytesIO(data), allow_pickle=False)
     except _UNREADABLE as e:
