@@ -226,6 +226,18 @@ def test_size_cap(tmp_path):
     assert config.load(str(path), max_bytes=10_000).cell.hidden_size == 3
 
 
+def test_the_cap_holds_to_the_byte_for_a_file_read_in_one_call(tmp_path):
+    """A regular file is read in one call of its size: exactly the cap is read whole, one
+    byte more is refused, as when it is read in chunks (a pipe)."""
+    from lstmcalc.document import read_input
+
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"x" * 1000)
+    assert read_input(str(path), max_bytes=1000) == (str(path), b"x" * 1000)
+    with pytest.raises(DataError, match="input is larger than the 999-byte cap"):
+        read_input(str(path), max_bytes=999)
+
+
 def test_state_from_previous_output(tmp_path):
     path = tmp_path / "state.json"
     path.write_text(json.dumps({"h": [1, 2], "c": [3, 4], "gates": {}}))

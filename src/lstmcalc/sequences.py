@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from lstmcalc.document import (MAX_BYTES, STDIN, Map, Seq, decode, display_name, number, parse,
-                               read_input)
+                               read_input, regular_file_size)
 from lstmcalc.errors import DataError, InputMissingError, UsageError
 
 LINE_FORMATS = ("csv", "tsv", "txt", "jsonl")
@@ -466,19 +466,6 @@ def pipe_lines(stream, limit: int) -> "PipeLines | None":
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         return None
     return PipeLines(stream, limit)
-
-
-def regular_file_size(stream) -> int | None:
-    """The size of the regular file a stream reads (which never makes a reader wait), or None
-    for a pipe, a terminal or an in-memory stream."""
-    import os
-    import stat
-
-    try:
-        status = os.fstat(stream.fileno())
-    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        return None
-    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def is_regular_file(stream) -> bool:
