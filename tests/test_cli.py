@@ -271,3 +271,27 @@ def test_completion_answers_commands_options_and_choices():
                                                      "bfloat16", "q4.12", "q8.8", "q1.15"]
     assert complete("lstmcalc unroll --dtype q", 3) == ["q4.12", "q8.8", "q1.15"]
     assert complete("lstmcalc grad --dtype b", 3) == ["bfloat16"]
+
+
+def test_the_trim_threshold_is_set_on_linux_only(monkeypatch):
+    """cli.app._keep_freed_memory asks glibc's mallopt for a 64 MB trim threshold on Linux
+    (a stream's freed memory kept for its next chunk) and does nothing elsewhere."""
+    import ctypes
+    import importlib
+
+    cli_app = importlib.import_module("lstmcalc.cli.app")  # the module, not the Typer app
+
+    calls = []
+
+    class Libc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Libc())
+    monkeypatch.setattr(sys, "platform", "linux")
+    cli_app._keep_freed_memory()
+    assert calls == [(-1, 64 << 20)]
+    monkeypatch.setattr(sys, "platform", "darwin")
+    cli_app._keep_freed_memory()
+    assert len(calls) == 1
