@@ -17,6 +17,7 @@ from typing import NamedTuple, NoReturn
 import numpy as np
 
 from lstmcalc.core import GATES, OUTPUT_ACTIVATIONS, Cell, OutputLayer
+from lstmcalc.core.types import NUMPY_FLOATS
 from lstmcalc.document import (MAX_BYTES, Map, Node, NumItems, Seq, decode, number, parse,
                                read_input)
 from lstmcalc.errors import DataError, DataErrors
@@ -68,7 +69,7 @@ class Spec:
     def _narrow(self, dtype: str):
         """--dtype's narrow format (core.formats), or None for a NumPy float; refused for a
         stack, whose cells a narrow format does not compute yet."""
-        if dtype in ("float64", "float32"):  # formats.NUMPY_FLOATS, without its import
+        if dtype in NUMPY_FLOATS:  # without core.formats' import
             return None
         from lstmcalc.core import formats
 

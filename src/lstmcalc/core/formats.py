@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from lstmcalc.core.types import NUMPY_FLOATS
 from lstmcalc.errors import MissingExtra, UsageError
 
-NUMPY_FLOATS = ("float64", "float32")
 SEMANTICS_VERSION = 1  # the rounding points of docs/hardware.md; written into manifest.json
 
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from lstmcalc.core.forward import LoopWeights
 
 GATES = ("forget", "input", "candidate", "output")
+# the arithmetics NumPy computes itself; any other --dtype is a narrow format (core.formats)
+NUMPY_FLOATS = ("float64", "float32")
 F, I, G, O = range(4)
 SIGMOID_GATES = [F, I, O]
 
