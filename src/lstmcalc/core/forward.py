@@ -424,25 +424,27 @@ def outputs(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,
     """h_t for every step (T, ..., n) and the final C_T (..., n), as nn.LSTM returns them.
 
     The same arithmetic as unroll(), bit for bit, without keeping the intermediates."""
-    if not cell.variant.is_standard or cell.number is not None:
-        run = unroll(cell, xs, h0, c0)
-        return run.h, run.c[-1]
-    xs, h0, c0, batch, (_, _, _, _, c, _, h) = _run(cell, xs, h0, c0, stored=False)
-    n = cell.hidden_size
-    return h.reshape(xs.shape[0], *batch, n), c[-1].reshape(*batch, n)
+    return _outputs(cell, xs, h0, c0, every_h=True)
 
 
 def final(cell: Cell, xs: ArrayLike, h0: ArrayLike | None = None,
           c0: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """h_T and C_T (..., n): outputs()' last h and C, bit for bit, without an h kept for
     every step (what --final writes)."""
+    h, c = _outputs(cell, xs, h0, c0, every_h=False)
+    return h[-1], c
+
+
+def _outputs(cell: Cell, xs: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | None,
+             every_h: bool) -> tuple[np.ndarray, np.ndarray]:
+    """h of every step (T, ..., n), or at least of the last (every_h False), and C_T."""
     if not cell.variant.is_standard or cell.number is not None:
         run = unroll(cell, xs, h0, c0)
-        return run.h[-1], run.c[-1]
+        return run.h, run.c[-1]
     xs, h0, c0, batch, (_, _, _, _, c, _, h) = _run(cell, xs, h0, c0, stored=False,
-                                                     every_h=False)
+                                                     every_h=every_h)
     n = cell.hidden_size
-    return h[-1].reshape(*batch, n), c[-1].reshape(*batch, n)
+    return h.reshape(h.shape[0], *batch, n), c[-1].reshape(*batch, n)
 
 
 def step(cell: Cell, x: ArrayLike, h: ArrayLike | None = None,
