@@ -280,9 +280,10 @@ def run_yaml(run: Run, fields=None, extra=None, more=None) -> str:
 LINES = 256
 
 
-def run_jsonl(run: Run, fields=None, extra=None):
+def run_jsonl(run: Run, fields=None, extra=None, t0: int = 1):
+    """The run's JSONL lines, LINES steps at a time, its first step numbered t0."""
     for start in range(0, run.T, LINES):
-        yield run_lines(run, 1, fields, extra, start, min(start + LINES, run.T))
+        yield run_lines(run, t0, fields, extra, start, min(start + LINES, run.T))
 
 
 def run_csv(run: Run, fields=None, ys=None):

@@ -229,11 +229,8 @@ def stream_text(report: StreamReport, fmt: Format, show: Show) -> Iterator[str]:
         extra = _record_extra(None if outs is None else (lambda t: outs[t - t0]),
                               None if drawn is None else (lambda t: drawn[t - t0]),
                               report.seed, fields)
-        if chunk.run is not None:  # its lines a few hundred at a time: their text in cache
-            T = chunk.run.T
-            for start in range(0, T, machine.LINES):
-                yield machine.run_lines(chunk.run, t0, fields, extra, start,
-                                        min(start + machine.LINES, T))
+        if chunk.run is not None:
+            yield from machine.run_jsonl(chunk.run, fields, extra, t0)
         else:
             yield "".join(machine.jsonl_line(s, t0 + j, fields, extra)
                           for j, s in enumerate(chunk.steps))
