@@ -168,14 +168,19 @@ def file_rows(blocks: Iterable[bytes], fmt: str, source: str, m: int | None, lim
             for s in range(0, len(block), size):
                 yield block[s:s + size]
             continue
-        lines = data.split(b"\n")
-        last = lines.pop()  # b"" after a final newline, else a line without one
-        raw = [line + b"\n" for line in lines] + ([last] if last else [])
-        for line in decoded(raw, source, limit, start=line_no):
+        for line in decoded(block_lines(data), source, limit, start=line_no):
             line_no += 1
             values = reader.take(line, line_no)
             if values is not None:
                 yield values
+
+
+def block_lines(data: bytes) -> list[bytes]:
+    """A block's lines, each with its newline (the last may have none), as a stream gives
+    them to decoded()."""
+    lines = data.split(b"\n")
+    last = lines.pop()  # b"" after a final newline, else a line without one
+    return [line + b"\n" for line in lines] + ([last] if last else [])
 
 
 BLOCK = 1 << 16  # bytes read at a time from a regular file
