@@ -179,12 +179,7 @@ def _finite(z: np.ndarray, a: np.ndarray, c: np.ndarray, h: np.ndarray) -> None:
 
 def round_shift(K: np.ndarray, F: int) -> np.ndarray:
     """K / 2^F rounded half to even, for integer arrays (int64 or Python ints)."""
-    if F == 0:
-        return K
-    q = K >> F  # floor
-    r = K - (q << F)
-    half = 1 << (F - 1)
-    return q + ((r > half) | ((r == half) & ((q & 1) == 1)))
+    return K if F == 0 else _divide_even(K, 1 << F)
 
 
 def _fixed(cell: Cell, fmt: Fixed, X: np.ndarray, H: np.ndarray, C: np.ndarray
